@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# synscope: build, dependencies, vmlinux.h, tests, demo.  `make help` lists targets.
+
+OUTPUT ?= build
+CLANG ?= clang
+CC ?= gcc
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+PKG_CONFIG ?= pkg-config
+ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' \
+	-e 's/s390x/s390/' -e 's/riscv64/riscv/' -e 's/loongarch64/loongarch/')
+
+OBJ := $(OUTPUT)/obj
+VMLINUX := vmlinux/vmlinux.h
+
+# Debian/Ubuntu packages needed to build and test.
+DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
+	libjson-c-dev libcmocka-dev iproute2 python3
+
+LIBS_PKG := libbpf json-c
+USER_CFLAGS := -g -O2 -Wall -Wextra -Werror -std=gnu11 -I$(OBJ) -Ibpf -Iuser \
+	$(shell $(PKG_CONFIG) --cflags $(LIBS_PKG) 2>/dev/null) $(EXTRA_CFLAGS)
+USER_LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -lz -ljson-c)
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
+	-Wno-unused-parameter -Ivmlinux -Ibpf
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all deps build vmlinux test check test-unit test-e2e demo install clean help
+
+all: deps
+	@$(MAKE) --no-print-directory build
+
+# The loader and its parts; one concern a file (see README "Layout").
+SYNSCOPE_SRCS := synscope.c options.c probe.c pid_listeners.c decode.c tracker.c summary.c \
+	output.c output_text.c output_jsonl.c
+
+# Pieces the unit tests link against (no libbpf, no root).
+CORE_SRCS := decode.c tracker.c summary.c output.c output_text.c output_jsonl.c
+
+PROGRAMS := $(OUTPUT)/synscope $(OUTPUT)/demo-server $(OUTPUT)/demo-client
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
+
+build: $(PROGRAMS) $(UNIT_TESTS)
+
+# ---- dependencies -------------------------------------------------------
+# Idempotent and fast when all is there: asks dpkg, calls apt-get only for
+# what is missing.
+deps:
+	@if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then \
+		echo "synscope: 'make deps' supports Debian and Ubuntu (apt). On this system install:" >&2; \
+		echo "  $(DEPS_PKGS)" >&2; \
+		echo "  (clang, libbpf >= 1.0 headers, bpftool, libelf, zlib, json-c, cmocka), then run 'make build'." >&2; \
+		exit 1; \
+	fi; \
+	missing=; for p in $(DEPS_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "synscope: missing packages:$$missing; run 'sudo make deps'" >&2; exit 1; \
+		fi; \
+		echo "  DEPS     installing$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing; } || \
+		{ echo "synscope: apt-get install$$missing failed" >&2; exit 1; }; \
+	fi
+
+# ---- vmlinux.h ------------------------------------------------------------
+vmlinux:
+	@test -r /sys/kernel/btf/vmlinux || { echo "synscope: /sys/kernel/btf/vmlinux missing: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y needed)" >&2; exit 1; }
+	$(call msg,GEN,$(VMLINUX))
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX).tmp && mv $(VMLINUX).tmp $(VMLINUX)
+
+# ---- BPF side ---------------------------------------------------------------
+$(OBJ) $(OBJ)/user $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OBJ)/%.tmp.bpf.o: bpf/%.bpf.c $(VMLINUX) | $(OBJ)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(OBJ)/%.bpf.o: $(OBJ)/%.tmp.bpf.o
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(OBJ)/%.skel.h: $(OBJ)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# ---- user side --------------------------------------------------------------
+$(OBJ)/user/%.o: user/%.c | $(OBJ)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -MMD -MP -c $< -o $@
+
+# The loader includes the skeleton.
+$(OBJ)/user/synscope.o: $(OBJ)/synscope.skel.h
+
+$(OUTPUT)/synscope: $(addprefix $(OBJ)/user/,$(SYNSCOPE_SRCS:.c=.o))
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $^ $(USER_LDLIBS) -o $@
+
+$(OUTPUT)/demo-%: $(OBJ)/user/demo_%.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@
+
+# ---- tests ---------------------------------------------------------------------
+$(OBJ)/tests/%.o: tests/unit/%.c | $(OBJ)/user
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/tests/%: $(OBJ)/tests/%.o $(addprefix $(OBJ)/user/,$(CORE_SRCS:.c=.o)) | $(OUTPUT)/tests
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $^ $(USER_LDLIBS) -lcmocka -o $@
+
+# Unit tests: no root needed.
+check test-unit: deps
+	@$(MAKE) --no-print-directory build
+	@set -e; for t in $(UNIT_TESTS); do echo "  UNIT     $$t"; $$t; done
+
+# End-to-end tests: root, private network namespaces, real kernel.
+test-e2e: deps
+	@$(MAKE) --no-print-directory build
+	@python3 tests/e2e/run.py
+
+# Everything; this is the command CI runs.
+test: deps
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-e2e
+
+install: build
+	install -D -m 0755 $(OUTPUT)/synscope $(DESTDIR)$(PREFIX)/usr/local/sbin/synscope
+
+clean:
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)
+
+help:
+	@echo "synscope targets:"
+	@echo "  make            install dependencies (Debian/Ubuntu) and build into $(OUTPUT)/"
+	@echo "  make deps       install missing build/test packages with apt-get"
+	@echo "  make vmlinux    regenerate $(VMLINUX) from /sys/kernel/btf/vmlinux"
+	@echo "  make test       unit tests, then end-to-end tests (root)"
+	@echo "  make check      unit tests only (no root)"
+	@echo "  make test-e2e   end-to-end tests in private network namespaces (root)"
+	@echo "  make install    install $(OUTPUT)/synscope to /usr/local/sbin"
+	@echo "  make clean      remove $(OUTPUT)/"
+	@echo "  V=1             show full commands"
+
+-include $(wildcard $(OBJ)/*.d $(OBJ)/user/*.d $(OBJ)/tests/*.d)
+.SECONDARY:

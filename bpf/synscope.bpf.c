@@ -1,0 +1,767 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * synscope kernel side: one record per TCP connection end, built in the
+ * kernel from the state tracepoint and the syscalls that made the end.
+ *
+ *  client:  connect() entry -> SYN_SENT -> ESTABLISHED | CLOSE -> connect() return
+ *  server:  child in SYN_RECV -> ESTABLISHED -> accept() return | CLOSE
+ *
+ * Per-socket state lives in `socks`, keyed by the socket's address and
+ * deleted when the record is emitted or the socket reaches CLOSE, so a
+ * reused address never meets a stale entry. The address never leaves the
+ * kernel: records carry per-run ids.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "synscope.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define SOCK_STREAM 1
+#define EINPROGRESS 115
+#define EALREADY 114
+#define EISCONN 106
+#define ECONNREFUSED 111
+#define ETIMEDOUT 110
+#define EHOSTUNREACH 113
+#define ENETUNREACH 101
+
+/* Kernel TCP states (include/net/tcp_states.h), stable ABI of the tracepoint. */
+enum {
+	ST_ESTABLISHED = 1,
+	ST_SYN_SENT = 2,
+	ST_SYN_RECV = 3,
+	ST_CLOSE = 7,
+	ST_LISTEN = 10,
+};
+
+/* Configuration, set by user space before load. */
+const volatile __u16 filter_family = 0; /* 0: any, AF_INET (incl. v4-mapped), AF_INET6 */
+const volatile bool filter_ports = false; /* only ends with a local or remote port in port_filter */
+const volatile bool filter_tgids = false; /* only ends whose caller's tgid is in traced_tgids */
+const volatile bool follow_forks = false; /* children of traced tgids are traced too */
+
+struct synscope_stats stats = {};
+static __u64 next_id;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20); /* resized by user space (--ringbuf-size) */
+} rb SEC(".maps");
+
+/* Connection ends under construction, keyed by struct sock address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768); /* resized by user space */
+	__type(key, __u64);
+	__type(value, struct synscope_handshake);
+} socks SEC(".maps");
+
+enum call_kind { CALL_CONNECT = 1, CALL_ACCEPT = 2, CALL_LISTEN = 3 };
+
+/* A connect()/accept()/listen() in progress, keyed by thread id. */
+struct inflight_call {
+	__u64 ts;    /* syscall entry, boot ns */
+	__u64 sk;    /* socket the call acted on, once known (SYN_SENT, fexit) */
+	__s32 fd;    /* connect/listen: the socket fd argument */
+	__u32 kind;  /* enum call_kind */
+	__u32 arg;   /* listen: requested backlog */
+	__u16 family; /* connect: sockaddr family */
+	__u16 port;  /* connect: destination port, host byte order */
+	__u8 addr[16]; /* connect: destination address, network byte order */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct inflight_call);
+} inflight SEC(".maps");
+
+/* Listeners seen calling listen() (or seeded by user space for -p). */
+struct listener_key {
+	__u64 netns;
+	__u16 port; /* host byte order */
+	__u16 pad[3];
+};
+
+struct listener_info {
+	__u32 tgid;        /* caller of listen() */
+	__u32 backlog_req; /* backlog argument of listen() */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct listener_key);
+	__type(value, struct listener_info);
+} listeners SEC(".maps");
+
+/*
+ * Established clients, indexed by their 4-tuple and ISS/IRS so that the
+ * server end created a moment later on this host finds its peer. LRU:
+ * clients of remote servers are never looked up and simply age out.
+ */
+struct join_key {
+	__u8 caddr[16]; /* client address, IPv4 as ::ffff:a.b.c.d */
+	__u8 saddr[16]; /* server address, same form */
+	__u16 cport;
+	__u16 sport;
+	__u32 c_iss;
+	__u32 c_irs;
+};
+
+struct join_val {
+	__u64 sk;
+	__u64 id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct join_key);
+	__type(value, struct join_val);
+} join_index SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} traced_tgids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SYNSCOPE_MAX_PORTS);
+	__type(key, __u16);
+	__type(value, __u8);
+} port_filter SEC(".maps");
+
+static __always_inline void count(__u64 *counter)
+{
+	__sync_fetch_and_add(counter, 1);
+}
+
+static __always_inline bool tgid_allowed(__u32 tgid)
+{
+	return !filter_tgids || bpf_map_lookup_elem(&traced_tgids, &tgid);
+}
+
+static __always_inline bool ports_allowed(__u16 sport, __u16 dport)
+{
+	return !filter_ports || bpf_map_lookup_elem(&port_filter, &sport) ||
+	       bpf_map_lookup_elem(&port_filter, &dport);
+}
+
+static __always_inline bool is_v4mapped(const __u8 *a)
+{
+	const __u32 *w = (const __u32 *)a;
+
+	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
+}
+
+/* -4 counts IPv4 carried by an IPv6 socket (::ffff:a.b.c.d) as IPv4. */
+static __always_inline bool family_allowed(__u16 family, const __u8 *daddr)
+{
+	if (!filter_family)
+		return true;
+	if (family == AF_INET6 && is_v4mapped(daddr))
+		family = AF_INET;
+	return family == filter_family;
+}
+
+static __always_inline void to_v6(__u8 *out, const __u8 *addr, __u16 family)
+{
+	if (family == AF_INET6) {
+		__builtin_memcpy(out, addr, 16);
+		return;
+	}
+	__builtin_memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	__builtin_memcpy(out + 12, addr, 4);
+}
+
+static __always_inline __u64 sock_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* Addresses and ports of a socket, as the socket holds them now. */
+static __always_inline void read_endpoints(struct synscope_handshake *rec, const struct sock *sk)
+{
+	rec->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	rec->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* tcp_set_state(CLOSE) releases the port (inet_put_port() zeroes
+	 * inet_num) before the tracepoint fires; inet_sport keeps it. */
+	if (!rec->sport)
+		rec->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	rec->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (rec->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&rec->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&rec->daddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)rec->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)rec->daddr, sk, __sk_common.skc_daddr);
+	}
+}
+
+static __always_inline void read_caller(struct synscope_handshake *rec)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	rec->pid = id >> 32;
+	rec->tid = (__u32)id;
+	bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
+}
+
+static __always_inline void emit(struct synscope_handshake *rec, __u64 key)
+{
+	if (bpf_ringbuf_output(&rb, rec, sizeof(*rec), 0))
+		count(&stats.ringbuf_drops);
+	else
+		count(&stats.records_emitted);
+	bpf_map_delete_elem(&socks, &key);
+}
+
+/* The end is complete once the handshake is resolved and the call returned. */
+static __always_inline void emit_if_complete(struct synscope_handshake *rec, __u64 key)
+{
+	__u16 need = SYNSCOPE_F_RESOLVED | (rec->role == SYNSCOPE_ROLE_CLIENT ? SYNSCOPE_F_RETURNED
+									       : SYNSCOPE_F_ACCEPTED);
+
+	if ((rec->flags & need) == need)
+		emit(rec, key);
+}
+
+static __always_inline __u8 outcome_of(int err)
+{
+	switch (err) {
+	case 0:
+		return SYNSCOPE_OUT_ABANDONED;
+	case ECONNREFUSED:
+		return SYNSCOPE_OUT_REFUSED;
+	case ETIMEDOUT:
+		return SYNSCOPE_OUT_TIMEOUT;
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return SYNSCOPE_OUT_UNREACHABLE;
+	default:
+		return SYNSCOPE_OUT_ERROR;
+	}
+}
+
+static __always_inline struct synscope_handshake *new_end(__u64 key, __u8 role)
+{
+	struct synscope_handshake rec = {};
+
+	rec.type = SYNSCOPE_REC_HANDSHAKE;
+	rec.role = role;
+	rec.fd = -1;
+	rec.id = __sync_fetch_and_add(&next_id, 1) + 1;
+	if (bpf_map_update_elem(&socks, &key, &rec, BPF_ANY)) {
+		count(&stats.sock_map_full);
+		return NULL;
+	}
+	count(&stats.ends_tracked);
+	return bpf_map_lookup_elem(&socks, &key);
+}
+
+/* CLOSE -> SYN_SENT runs inside connect(), in the caller's context. */
+static __always_inline void on_syn_sent(const struct sock *sk, __u64 key)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct synscope_handshake *rec;
+	struct inflight_call *call;
+	__u16 family, sport, dport;
+
+	if (!tgid_allowed(bpf_get_current_pid_tgid() >> 32))
+		return;
+	/* The source port is not chosen yet (inet_hash_connect() runs after). */
+	sport = sk->__sk_common.skc_num;
+	dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (!ports_allowed(sport, dport))
+		return;
+	family = sk->__sk_common.skc_family;
+	if (filter_family) {
+		__u8 daddr[16];
+
+		BPF_CORE_READ_INTO(&daddr, sk, __sk_common.skc_v6_daddr);
+		if (!family_allowed(family, daddr))
+			return;
+	}
+
+	rec = new_end(key, SYNSCOPE_ROLE_CLIENT);
+	if (!rec)
+		return;
+	read_caller(rec);
+	rec->netns = sock_netns(sk);
+	rec->ts_syn = bpf_ktime_get_boot_ns();
+	call = bpf_map_lookup_elem(&inflight, &tid);
+	if (call && call->kind == CALL_CONNECT) {
+		call->sk = key;
+		rec->fd = call->fd;
+		rec->ts_call = call->ts;
+		rec->flags |= SYNSCOPE_F_CALL_SEEN;
+	} else {
+		/* TCP Fast Open sendmsg(), io_uring, or a connect() begun before
+		 * synscope started: no return to wait for. */
+		rec->flags |= SYNSCOPE_F_RETURNED;
+	}
+}
+
+static __always_inline void index_client(struct synscope_handshake *rec, __u64 key)
+{
+	struct join_key jk = {};
+	struct join_val jv = {.sk = key, .id = rec->id};
+
+	to_v6(jk.caddr, rec->saddr, rec->family);
+	to_v6(jk.saddr, rec->daddr, rec->family);
+	jk.cport = rec->sport;
+	jk.sport = rec->dport;
+	jk.c_iss = rec->iss;
+	jk.c_irs = rec->irs;
+	if (bpf_map_update_elem(&join_index, &jk, &jv, BPF_ANY))
+		count(&stats.index_map_full);
+}
+
+/* Server child reached ESTABLISHED: find the client end of the same connection. */
+static __always_inline void join_server(struct synscope_handshake *srv)
+{
+	struct synscope_handshake *cli;
+	struct join_key jk = {};
+	struct synscope_link link;
+	struct join_val *jv;
+
+	to_v6(jk.caddr, srv->daddr, srv->family);
+	to_v6(jk.saddr, srv->saddr, srv->family);
+	jk.cport = srv->dport;
+	jk.sport = srv->sport;
+	jk.c_iss = srv->irs;
+	jk.c_irs = srv->iss;
+	jv = bpf_map_lookup_elem(&join_index, &jk);
+	if (!jv)
+		return;
+	srv->peer_id = jv->id;
+	cli = bpf_map_lookup_elem(&socks, &jv->sk);
+	if (cli && cli->id == jv->id) {
+		cli->peer_id = srv->id;
+	} else {
+		/* The client record left already: tell user space. */
+		link.type = SYNSCOPE_REC_LINK;
+		link.pad[0] = link.pad[1] = link.pad[2] = 0;
+		link.client_id = jv->id;
+		link.server_id = srv->id;
+		if (bpf_ringbuf_output(&rb, &link, sizeof(link), 0))
+			count(&stats.ringbuf_drops);
+		else
+			count(&stats.links_emitted);
+	}
+	bpf_map_delete_elem(&join_index, &jk);
+}
+
+/* Read ISS/IRS from a socket that just reached ESTABLISHED. */
+static __always_inline void read_isn(struct synscope_handshake *rec, const struct sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+
+	if (!tp)
+		return;
+	rec->iss = tp->snd_una - 1;
+	rec->irs = tp->rcv_nxt - 1;
+	/* Client: SYN retransmits; server child: req->num_retrans, copied into
+	 * total_retrans by tcp_create_openreq_child(). */
+	rec->retrans = tp->total_retrans;
+}
+
+/* LISTEN -> SYN_RECV on the child, created by inet_csk_clone_lock() when the
+ * third ACK arrives (or at the SYN, with TCP Fast Open). */
+static __always_inline void on_child_created(const struct sock *sk, __u64 key)
+{
+	struct listener_key lk = {};
+	struct listener_info *li;
+	struct synscope_handshake *rec;
+	__u8 daddr[16];
+
+	lk.port = sk->__sk_common.skc_num;
+	if (!ports_allowed(lk.port, bpf_ntohs(sk->__sk_common.skc_dport)))
+		return;
+	if (filter_family) {
+		BPF_CORE_READ_INTO(&daddr, sk, __sk_common.skc_v6_daddr);
+		if (!family_allowed(sk->__sk_common.skc_family, daddr))
+			return;
+	}
+	lk.netns = sock_netns(sk);
+	li = bpf_map_lookup_elem(&listeners, &lk);
+	/* With a process filter, the child belongs to a traced listener. */
+	if (filter_tgids && !(li && tgid_allowed(li->tgid)))
+		return;
+
+	rec = new_end(key, SYNSCOPE_ROLE_SERVER);
+	if (!rec)
+		return;
+	rec->netns = lk.netns;
+	rec->ts_syn = bpf_ktime_get_boot_ns();
+	/* The clone copied the listener's counters before this child was queued
+	 * (inet_csk_reqsk_queue_add() runs after the clone): +1 counts it. */
+	rec->acceptq = sk->sk_ack_backlog + 1;
+	rec->backlog = sk->sk_max_ack_backlog;
+	if (li)
+		rec->backlog_req = li->backlog_req;
+}
+
+static __always_inline void on_resolved(const struct sock *sk, __u64 key, int newstate)
+{
+	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
+
+	if (!rec)
+		return;
+	rec->ts_end = bpf_ktime_get_boot_ns();
+	read_endpoints(rec, sk);
+	rec->flags |= SYNSCOPE_F_RESOLVED;
+	if (newstate == ST_ESTABLISHED) {
+		rec->outcome = SYNSCOPE_OUT_ESTABLISHED;
+		read_isn(rec, sk);
+		if (rec->role == SYNSCOPE_ROLE_CLIENT)
+			index_client(rec, key);
+		else
+			join_server(rec);
+		emit_if_complete(rec, key);
+		return;
+	}
+	/* CLOSE before ESTABLISHED: the SYN went out, nothing was acknowledged,
+	 * so snd_una is still the ISS. */
+	rec->err = sk->sk_err;
+	rec->outcome = outcome_of(rec->err);
+	rec->iss = BPF_CORE_READ((struct tcp_sock *)sk, snd_una);
+	rec->retrans = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
+	emit_if_complete(rec, key);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	__u64 key = (__u64)sk;
+	struct synscope_handshake *rec;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+
+	if (newstate == ST_SYN_SENT) {
+		on_syn_sent(sk, key);
+	} else if (newstate == ST_SYN_RECV && oldstate == ST_LISTEN) {
+		on_child_created(sk, key);
+	} else if ((oldstate == ST_SYN_SENT || oldstate == ST_SYN_RECV) &&
+		   (newstate == ST_ESTABLISHED || newstate == ST_CLOSE)) {
+		on_resolved(sk, key, newstate);
+	} else if (newstate == ST_CLOSE) {
+		/* Last chance: a server end never accepted, or a call never returned. */
+		rec = bpf_map_lookup_elem(&socks, &key);
+		if (rec)
+			emit(rec, key);
+	}
+	return 0;
+}
+
+/* ---- syscalls: who made the call, with which fd ---- */
+
+/* current->files->fdt->fd[fd]->private_data->sk; NULL if not a socket. */
+static __always_inline struct sock *fd_to_sock(int fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct file **fds, *file;
+	struct socket *sock;
+	struct fdtable *fdt;
+
+	if (fd < 0)
+		return NULL;
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock)
+		return NULL;
+	/* private_data of a socket file points to a socket whose file is it. */
+	if (BPF_CORE_READ(sock, file) != file)
+		return NULL;
+	return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline bool is_tcp(struct sock *sk)
+{
+	return sk && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP &&
+	       BPF_CORE_READ(sk, sk_type) == SOCK_STREAM;
+}
+
+static __always_inline struct inflight_call *begin_call(__u32 kind, __s32 fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inflight_call call = {.ts = bpf_ktime_get_boot_ns(), .fd = fd, .kind = kind};
+	__u32 tid = (__u32)id;
+
+	if (!tgid_allowed(id >> 32))
+		return NULL;
+	if (bpf_map_update_elem(&inflight, &tid, &call, BPF_ANY)) {
+		count(&stats.call_map_full);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&inflight, &tid);
+}
+
+/* Takes the thread's in-flight call of this kind, removing it from the map. */
+static __always_inline bool end_call(__u32 kind, struct inflight_call *out)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight_call *call = bpf_map_lookup_elem(&inflight, &tid);
+
+	if (!call)
+		return false;
+	if (call->kind != kind)
+		return false;
+	*out = *call;
+	bpf_map_delete_elem(&inflight, &tid);
+	return true;
+}
+
+struct user_sockaddr {
+	__u16 family;
+	__u16 port;          /* network byte order */
+	union {
+		struct {
+			__u32 addr4;
+		};
+		struct {
+			__u32 flowinfo;
+			__u8 addr6[16];
+		};
+	};
+};
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int handle_connect_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct user_sockaddr sa = {};
+	struct inflight_call *call;
+
+	/* Most connect() calls on a host are AF_UNIX: drop them first. */
+	if (bpf_probe_read_user(&sa, sizeof(sa), (void *)ctx->args[1]))
+		return 0;
+	if (sa.family != AF_INET && sa.family != AF_INET6)
+		return 0;
+	call = begin_call(CALL_CONNECT, (__s32)ctx->args[0]);
+	if (!call)
+		return 0;
+	call->family = sa.family;
+	call->port = bpf_ntohs(sa.port);
+	if (sa.family == AF_INET)
+		__builtin_memcpy(call->addr, &sa.addr4, 4);
+	else
+		__builtin_memcpy(call->addr, sa.addr6, 16);
+	return 0;
+}
+
+/* connect() failed before any SYN (no route, no ephemeral port, EACCES...). */
+static __always_inline void report_no_syn(struct inflight_call *call, int err)
+{
+	struct sock *sk = fd_to_sock(call->fd);
+	struct synscope_handshake rec = {};
+
+	if (!is_tcp(sk) || !ports_allowed(0, call->port) ||
+	    !family_allowed(BPF_CORE_READ(sk, __sk_common.skc_family), call->addr))
+		return;
+	rec.type = SYNSCOPE_REC_HANDSHAKE;
+	rec.role = SYNSCOPE_ROLE_CLIENT;
+	rec.id = __sync_fetch_and_add(&next_id, 1) + 1;
+	read_endpoints(&rec, sk);
+	/* The socket may have dropped the destination on failure: use the call's. */
+	rec.dport = call->port;
+	if (call->family == AF_INET6 && rec.family == AF_INET6)
+		__builtin_memcpy(rec.daddr, call->addr, 16);
+	else
+		__builtin_memcpy(rec.daddr, call->addr, 4);
+	read_caller(&rec);
+	rec.fd = call->fd;
+	rec.netns = sock_netns(sk);
+	rec.err = err;
+	rec.call_ret = -err;
+	rec.outcome = outcome_of(err);
+	rec.flags = SYNSCOPE_F_CALL_SEEN | SYNSCOPE_F_RETURNED | SYNSCOPE_F_RESOLVED |
+		    SYNSCOPE_F_NO_SYN;
+	rec.ts_call = call->ts;
+	rec.ts_end = rec.ts_ret = bpf_ktime_get_boot_ns();
+	count(&stats.ends_tracked);
+	if (bpf_ringbuf_output(&rb, &rec, sizeof(rec), 0))
+		count(&stats.ringbuf_drops);
+	else
+		count(&stats.records_emitted);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int handle_connect_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct synscope_handshake *rec;
+	struct inflight_call call;
+	int ret = ctx->ret;
+
+	if (!end_call(CALL_CONNECT, &call))
+		return 0;
+	if (!call.sk) {
+		if (ret < 0 && ret != -EINPROGRESS && ret != -EALREADY && ret != -EISCONN)
+			report_no_syn(&call, -ret);
+		return 0;
+	}
+	rec = bpf_map_lookup_elem(&socks, &call.sk);
+	if (!rec)
+		return 0;
+	rec->call_ret = ret;
+	rec->ts_ret = bpf_ktime_get_boot_ns();
+	rec->flags |= SYNSCOPE_F_RETURNED;
+	emit_if_complete(rec, call.sk);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept4")
+int handle_accept4_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	begin_call(CALL_ACCEPT, (__s32)ctx->args[0]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept")
+int handle_accept_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	begin_call(CALL_ACCEPT, (__s32)ctx->args[0]);
+	return 0;
+}
+
+static __always_inline void on_accept_return(int ret)
+{
+	struct synscope_handshake *rec;
+	struct inflight_call call = {};
+	bool seen = end_call(CALL_ACCEPT, &call);
+	__u64 key;
+
+	if (ret < 0)
+		return;
+	/* fexit handed over the socket; otherwise resolve the new fd. */
+	key = call.sk ? call.sk : (__u64)fd_to_sock(ret);
+	if (!key)
+		return;
+	rec = bpf_map_lookup_elem(&socks, &key);
+	if (!rec || rec->role != SYNSCOPE_ROLE_SERVER)
+		return;
+	read_caller(rec);
+	rec->fd = ret;
+	rec->call_ret = ret;
+	rec->ts_ret = bpf_ktime_get_boot_ns();
+	rec->flags |= SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_RETURNED;
+	if (seen) {
+		rec->ts_call = call.ts;
+		rec->flags |= SYNSCOPE_F_CALL_SEEN;
+	}
+	emit_if_complete(rec, key);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int handle_accept4_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	on_accept_return(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int handle_accept_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	on_accept_return(ctx->ret);
+	return 0;
+}
+
+/*
+ * fexit/inet_csk_accept: the socket handed to accept() without walking the
+ * fd table. The prototype changed in 6.10 from (sk, flags, err, kern) to
+ * (sk, struct proto_accept_arg *): read only the return value, which both
+ * share. The fd is filled in by the syscall exit above.
+ */
+SEC("fexit/inet_csk_accept")
+int handle_accept_fexit(__u64 *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct synscope_handshake *rec;
+	struct inflight_call *call;
+	__u64 key = 0;
+
+	bpf_get_func_ret(ctx, &key);
+	if (!key)
+		return 0;
+	rec = bpf_map_lookup_elem(&socks, &key);
+	if (!rec || rec->role != SYNSCOPE_ROLE_SERVER)
+		return 0;
+	rec->flags |= SYNSCOPE_F_FEXIT;
+	call = bpf_map_lookup_elem(&inflight, &tid);
+	if (call && call->kind == CALL_ACCEPT) {
+		call->sk = key;
+		return 0;
+	}
+	/* An in-kernel accept (no syscall): complete the end here, without fd. */
+	read_caller(rec);
+	rec->ts_ret = bpf_ktime_get_boot_ns();
+	rec->flags |= SYNSCOPE_F_ACCEPTED;
+	emit_if_complete(rec, key);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_listen")
+int handle_listen_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct inflight_call *call = begin_call(CALL_LISTEN, (__s32)ctx->args[0]);
+
+	if (call)
+		call->arg = (__u32)ctx->args[1];
+	return 0;
+}
+
+/* After listen() the port is final (listen() autobinds an unbound socket). */
+SEC("tracepoint/syscalls/sys_exit_listen")
+int handle_listen_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct listener_info li = {};
+	struct listener_key lk = {};
+	struct inflight_call call;
+	struct sock *sk;
+
+	if (!end_call(CALL_LISTEN, &call) || ctx->ret != 0)
+		return 0;
+	sk = fd_to_sock(call.fd);
+	if (!is_tcp(sk))
+		return 0;
+	lk.netns = sock_netns(sk);
+	lk.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	li.tgid = bpf_get_current_pid_tgid() >> 32;
+	li.backlog_req = call.arg;
+	if (bpf_map_update_elem(&listeners, &lk, &li, BPF_ANY))
+		count(&stats.listener_map_full);
+	return 0;
+}
+
+/* Process-tree tracing: children of a traced process are traced too. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	__u8 one = 1;
+
+	if (!follow_forks || ptgid == ctgid || !bpf_map_lookup_elem(&traced_tgids, &ptgid))
+		return 0;
+	if (bpf_map_update_elem(&traced_tgids, &ctgid, &one, BPF_ANY))
+		count(&stats.tgid_map_full);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * synscope event ABI: the contract between bpf/synscope.bpf.c and user/.
+ *
+ * Every ring-buffer record starts with a __u16 type. Fields are fixed
+ * width with explicit padding; sizes are checked with _Static_assert in
+ * user/decode.c. Units and byte order are written beside each field.
+ * Timestamps are CLOCK_BOOTTIME nanoseconds (bpf_ktime_get_boot_ns()).
+ */
+#ifndef SYNSCOPE_H
+#define SYNSCOPE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define SYNSCOPE_COMM_LEN 16
+#define SYNSCOPE_MAX_PORTS 64 /* entries of the -P port filter */
+
+enum synscope_record_type {
+	SYNSCOPE_REC_HANDSHAKE = 1, /* struct synscope_handshake */
+	SYNSCOPE_REC_LINK = 2,      /* struct synscope_link */
+};
+
+enum synscope_role {
+	SYNSCOPE_ROLE_CLIENT = 1, /* the end that called connect() */
+	SYNSCOPE_ROLE_SERVER = 2, /* the child socket a listener created */
+};
+
+/*
+ * Outcome of a handshake, seen from one end. For a client it is derived
+ * from sk->sk_err when the socket left SYN_SENT for CLOSE (set by
+ * tcp_reset(), tcp_write_err(), tcp_v4_err()/tcp_v6_err()), or from the
+ * errno connect() returned when no SYN was ever sent.
+ */
+enum synscope_outcome {
+	SYNSCOPE_OUT_ESTABLISHED = 1, /* reached ESTABLISHED */
+	SYNSCOPE_OUT_REFUSED = 2,     /* RST answered the SYN: ECONNREFUSED */
+	SYNSCOPE_OUT_TIMEOUT = 3,     /* SYN retransmissions ran out: ETIMEDOUT */
+	SYNSCOPE_OUT_UNREACHABLE = 4, /* ICMP unreachable: EHOSTUNREACH, ENETUNREACH */
+	SYNSCOPE_OUT_ERROR = 5,       /* any other errno, in .err */
+	SYNSCOPE_OUT_ABANDONED = 6,   /* closed by the application before the end */
+};
+
+/* synscope_handshake.flags */
+enum synscope_flags {
+	SYNSCOPE_F_CALL_SEEN = 1 << 0, /* connect()/accept() entry was traced (ts_call valid) */
+	SYNSCOPE_F_RETURNED = 1 << 1,  /* connect()/accept() return was traced (ts_ret valid) */
+	SYNSCOPE_F_RESOLVED = 1 << 2,  /* handshake ended: ESTABLISHED or CLOSE */
+	SYNSCOPE_F_ACCEPTED = 1 << 3,  /* server end: an accept() returned this socket */
+	SYNSCOPE_F_FEXIT = 1 << 4,     /* server end: accept seen by fexit/inet_csk_accept */
+	SYNSCOPE_F_NO_SYN = 1 << 5,    /* client: connect() failed before a SYN was sent */
+};
+
+/*
+ * One record per connection end, emitted once the end is complete:
+ *  - client: handshake resolved (SYN_SENT -> ESTABLISHED or CLOSE) and
+ *    connect() returned (a non-blocking connect() returns EINPROGRESS first);
+ *  - server: handshake resolved (SYN_RECV -> ESTABLISHED) and accept()
+ *    returned it, or the child closed without ever being accepted.
+ */
+struct synscope_handshake {
+	__u16 type;      /* SYNSCOPE_REC_HANDSHAKE */
+	__u8 role;       /* enum synscope_role */
+	__u8 outcome;    /* enum synscope_outcome */
+	__u16 family;    /* AF_INET (2) or AF_INET6 (10), as the socket has it */
+	__u16 sport;     /* local port, host byte order (sk->__sk_common.skc_num) */
+	__u16 dport;     /* remote port, host byte order */
+	__u16 flags;     /* enum synscope_flags */
+	__s32 err;       /* positive errno (sk->sk_err, or -connect() return); 0 if none */
+	__u8 saddr[16];  /* local address, network byte order; IPv4 in bytes 0..3 */
+	__u8 daddr[16];  /* remote address, network byte order; IPv4 in bytes 0..3 */
+	__u32 iss;       /* initial send sequence number (RFC 9293 ISS): snd_una - 1 at ESTABLISHED */
+	__u32 irs;       /* initial receive sequence number (RFC 9293 IRS): rcv_nxt - 1 at ESTABLISHED */
+	__u32 pid;       /* tgid of the connect()/accept() caller; 0 if never accepted */
+	__u32 tid;       /* thread id of that caller */
+	__s32 fd;        /* fd of the connection in the caller; -1 if unknown */
+	__s32 call_ret;  /* connect(): 0 or -errno; accept(): the new fd */
+	__u32 retrans;   /* SYN (client) or SYN-ACK (server) retransmissions: tcp_sock.total_retrans */
+	__u32 acceptq;   /* server: accept-queue depth including this connection, at completion */
+	__u32 backlog;   /* server: effective backlog, sk_max_ack_backlog = min(backlog, somaxconn) */
+	__u32 backlog_req; /* server: backlog passed to listen(), 0 if that call was not traced */
+	__u64 id;        /* per-run id of this connection end, from 1 */
+	__u64 peer_id;   /* id of the other end on this host, 0 if unknown */
+	__u64 netns;     /* network namespace inode number */
+	__u64 ts_call;   /* connect() entry (client) / accept() entry (server), boot ns */
+	__u64 ts_syn;    /* client: SYN_SENT (SYN sent); server: child in SYN_RECV, boot ns */
+	__u64 ts_end;    /* ESTABLISHED, or CLOSE for a failed handshake, boot ns */
+	__u64 ts_ret;    /* connect()/accept() return, boot ns */
+	char comm[SYNSCOPE_COMM_LEN]; /* task comm of the caller, NUL-terminated */
+};
+
+/*
+ * Emitted when the server end of a local connection completed after its
+ * client record had already been emitted: user space patches the client's
+ * peer with it. Rare (a race between the two ends on different CPUs).
+ */
+struct synscope_link {
+	__u16 type; /* SYNSCOPE_REC_LINK */
+	__u16 pad[3];
+	__u64 client_id;
+	__u64 server_id;
+};
+
+/*
+ * Counters kept by the BPF side (.bss), read by user space at exit.
+ * Nothing is dropped silently: each failure path bumps one of these.
+ */
+struct synscope_stats {
+	__u64 ends_tracked;      /* connection ends that got an entry */
+	__u64 records_emitted;   /* handshake records submitted */
+	__u64 ringbuf_drops;     /* bpf_ringbuf_output() failed: ring buffer full */
+	__u64 sock_map_full;     /* socket entry could not be created: map full */
+	__u64 call_map_full;     /* in-flight syscall could not be recorded */
+	__u64 index_map_full;    /* client could not be indexed for joining */
+	__u64 listener_map_full; /* listen() could not be recorded */
+	__u64 tgid_map_full;     /* forked child could not be added to the traced tree */
+	__u64 links_emitted;     /* late joins sent as SYNSCOPE_REC_LINK */
+};
+
+#endif /* SYNSCOPE_H */

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE /* strerrorname_np() */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include "decode.h"
+
+/* The ABI is fixed-size: a change here must be made on both sides. */
+_Static_assert(sizeof(struct synscope_handshake) == 160, "synscope_handshake size changed");
+_Static_assert(sizeof(struct synscope_link) == 24, "synscope_link size changed");
+
+static const char *const role_names[] = {
+	[SYNSCOPE_ROLE_CLIENT] = "client",
+	[SYNSCOPE_ROLE_SERVER] = "server",
+};
+
+static const char *const outcome_names[] = {
+	[SYNSCOPE_OUT_ESTABLISHED] = "established", [SYNSCOPE_OUT_REFUSED] = "refused",
+	[SYNSCOPE_OUT_TIMEOUT] = "timeout",         [SYNSCOPE_OUT_UNREACHABLE] = "unreachable",
+	[SYNSCOPE_OUT_ERROR] = "error",             [SYNSCOPE_OUT_ABANDONED] = "abandoned",
+};
+
+const char *role_name(int role)
+{
+	if (role <= 0 || role >= (int)(sizeof(role_names) / sizeof(role_names[0])))
+		return "?";
+	return role_names[role];
+}
+
+const char *outcome_name(int outcome)
+{
+	if (outcome <= 0 || outcome >= (int)(sizeof(outcome_names) / sizeof(outcome_names[0])))
+		return "?";
+	return outcome_names[outcome];
+}
+
+const char *errno_name(int err)
+{
+	if (err <= 0)
+		return NULL;
+	return strerrorname_np(err);
+}
+
+static bool is_v4mapped(const __u8 *a)
+{
+	static const __u8 prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	return memcmp(a, prefix, sizeof(prefix)) == 0;
+}
+
+static void addr_text(int family, const __u8 *addr, char *out)
+{
+	inet_ntop(family, addr, out, INET6_ADDRSTRLEN);
+}
+
+static int decode_end(const struct synscope_handshake *raw, struct conn_end *end)
+{
+	if (raw->role != SYNSCOPE_ROLE_CLIENT && raw->role != SYNSCOPE_ROLE_SERVER)
+		return -EINVAL;
+	if (raw->outcome < SYNSCOPE_OUT_ESTABLISHED || raw->outcome > SYNSCOPE_OUT_ABANDONED)
+		return -EINVAL;
+	if (raw->family != AF_INET && raw->family != AF_INET6)
+		return -EINVAL;
+
+	memset(end, 0, sizeof(*end));
+	end->raw = *raw;
+	end->raw.comm[SYNSCOPE_COMM_LEN - 1] = '\0';
+	end->family = raw->family;
+	/* Both addresses mapped, or a v4 client seen by a v6 listener: report IPv4. */
+	if (raw->family == AF_INET6 && is_v4mapped(raw->saddr) && is_v4mapped(raw->daddr)) {
+		end->family = AF_INET;
+		end->v4mapped = true;
+		addr_text(AF_INET, raw->saddr + 12, end->saddr);
+		addr_text(AF_INET, raw->daddr + 12, end->daddr);
+	} else {
+		addr_text(end->family, raw->saddr, end->saddr);
+		addr_text(end->family, raw->daddr, end->daddr);
+	}
+	return DECODED_END;
+}
+
+int decode_record(const void *data, size_t size, struct conn_end *end, struct conn_link *link)
+{
+	__u16 type;
+
+	if (!data || size < sizeof(type))
+		return -EINVAL;
+	memcpy(&type, data, sizeof(type));
+	switch (type) {
+	case SYNSCOPE_REC_HANDSHAKE: {
+		struct synscope_handshake raw;
+
+		if (size < sizeof(raw))
+			return -EINVAL;
+		memcpy(&raw, data, sizeof(raw));
+		return decode_end(&raw, end);
+	}
+	case SYNSCOPE_REC_LINK: {
+		struct synscope_link raw;
+
+		if (size < sizeof(raw))
+			return -EINVAL;
+		memcpy(&raw, data, sizeof(raw));
+		if (!raw.client_id || !raw.server_id)
+			return -EINVAL;
+		link->client_id = raw.client_id;
+		link->server_id = raw.server_id;
+		return DECODED_LINK;
+	}
+	default:
+		return -EINVAL;
+	}
+}
+
+long long end_accept_wait_us(const struct conn_end *end)
+{
+	const struct synscope_handshake *r = &end->raw;
+
+	if (r->role != SYNSCOPE_ROLE_SERVER || !(r->flags & SYNSCOPE_F_ACCEPTED) || !r->ts_end ||
+	    !r->ts_ret)
+		return -1;
+	/* With TCP Fast Open accept() can return before ESTABLISHED. */
+	if (r->ts_ret < r->ts_end)
+		return 0;
+	return (long long)((r->ts_ret - r->ts_end) / 1000);
+}
+
+long long end_connect_us(const struct conn_end *end)
+{
+	const struct synscope_handshake *r = &end->raw;
+	__u64 start = (r->flags & SYNSCOPE_F_CALL_SEEN) ? r->ts_call : r->ts_syn;
+
+	if (r->role != SYNSCOPE_ROLE_CLIENT || !start || !r->ts_end || r->ts_end < start)
+		return -1;
+	return (long long)((r->ts_end - start) / 1000);
+}

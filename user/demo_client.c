@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * demo-client: the lecture's TCP client, one call per step.
+ *
+ *   socket() -> [bind(port)] -> connect(addr, port) -> [write payload, read echo]
+ *   -> [wait for the server's FIN] -> close()   (or an RST with --linger-rst)
+ *
+ * Prints, per connection (for people and scripts):
+ *   connected fd=FD local=ADDR:PORT pid=PID tid=TID
+ *   connect failed: ECONNREFUSED (Connection refused) pid=PID tid=TID
+ * Exits 1 if any connect() failed.
+ */
+#define _GNU_SOURCE
+#include <argp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct client_opts {
+	const char *host;
+	const char *port;
+	unsigned long count;       /* connections in all */
+	unsigned long concurrency; /* threads making them */
+	const char *payload;
+	unsigned int bind_port;    /* 0: let connect() pick an ephemeral port */
+	bool linger_rst;           /* close with RST (SO_LINGER, l_linger 0) */
+	bool wait_server_close;    /* wait for the server's FIN before close() */
+};
+
+static const char doc[] =
+	"demo-client: socket, connect, close; the client half of synscope's demo.\n"
+	"\n"
+	"EXAMPLES:\n"
+	"    demo-client 127.0.0.1 8080             # one connection\n"
+	"    demo-client -n 10 -c 2 ::1 8080        # 10 connections from 2 threads\n"
+	"    demo-client --payload hello 127.0.0.1 8080  # send, read the echo\n"
+	"    demo-client --linger-rst 127.0.0.1 8080     # close with an RST\n";
+
+static const char args_doc[] = "ADDR PORT";
+
+enum { OPT_PAYLOAD = 1000, OPT_BIND_PORT, OPT_LINGER_RST, OPT_CLOSE_FIRST };
+
+static const struct argp_option options[] = {
+	{"count", 'n', "COUNT", 0, "Connections to make (default 1)", 0},
+	{"concurrency", 'c', "N", 0, "Threads making them (default 1)", 0},
+	{"payload", OPT_PAYLOAD, "TEXT", 0, "Send TEXT after connecting and read the echo", 0},
+	{"bind-port", OPT_BIND_PORT, "PORT", 0, "bind() to PORT before connect()", 0},
+	{"linger-rst", OPT_LINGER_RST, NULL, 0, "Close with an RST (SO_LINGER 0)", 0},
+	{"close-first", OPT_CLOSE_FIRST, "WHO", 0,
+	 "client (default): close at once; server: wait for the server's FIN", 0},
+	{},
+};
+
+static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct addrinfo *target;
+static struct client_opts opts = {.count = 1, .concurrency = 1};
+static unsigned long next_conn, failures;
+
+static unsigned long number(struct argp_state *state, const char *what, const char *arg,
+			    unsigned long min, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || !*arg || *end || *arg == '-' || v < min || v > max)
+		argp_error(state, "invalid %s '%s' (%lu-%lu)", what, arg, min, max);
+	return v;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct client_opts *o = state->input;
+
+	switch (key) {
+	case 'n': o->count = number(state, "count", arg, 1, 1000000000); break;
+	case 'c': o->concurrency = number(state, "concurrency", arg, 1, 256); break;
+	case OPT_PAYLOAD: o->payload = arg; break;
+	case OPT_BIND_PORT: o->bind_port = number(state, "port", arg, 1, 65535); break;
+	case OPT_LINGER_RST: o->linger_rst = true; break;
+	case OPT_CLOSE_FIRST:
+		if (strcmp(arg, "server") && strcmp(arg, "client"))
+			argp_error(state, "--close-first takes 'server' or 'client'");
+		o->wait_server_close = !strcmp(arg, "server");
+		break;
+	case ARGP_KEY_ARG:
+		if (state->arg_num == 0)
+			o->host = arg;
+		else if (state->arg_num == 1)
+			o->port = arg;
+		else
+			argp_usage(state);
+		break;
+	case ARGP_KEY_END:
+		if (state->arg_num < 2)
+			argp_usage(state);
+		break;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&print_lock);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	pthread_mutex_unlock(&print_lock);
+}
+
+static void fail(const char *call, int err)
+{
+	say("%s failed: %s (%s) pid=%d tid=%d\n", call, strerrorname_np(err), strerror(err), getpid(),
+	    gettid());
+	__atomic_fetch_add(&failures, 1, __ATOMIC_RELAXED);
+}
+
+static void local_text(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (void *)&ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(a->sin6_port));
+	} else {
+		struct sockaddr_in *a = (void *)&ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(a->sin_port));
+	}
+}
+
+static int bind_local_port(int fd)
+{
+	struct sockaddr_storage ss = {0};
+	int one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ss.ss_family = target->ai_family;
+	if (target->ai_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(opts.bind_port);
+	else
+		((struct sockaddr_in *)&ss)->sin_port = htons(opts.bind_port);
+	return bind(fd, (struct sockaddr *)&ss, target->ai_addrlen);
+}
+
+static void talk(int fd)
+{
+	size_t len = strlen(opts.payload);
+	char buf[4096];
+	size_t got = 0;
+	ssize_t n;
+
+	if (write(fd, opts.payload, len) != (ssize_t)len) {
+		fail("write", errno);
+		return;
+	}
+	while (got < len && (n = read(fd, buf, sizeof(buf))) > 0)
+		got += n;
+}
+
+static void one_connection(void)
+{
+	struct linger rst = {.l_onoff = 1, .l_linger = 0};
+	char local[INET6_ADDRSTRLEN + 8];
+	char buf[256];
+	int fd;
+
+	fd = socket(target->ai_family, SOCK_STREAM, 0);
+	if (fd < 0) {
+		fail("socket", errno);
+		return;
+	}
+	if (opts.bind_port && bind_local_port(fd) < 0) {
+		fail("bind", errno);
+		close(fd);
+		return;
+	}
+	if (connect(fd, target->ai_addr, target->ai_addrlen) < 0) {
+		fail("connect", errno);
+		close(fd);
+		return;
+	}
+	local_text(fd, local, sizeof(local));
+	say("connected fd=%d local=%s pid=%d tid=%d\n", fd, local, getpid(), gettid());
+	if (opts.payload)
+		talk(fd);
+	if (opts.wait_server_close)
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;
+	if (opts.linger_rst && setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst)) < 0)
+		fail("setsockopt(SO_LINGER)", errno);
+	if (close(fd) < 0)
+		fail("close", errno);
+}
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	while (__atomic_fetch_add(&next_conn, 1, __ATOMIC_RELAXED) < opts.count)
+		one_connection();
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct argp argp = {.options = options, .parser = parse_opt, .args_doc = args_doc, .doc = doc};
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+	pthread_t threads[256];
+	unsigned long i, started = 0;
+	int err;
+
+	argp_parse(&argp, argc, argv, 0, NULL, &opts);
+	err = getaddrinfo(opts.host, opts.port, &hints, &target);
+	if (err) {
+		fprintf(stderr, "demo-client: %s port %s: %s\n", opts.host, opts.port, gai_strerror(err));
+		return 2;
+	}
+	if (opts.concurrency == 1) {
+		worker(NULL);
+	} else {
+		for (i = 0; i < opts.concurrency; i++) {
+			err = pthread_create(&threads[i], NULL, worker, NULL);
+			if (err) {
+				fprintf(stderr, "demo-client: pthread_create: %s\n", strerror(err));
+				break;
+			}
+			started++;
+		}
+		for (i = 0; i < started; i++)
+			pthread_join(threads[i], NULL);
+	}
+	freeaddrinfo(target);
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include "options.h"
+
+#define DEFAULT_RINGBUF_BYTES (4u << 20)
+#define DEFAULT_MAX_SOCKETS 32768u
+
+const char *argp_program_version = "synscope 0.1";
+const char *argp_program_bug_address = "the synscope issue tracker";
+
+static const char doc[] =
+	"Trace TCP handshakes: both ends of every connection, the processes that called\n"
+	"connect() and accept(), ISS/IRS, accept-queue depth and wait.\n"
+	"\n"
+	"USAGE: synscope [-4|-6] [-p PID] [-P PORTS] [-T] [-v] [-d SECONDS] [-f text|jsonl] [-o FILE]\n"
+	"\n"
+	"EXAMPLES:\n"
+	"    synscope                   # every handshake on this host\n"
+	"    synscope -P 8080           # connections to or from port 8080\n"
+	"    synscope -P 80,443 -4      # IPv4 only, ports 80 and 443\n"
+	"    synscope -p 1234           # connect()/accept() calls of process 1234\n"
+	"    synscope -f jsonl -o x.jsonl -d 60  # one JSON object per line, 60 seconds\n"
+	"    synscope -T -v             # wall-clock time, ISS/IRS and retransmits\n";
+
+enum {
+	OPT_ACCEPT_HOOK = 1000,
+	OPT_RINGBUF_SIZE,
+	OPT_MAX_SOCKETS,
+};
+
+static const struct argp_option opts[] = {
+	{"pid", 'p', "PID", 0, "Trace only connect()/accept() calls of this process", 0},
+	{"port", 'P', "PORTS", 0, "Comma-separated ports, local or remote (up to 64)", 0},
+	{"ipv4", '4', NULL, 0, "IPv4 only (IPv4-mapped IPv6 counts as IPv4)", 0},
+	{"ipv6", '6', NULL, 0, "IPv6 only", 0},
+	{"timestamp", 'T', NULL, 0, "Start text lines with the wall-clock time", 0},
+	{"verbose", 'v', NULL, 0, "ISS/IRS on each text line, probe details; -vv: libbpf debug", 0},
+	{"duration", 'd', "SECONDS", 0, "Stop after SECONDS (1-31536000)", 0},
+	{"output", 'o', "FILE", 0, "Write records to FILE instead of stdout", 0},
+	{"format", 'f', "FORMAT", 0, "text (default) or jsonl", 0},
+	{"accept-hook", OPT_ACCEPT_HOOK, "HOOK", 0,
+	 "auto (default), fexit (fexit/inet_csk_accept) or syscall (accept tracepoints)", 0},
+	{"ringbuf-size", OPT_RINGBUF_SIZE, "BYTES", 0,
+	 "Ring buffer size, a power of two >= 4096 (default 4 MiB)", 0},
+	{"max-sockets", OPT_MAX_SOCKETS, "N", 0,
+	 "Connection ends tracked at once (default 32768)", 0},
+	{},
+};
+
+/* Parses a whole decimal number in [min, max]. */
+static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int parse_port_list(const char *arg, unsigned short *ports, unsigned int max)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	unsigned int n = 0;
+	unsigned long v;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (n == max) {
+			err = -E2BIG;
+			break;
+		}
+		if (parse_ulong(tok, 1, 65535, &v)) {
+			err = -EINVAL;
+			break;
+		}
+		ports[n++] = (unsigned short)v;
+	}
+	free(copy);
+	if (!err && n == 0)
+		err = -EINVAL;
+	return err ? err : (int)n;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct synscope_config *cfg = state->input;
+	unsigned long v;
+	int n;
+
+	switch (key) {
+	case 'p':
+		if (parse_ulong(arg, 1, INT_MAX, &v))
+			argp_error(state, "invalid PID '%s': expected a number from 1 to %d", arg, INT_MAX);
+		cfg->pid = (pid_t)v;
+		break;
+	case 'P':
+		n = parse_port_list(arg, cfg->ports, SYNSCOPE_MAX_PORTS);
+		if (n == -E2BIG)
+			argp_error(state, "too many ports in '%s': at most %d", arg, SYNSCOPE_MAX_PORTS);
+		if (n < 0)
+			argp_error(state, "invalid port list '%s': expected ports 1-65535 separated by commas", arg);
+		cfg->nports = n;
+		break;
+	case '4':
+	case '6':
+		if (cfg->family)
+			argp_error(state, "-4 and -6 are exclusive");
+		cfg->family = key == '4' ? AF_INET : AF_INET6;
+		break;
+	case 'T':
+		cfg->timestamps = true;
+		break;
+	case 'v':
+		cfg->verbose++;
+		break;
+	case 'd':
+		if (parse_ulong(arg, 1, 31536000, &v))
+			argp_error(state, "invalid duration '%s': expected seconds from 1 to 31536000", arg);
+		cfg->duration_s = v;
+		break;
+	case 'o':
+		cfg->output_path = arg;
+		break;
+	case 'f':
+		if (output_format_parse(arg, &cfg->format))
+			argp_error(state, "unknown format '%s': use text or jsonl", arg);
+		break;
+	case OPT_ACCEPT_HOOK:
+		if (!strcmp(arg, "auto"))
+			cfg->accept_hook = ACCEPT_HOOK_AUTO;
+		else if (!strcmp(arg, "fexit"))
+			cfg->accept_hook = ACCEPT_HOOK_FEXIT;
+		else if (!strcmp(arg, "syscall"))
+			cfg->accept_hook = ACCEPT_HOOK_SYSCALL;
+		else
+			argp_error(state, "unknown accept hook '%s': use auto, fexit or syscall", arg);
+		break;
+	case OPT_RINGBUF_SIZE:
+		if (parse_ulong(arg, 4096, 1u << 30, &v) || (v & (v - 1)))
+			argp_error(state, "invalid ring buffer size '%s': a power of two from 4096 to 1073741824", arg);
+		cfg->ringbuf_bytes = v;
+		break;
+	case OPT_MAX_SOCKETS:
+		if (parse_ulong(arg, 64, 1u << 22, &v))
+			argp_error(state, "invalid --max-sockets '%s': from 64 to 4194304", arg);
+		cfg->max_sockets = v;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+int parse_options(int argc, char **argv, struct synscope_config *cfg)
+{
+	static const struct argp argp = {
+		.options = opts,
+		.parser = parse_opt,
+		.doc = doc,
+	};
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->format = OUTPUT_TEXT;
+	cfg->ringbuf_bytes = DEFAULT_RINGBUF_BYTES;
+	cfg->max_sockets = DEFAULT_MAX_SOCKETS;
+	/* argp_error() prints "synscope: ...", a Try line, and exits 64 (EX_USAGE). */
+	return argp_parse(&argp, argc, argv, 0, NULL, cfg) ? 2 : 0;
+}

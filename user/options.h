@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Command line of build/synscope (argp, bcc's option letters). */
+#ifndef SYNSCOPE_OPTIONS_H
+#define SYNSCOPE_OPTIONS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "output.h"
+#include "synscope.h"
+
+enum accept_hook {
+	ACCEPT_HOOK_AUTO,    /* fexit/inet_csk_accept if it loads, else syscall tracepoints */
+	ACCEPT_HOOK_FEXIT,   /* fexit only; fail if the kernel refuses it */
+	ACCEPT_HOOK_SYSCALL, /* accept/accept4 syscall tracepoints only */
+};
+
+struct synscope_config {
+	pid_t pid;                    /* -p: 0 = every process */
+	unsigned short ports[SYNSCOPE_MAX_PORTS]; /* -P, host byte order */
+	unsigned int nports;
+	int family;                   /* -4/-6: AF_INET, AF_INET6, or 0 */
+	bool timestamps;              /* -T */
+	int verbose;                  /* -v: 1 probes and libbpf info, 2 (-vv) libbpf debug */
+	unsigned int duration_s;      /* -d: 0 = until interrupted */
+	const char *output_path;      /* -o: NULL = stdout */
+	enum output_format format;    /* -f */
+	enum accept_hook accept_hook; /* --accept-hook */
+	unsigned int ringbuf_bytes;   /* --ringbuf-size, power of two */
+	unsigned int max_sockets;     /* --max-sockets: connection ends in flight */
+};
+
+/*
+ * Parses argv into *cfg (defaults first). Returns 0, or a non-zero exit
+ * status after printing the reason to stderr (argp's behaviour for --help
+ * is to print and exit 0 itself).
+ */
+int parse_options(int argc, char **argv, struct synscope_config *cfg);
+
+/* Parses "80,443,8080" into ports[]; returns count or -EINVAL/-E2BIG. */
+int parse_port_list(const char *arg, unsigned short *ports, unsigned int max);
+
+#endif

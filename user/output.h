@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Output sinks: one call per connection end, one at exit with the counts. */
+#ifndef SYNSCOPE_OUTPUT_H
+#define SYNSCOPE_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "decode.h"
+#include "summary.h"
+
+enum output_format {
+	OUTPUT_TEXT,
+	OUTPUT_JSONL,
+};
+
+struct output;
+
+struct output_ops {
+	/* One completed connection end. Returns 0 or -errno (write failed). */
+	int (*end)(struct output *out, const struct conn_end *end);
+	/* Counts at exit, written into the same stream (JSONL: a "stats" record). */
+	int (*summary)(struct output *out, const struct run_summary *sum);
+};
+
+struct output {
+	const struct output_ops *ops;
+	FILE *f;
+	bool timestamps;          /* -T: text lines start with the wall-clock time */
+	bool verbose;             /* -v: text lines carry ISS/IRS and timestamps */
+	long long boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, for RFC 3339 times */
+	unsigned long lines;      /* records written */
+};
+
+extern const struct output_ops output_text_ops;
+extern const struct output_ops output_jsonl_ops;
+
+/* Parses "text" / "jsonl"; returns 0 or -EINVAL. */
+int output_format_parse(const char *name, enum output_format *fmt);
+/* Sets up `out` to write `fmt` to `f` (not closed by synscope's sinks). */
+void output_init(struct output *out, enum output_format fmt, FILE *f);
+/* CLOCK_REALTIME - CLOCK_BOOTTIME now, in ns. */
+long long boot_to_realtime_offset_ns(void);
+/* Writes "2026-11-21T14:35:03.123456789Z" for a boot-time stamp; returns buf. */
+char *format_rfc3339(unsigned long long boot_ns, long long boot_to_real_ns, char *buf, size_t len);
+
+#endif

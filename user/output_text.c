@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Text sink: one line per connection end, as it completes.
+ *
+ *   #12 client 127.0.0.1:51234 -> 127.0.0.1:8080 established connect 45us
+ *       curl 1234/1234 fd 5 peer #13
+ * (one line; -v appends ISS/IRS, retransmissions and the netns)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "output.h"
+
+static void endpoint(char *buf, size_t len, int family, const char *addr, unsigned int port)
+{
+	if (family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u", addr, port);
+	else
+		snprintf(buf, len, "%s:%u", addr, port);
+}
+
+static void caller(char *buf, size_t len, const struct synscope_handshake *r)
+{
+	bool known = r->role == SYNSCOPE_ROLE_CLIENT || (r->flags & SYNSCOPE_F_ACCEPTED);
+
+	if (!known)
+		snprintf(buf, len, "never accepted");
+	else if (r->fd >= 0)
+		snprintf(buf, len, "%s %u/%u fd %d", r->comm, r->pid, r->tid, r->fd);
+	else
+		snprintf(buf, len, "%s %u/%u", r->comm, r->pid, r->tid);
+}
+
+static int text_end(struct output *out, const struct conn_end *end)
+{
+	const struct synscope_handshake *r = &end->raw;
+	char local[INET6_ADDRSTRLEN + 8], remote[INET6_ADDRSTRLEN + 8], who[80], when[40];
+	char timing[64] = "", peer[32] = "", extra[128] = "";
+	const char *err = errno_name(r->err);
+	long long us;
+
+	endpoint(local, sizeof(local), end->family, end->saddr, r->sport);
+	endpoint(remote, sizeof(remote), end->family, end->daddr, r->dport);
+	caller(who, sizeof(who), r);
+	if (r->role == SYNSCOPE_ROLE_CLIENT) {
+		us = end_connect_us(end);
+		if (us >= 0)
+			snprintf(timing, sizeof(timing), " connect %lldus", us);
+	} else {
+		us = end_accept_wait_us(end);
+		if (us >= 0)
+			snprintf(timing, sizeof(timing), " wait %lldus", us);
+		snprintf(timing + strlen(timing), sizeof(timing) - strlen(timing), " q %u/%u",
+			 r->acceptq, r->backlog);
+	}
+	if (r->peer_id)
+		snprintf(peer, sizeof(peer), " peer #%llu", (unsigned long long)r->peer_id);
+	if (out->verbose)
+		snprintf(extra, sizeof(extra), " iss %u irs %u retrans %u netns %llu", r->iss, r->irs,
+			 r->retrans, (unsigned long long)r->netns);
+	if (out->timestamps) {
+		format_rfc3339(r->ts_end, out->boot_to_real_ns, when, sizeof(when));
+		fprintf(out->f, "%.23s ", when + 11);
+	}
+	if (fprintf(out->f, "#%llu %s %s %s %s %s%s%s %s%s%s%s\n", (unsigned long long)r->id,
+		    role_name(r->role), local, r->role == SYNSCOPE_ROLE_CLIENT ? "->" : "<-", remote,
+		    outcome_name(r->outcome), err ? " " : "", err ? err : "", who, timing, peer,
+		    extra) < 0)
+		return -errno;
+	out->lines++;
+	return 0;
+}
+
+static int text_summary(struct output *out, const struct run_summary *sum)
+{
+	/* The human summary goes to stderr (see synscope.c); nothing in the stream. */
+	(void)out;
+	(void)sum;
+	return 0;
+}
+
+const struct output_ops output_text_ops = {
+	.end = text_end,
+	.summary = text_summary,
+};

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include "probe.h"
+
+int probe_btf(void)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0)
+		return 0;
+	fprintf(stderr, "synscope: /sys/kernel/btf/vmlinux: %s: this kernel has no BTF; synscope "
+			"needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian's kernels are)\n",
+		strerror(errno));
+	return -ENOENT;
+}
+
+static bool syscall_events_present(void)
+{
+	return access(TRACEFS_PATH "/events/syscalls/sys_enter_connect/id", R_OK) == 0;
+}
+
+int probe_tracefs(bool *mounted)
+{
+	*mounted = false;
+	if (syscall_events_present())
+		return 0;
+	if (access(TRACEFS_PATH "/events", F_OK) != 0) {
+		if (mount("tracefs", TRACEFS_PATH, "tracefs", 0, NULL) != 0) {
+			int err = errno;
+
+			fprintf(stderr, "synscope: tracefs is not mounted and mounting it at %s failed: %s;"
+					" run 'mount -t tracefs tracefs %s' as root\n",
+				TRACEFS_PATH, strerror(err), TRACEFS_PATH);
+			return -err;
+		}
+		*mounted = true;
+	}
+	if (syscall_events_present())
+		return 0;
+	fprintf(stderr, "synscope: %s/events/syscalls/sys_enter_connect is missing: this kernel "
+			"lacks syscall tracepoints (CONFIG_FTRACE_SYSCALLS=y needed)\n",
+		TRACEFS_PATH);
+	return -ENOENT;
+}
+
+const char *probe_lockdown(void)
+{
+	static char line[128];
+	FILE *f = fopen("/sys/kernel/security/lockdown", "r");
+	char *start, *end;
+
+	if (!f)
+		return NULL;
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	/* "none [integrity] confidentiality": the bracketed mode is active. */
+	start = strchr(line, '[');
+	end = start ? strchr(start, ']') : NULL;
+	if (!end)
+		return NULL;
+	*end = '\0';
+	return start + 1;
+}
+
+bool probe_raise_memlock(void)
+{
+	struct rlimit r = {RLIM_INFINITY, RLIM_INFINITY};
+
+	return setrlimit(RLIMIT_MEMLOCK, &r) == 0;
+}

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "decode.h"
+#include "summary.h"
+
+unsigned long long summary_kernel_losses(const struct run_summary *sum)
+{
+	const struct synscope_stats *k = &sum->kernel;
+
+	return k->ringbuf_drops + k->sock_map_full + k->call_map_full + k->index_map_full +
+	       k->listener_map_full + k->tgid_map_full;
+}
+
+void summary_print(FILE *f, const struct run_summary *sum)
+{
+	const struct synscope_stats *k = &sum->kernel;
+	unsigned int i;
+	int o;
+
+	fprintf(f, "synscope: %llu connection ends: %llu client, %llu server (%llu never accepted), "
+		   "%llu joined to their peer\n",
+		sum->ends, sum->clients, sum->servers, sum->not_accepted, sum->joined);
+	fprintf(f, "synscope: outcomes:");
+	for (o = SYNSCOPE_OUT_ESTABLISHED; o <= SYNSCOPE_OUT_ABANDONED; o++)
+		fprintf(f, " %s %llu", outcome_name(o), sum->by_outcome[o]);
+	fputc('\n', f);
+	for (i = 0; i < sum->nlisteners; i++) {
+		const struct listener_summary *l = &sum->listeners[i];
+
+		fprintf(f, "synscope: listener port %u (netns %llu): %llu handshakes, %llu accepted, "
+			   "%llu never accepted, accept queue max %u/%u, accept wait max %llu us, "
+			   "SYN-ACK retransmits %llu\n",
+			l->port, l->netns, l->completed, l->accepted, l->not_accepted, l->max_acceptq,
+			l->backlog, l->max_wait_us, l->synack_retrans);
+	}
+	if (sum->listeners_untracked)
+		fprintf(f, "synscope: %llu server ends on further listeners not itemised\n",
+			sum->listeners_untracked);
+	if (sum->kernel_valid)
+		fprintf(f, "synscope: lost: %llu (ring buffer full %llu, socket map full %llu, "
+			   "call map full %llu, join index full %llu, listener map full %llu, "
+			   "process map full %llu)\n",
+			summary_kernel_losses(sum), k->ringbuf_drops, k->sock_map_full,
+			k->call_map_full, k->index_map_full, k->listener_map_full, k->tgid_map_full);
+	if (sum->decode_errors || sum->write_errors || sum->late_links)
+		fprintf(f, "synscope: %llu undecodable records, %llu failed writes, %llu joins that "
+			   "came too late to print\n",
+			sum->decode_errors, sum->write_errors, sum->late_links);
+}

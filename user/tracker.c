@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdlib.h>
+#include <string.h>
+#include "tracker.h"
+
+/* Clients held for a late join; bounded: the oldest is printed when full. */
+#define HOLD_CAPACITY 8192
+
+struct tracker {
+	struct output *out;
+	unsigned long long hold_ns;
+	struct conn_end *held; /* ring of HOLD_CAPACITY */
+	unsigned long long *held_at;
+	unsigned int head, count;
+	struct run_summary sum;
+};
+
+struct tracker *tracker_new(struct output *out, unsigned long long hold_ns)
+{
+	struct tracker *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->held = calloc(HOLD_CAPACITY, sizeof(*t->held));
+	t->held_at = calloc(HOLD_CAPACITY, sizeof(*t->held_at));
+	if (!t->held || !t->held_at) {
+		tracker_free(t);
+		return NULL;
+	}
+	t->out = out;
+	t->hold_ns = hold_ns;
+	return t;
+}
+
+void tracker_free(struct tracker *t)
+{
+	if (!t)
+		return;
+	free(t->held);
+	free(t->held_at);
+	free(t);
+}
+
+struct run_summary *tracker_summary(struct tracker *t)
+{
+	return &t->sum;
+}
+
+static struct listener_summary *listener_of(struct run_summary *sum, const struct conn_end *end)
+{
+	unsigned int i;
+
+	for (i = 0; i < sum->nlisteners; i++) {
+		if (sum->listeners[i].port == end->raw.sport && sum->listeners[i].netns == end->raw.netns)
+			return &sum->listeners[i];
+	}
+	if (sum->nlisteners == SUMMARY_MAX_LISTENERS)
+		return NULL;
+	sum->listeners[i].port = end->raw.sport;
+	sum->listeners[i].netns = end->raw.netns;
+	sum->nlisteners++;
+	return &sum->listeners[i];
+}
+
+static void count_server(struct run_summary *sum, const struct conn_end *end)
+{
+	const struct synscope_handshake *r = &end->raw;
+	struct listener_summary *l;
+	long long wait;
+
+	if (!(r->flags & SYNSCOPE_F_ACCEPTED))
+		sum->not_accepted++;
+	l = listener_of(sum, end);
+	if (!l) {
+		sum->listeners_untracked++;
+		return;
+	}
+	if (r->outcome == SYNSCOPE_OUT_ESTABLISHED)
+		l->completed++;
+	if (r->flags & SYNSCOPE_F_ACCEPTED)
+		l->accepted++;
+	else
+		l->not_accepted++;
+	if (r->acceptq > l->max_acceptq)
+		l->max_acceptq = r->acceptq;
+	if (r->backlog)
+		l->backlog = r->backlog;
+	l->synack_retrans += r->retrans;
+	wait = end_accept_wait_us(end);
+	if (wait > 0 && (unsigned long long)wait > l->max_wait_us)
+		l->max_wait_us = wait;
+}
+
+static void print_end(struct tracker *t, const struct conn_end *end)
+{
+	if (end->raw.peer_id)
+		t->sum.joined++;
+	if (t->out->ops->end(t->out, end))
+		t->sum.write_errors++;
+}
+
+static void print_oldest(struct tracker *t)
+{
+	print_end(t, &t->held[t->head]);
+	t->head = (t->head + 1) % HOLD_CAPACITY;
+	t->count--;
+}
+
+void tracker_end(struct tracker *t, const struct conn_end *end, unsigned long long now_ns)
+{
+	const struct synscope_handshake *r = &end->raw;
+	unsigned int slot;
+
+	t->sum.ends++;
+	t->sum.by_outcome[r->outcome]++;
+	if (r->role == SYNSCOPE_ROLE_CLIENT) {
+		t->sum.clients++;
+	} else {
+		t->sum.servers++;
+		count_server(&t->sum, end);
+	}
+
+	/* Only an established client can still be joined by a LINK. */
+	if (r->role != SYNSCOPE_ROLE_CLIENT || r->peer_id || r->outcome != SYNSCOPE_OUT_ESTABLISHED ||
+	    !t->hold_ns) {
+		print_end(t, end);
+		return;
+	}
+	if (t->count == HOLD_CAPACITY)
+		print_oldest(t);
+	slot = (t->head + t->count) % HOLD_CAPACITY;
+	t->held[slot] = *end;
+	t->held_at[slot] = now_ns;
+	t->count++;
+}
+
+void tracker_link(struct tracker *t, const struct conn_link *link)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->count; i++) {
+		struct conn_end *held = &t->held[(t->head + i) % HOLD_CAPACITY];
+
+		if (held->raw.id == link->client_id) {
+			held->raw.peer_id = link->server_id;
+			return;
+		}
+	}
+	t->sum.late_links++;
+}
+
+void tracker_bad_record(struct tracker *t)
+{
+	t->sum.decode_errors++;
+}
+
+void tracker_tick(struct tracker *t, unsigned long long now_ns)
+{
+	/* Print in arrival order; a joined client goes as soon as it is first. */
+	while (t->count) {
+		const struct conn_end *oldest = &t->held[t->head];
+
+		if (!oldest->raw.peer_id && now_ns - t->held_at[t->head] < t->hold_ns)
+			break;
+		print_oldest(t);
+	}
+}
+
+void tracker_flush(struct tracker *t)
+{
+	while (t->count)
+		print_oldest(t);
+}
