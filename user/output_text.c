@@ -37,8 +37,10 @@ static int text_end(struct output *out, const struct conn_end *end)
 	char local[INET6_ADDRSTRLEN + 8], remote[INET6_ADDRSTRLEN + 8], who[80], when[40];
 	char timing[64] = "", peer[32] = "", extra[128] = "";
 	const char *err = errno_name(r->err);
+	char irs[16];
 	long long us;
 
+	snprintf(irs, sizeof(irs), "%u", r->irs);
 	endpoint(local, sizeof(local), end->family, end->saddr, r->sport);
 	endpoint(remote, sizeof(remote), end->family, end->daddr, r->dport);
 	caller(who, sizeof(who), r);
@@ -56,11 +58,12 @@ static int text_end(struct output *out, const struct conn_end *end)
 	if (r->peer_id)
 		snprintf(peer, sizeof(peer), " peer #%llu", (unsigned long long)r->peer_id);
 	if (out->verbose)
-		snprintf(extra, sizeof(extra), " iss %u irs %u retrans %u netns %llu", r->iss, r->irs,
-			 r->retrans, (unsigned long long)r->netns);
+		snprintf(extra, sizeof(extra), " iss %u irs %s retrans %u netns %llu", r->iss,
+			 r->outcome == SYNSCOPE_OUT_ESTABLISHED ? irs : "-", r->retrans,
+			 (unsigned long long)r->netns);
 	if (out->timestamps) {
 		format_rfc3339(r->ts_end, out->boot_to_real_ns, when, sizeof(when));
-		fprintf(out->f, "%.23s ", when + 11);
+		fprintf(out->f, "%.12s ", when + 11); /* HH:MM:SS.mmm UTC */
 	}
 	if (fprintf(out->f, "#%llu %s %s %s %s %s%s%s %s%s%s%s\n", (unsigned long long)r->id,
 		    role_name(r->role), local, r->role == SYNSCOPE_ROLE_CLIENT ? "->" : "<-", remote,

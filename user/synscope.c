@@ -126,7 +126,7 @@ static int load_skel(const struct synscope_config *cfg, struct synscope_bpf **ou
 		skel = open_skel(cfg, true);
 		if (!skel)
 			return -errno;
-		quiet_libbpf = cfg->accept_hook == ACCEPT_HOOK_AUTO && !verbose;
+		quiet_libbpf = cfg->accept_hook == ACCEPT_HOOK_AUTO && verbose < 2;
 		err = synscope_bpf__load(skel);
 		quiet_libbpf = false;
 		if (!err) {
@@ -234,10 +234,10 @@ static void describe_start(const struct synscope_config *cfg, int fexit_err, boo
 		snprintf(why, sizeof(why), " (--accept-hook=syscall)");
 	else if (fexit_err)
 		snprintf(why, sizeof(why), " (fexit/inet_csk_accept refused: %s)", strerror(-fexit_err));
-	fprintf(stderr, "synscope: tracing TCP handshakes; accept path: %s%s%s. %s\n",
+	fprintf(stderr, "synscope: tracing TCP handshakes; accept path: %s%s%s.%s\n",
 		fexit_err ? "accept/accept4 syscall tracepoints" : "fexit/inet_csk_accept", why,
 		mounted ? "; mounted tracefs at " TRACEFS_PATH : "",
-		cfg->duration_s ? "" : "Ctrl-C to stop.");
+		cfg->duration_s ? "" : " Ctrl-C to stop.");
 }
 
 int main(int argc, char **argv)

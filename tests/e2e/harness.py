@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Test harness for synscope's end-to-end tests.
+
+Every test runs in a network namespace of its own (created and removed by
+the test), filters synscope to the test's own port, and keeps only records
+of that namespace: other traffic on the machine never reaches assertions.
+All waits are bounded.
+"""
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("OUTPUT", os.path.join(ROOT, "build"))
+SYNSCOPE = os.path.join(BUILD, "synscope")
+DEMO_SERVER = os.path.join(BUILD, "demo-server")
+DEMO_CLIENT = os.path.join(BUILD, "demo-client")
+
+
+class Skip(Exception):
+    """The test cannot run here; the reason is printed and the run fails."""
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(cond, what, actual=None, expected=None):
+    """Asserts `cond`; on failure reports what was checked, actual and expected."""
+    if not cond:
+        detail = ""
+        if actual is not None or expected is not None:
+            detail = f": actual {actual!r}, expected {expected!r}"
+        raise Failure(f"{what}{detail}")
+
+
+def check_eq(actual, expected, what):
+    check(actual == expected, what, actual, expected)
+
+
+class Netns:
+    """A private network namespace with loopback up, removed on exit."""
+
+    counter = 0
+
+    def __init__(self, tag):
+        Netns.counter += 1
+        self.name = f"synscope-{tag}-{os.getpid()}-{Netns.counter}"
+
+    def __enter__(self):
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        try:
+            self.run(["ip", "link", "set", "lo", "up"], check=True)
+            self.inode = os.stat(f"/run/netns/{self.name}").st_ino
+        except Exception:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(["ip", "netns", "del", self.name], check=False)
+
+    def argv(self, argv):
+        return ["ip", "netns", "exec", self.name] + list(argv)
+
+    def run(self, argv, **kw):
+        return subprocess.run(self.argv(argv), **kw)
+
+    def popen(self, argv, **kw):
+        return subprocess.Popen(self.argv(argv), **kw)
+
+
+def wait_for_line(proc, pattern, timeout, stream="stdout"):
+    """Reads lines of proc's stream until one matches; returns (match, lines seen).
+
+    Reads the raw fd with select(), a byte at a time past the matching line,
+    so that nothing after it is consumed: communicate() gets the rest.
+    """
+    deadline = time.monotonic() + timeout
+    fd = getattr(proc, stream).fileno()
+    seen, line = [], b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            break
+        ch = os.read(fd, 1)
+        if not ch:
+            break
+        if ch != b"\n":
+            line += ch
+            continue
+        text = line.decode(errors="replace")
+        line = b""
+        seen.append(text)
+        m = re.search(pattern, text)
+        if m:
+            return m, seen
+    raise Failure(f"no line matching {pattern!r} within {timeout}s; saw {seen!r}")
+
+
+class Tracer:
+    """build/synscope in the background, writing JSONL to a file."""
+
+    def __init__(self, args, out_path, ns=None):
+        self.out_path = out_path
+        argv = [SYNSCOPE, "-f", "jsonl", "-o", out_path] + list(args)
+        self.proc = (ns.popen(argv, stderr=subprocess.PIPE, text=True) if ns
+                     else subprocess.Popen(argv, stderr=subprocess.PIPE, text=True))
+        self.startup, _ = wait_for_line(self.proc, r"synscope: tracing", 30, "stderr")
+        self.stderr = ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Stops synscope; returns (exit status, parsed JSONL records)."""
+        self.proc.send_signal(sig)
+        try:
+            _, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise Failure(f"synscope did not exit within {timeout}s of signal {sig}")
+        self.stderr = err
+        with open(self.out_path) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        return self.proc.returncode, records
+
+
+def free_port(seed):
+    """A port for a test: tests run in private namespaces, so any fixed port is free."""
+    return 20000 + (os.getpid() * 7 + seed) % 20000
+
+
+def handshakes(records, netns, port):
+    """Handshake records of this test: its namespace, its port."""
+    return [r for r in records if r.get("type") == "handshake" and r["netns"] == netns
+            and port in (r["sport"], r["dport"])]
+
+
+def parse_kv(line):
+    return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)

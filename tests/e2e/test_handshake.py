@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Both ends of every loopback handshake, joined, with the real callers."""
+import subprocess
+import tempfile
+import os
+
+from harness import (DEMO_CLIENT, DEMO_SERVER, Netns, Tracer, check, check_eq, free_port,
+                     handshakes, parse_kv, wait_for_line)
+
+ACCEPT_DELAY_MS = 400
+
+
+def run_pair(tag, server_args, client_addr, n_conns, n_accept, threads=1, tracer_args=()):
+    """Runs demo-server and demo-client under one synscope in a fresh netns.
+
+    The server sleeps ACCEPT_DELAY_MS before each accept(), so all n_conns
+    handshakes complete into its accept queue first; it accepts n_accept of
+    them and exits, leaving the rest never accepted.
+    """
+    port = free_port(hash(tag) % 1000)
+    with Netns(tag) as ns, tempfile.TemporaryDirectory() as tmp:
+        tracer = Tracer(["-P", str(port)] + list(tracer_args), os.path.join(tmp, "out.jsonl"))
+        server = client = None
+        try:
+            server = ns.popen([DEMO_SERVER, "-p", str(port), "-n", str(n_accept), "-b", "16",
+                               "--accept-delay-ms", str(ACCEPT_DELAY_MS)] + list(server_args),
+                              stdout=subprocess.PIPE, text=True)
+            m, _ = wait_for_line(server, r"^listening .*", 10)
+            listening = parse_kv(m.group(0))
+            client = ns.run([DEMO_CLIENT, "-n", str(n_conns), "-c", str(threads), client_addr,
+                             str(port)], stdout=subprocess.PIPE, text=True, timeout=60)
+            check_eq(client.returncode, 0, "demo-client exit status")
+            server_out, _ = server.communicate(timeout=60)
+            check_eq(server.returncode, 0, "demo-server exit status")
+        finally:
+            for p in (server,):
+                if p and p.poll() is None:
+                    p.kill()
+                    p.wait()
+            status, records = tracer.stop()
+        check_eq(status, 0, "synscope exit status after SIGTERM")
+        accepted = [parse_kv(line) for line in server_out.splitlines() if line.startswith("accepted")]
+        connected = [parse_kv(line) for line in client.stdout.splitlines()
+                     if line.startswith("connected")]
+        check_eq(len(connected), n_conns, "connections demo-client reports")
+        check_eq(len(accepted), n_accept, "connections demo-server reports accepted")
+        check(records and records[-1]["type"] == "stats", "last JSONL record is the stats record",
+              records[-1]["type"] if records else None, "stats")
+        check_eq(records[-1]["lost"]["total"], 0, "events lost")
+        return dict(port=port, ns_inode=ns.inode, listening=listening, accepted=accepted,
+                    connected=connected, records=handshakes(records, ns.inode, port),
+                    stderr=tracer.stderr)
+
+
+def check_pairs(run, n_conns, n_accept, backlog):
+    recs = run["records"]
+    clients = [r for r in recs if r["role"] == "client"]
+    servers = [r for r in recs if r["role"] == "server"]
+    check_eq(len(clients), n_conns, "client records")
+    check_eq(len(servers), n_conns, "server records")
+    by_id = {r["id"]: r for r in recs}
+    check_eq(len(by_id), len(recs), "distinct record ids")
+
+    client_pid = {int(c["pid"]) for c in run["connected"]}
+    by_local = {c["local"].rsplit(":", 1)[1]: c for c in run["connected"]}
+    for c in clients:
+        check_eq(c["outcome"], "established", "client outcome")
+        check(c["peer"] in by_id, "client record joined to a server record", c["peer"], "an id")
+        s = by_id[c["peer"]]
+        check_eq(s["role"], "server", "peer of a client is a server")
+        check_eq(s["peer"], c["id"], "server's peer is the client")
+        check_eq(s["irs"], c["iss"], "server IRS equals client ISS")
+        check_eq(s["iss"], c["irs"], "server ISS equals client IRS")
+        check_eq((s["sport"], s["dport"]), (c["dport"], c["sport"]), "mirrored ports")
+        check_eq((s["saddr"], s["daddr"]), (c["daddr"], c["saddr"]), "mirrored addresses")
+        mine = by_local.get(str(c["sport"]))
+        check(mine is not None, "client record's port is one demo-client connected from",
+              c["sport"], sorted(by_local))
+        check_eq(c["pid"], int(mine["pid"]), "client pid is demo-client's (connect() caller)")
+        check_eq(c["tid"], int(mine["tid"]), "client tid is the connecting thread")
+        check_eq(c["fd"], int(mine["fd"]), "client fd is the one connect() used")
+        check_eq(c["comm"], "demo-client", "client comm")
+        check(c["connect_us"] is not None and c["connect_us"] >= 0, "connect_us present",
+              c["connect_us"], ">= 0")
+
+    server_pid = int(run["listening"]["pid"])
+    acc = [s for s in servers if s["accepted"]]
+    never = [s for s in servers if not s["accepted"]]
+    check_eq(len(acc), n_accept, "server records accepted")
+    check_eq(len(never), n_conns - n_accept, "server records never accepted")
+    accepted_fds = sorted(int(a["fd"]) for a in run["accepted"])
+    check_eq(sorted(s["fd"] for s in acc), accepted_fds, "server fds are the ones accept() returned")
+    for s in acc:
+        check_eq(s["pid"], server_pid, "server pid is demo-server's (accept() caller)")
+        check(s["pid"] not in client_pid and s["pid"] != 0, "server pid is not the peer's nor 0",
+              s["pid"], server_pid)
+        check_eq(s["comm"], "demo-server", "server comm")
+        check(s["accept_wait_us"] >= (ACCEPT_DELAY_MS - 150) * 1000,
+              "accept-queue wait covers the server's accept delay", s["accept_wait_us"],
+              f">= {(ACCEPT_DELAY_MS - 150) * 1000}")
+    for s in never:
+        check(s["pid"] is None and s["fd"] is None, "never-accepted end names no caller",
+              (s["pid"], s["fd"]), (None, None))
+    # All handshakes completed before the first accept(): depths 1..n.
+    check_eq(sorted(s["acceptq"] for s in servers), list(range(1, n_conns + 1)),
+             "accept-queue depth at each completed handshake")
+    for s in servers:
+        check_eq(s["backlog"], backlog, "effective backlog")
+        check_eq(s["backlog_req"], 16, "backlog passed to listen()")
+
+
+def test_ipv4_pairs_joined_with_callers():
+    run = run_pair("v4", [], "127.0.0.1", n_conns=5, n_accept=4, threads=2)
+    check_pairs(run, 5, 4, backlog=16)
+    for r in run["records"]:
+        check_eq(r["family"], "ipv4", "family")
+
+
+def test_ipv6_pairs_joined_with_callers():
+    run = run_pair("v6", ["-6", "-a", "::1"], "::1", n_conns=4, n_accept=3)
+    check_pairs(run, 4, 3, backlog=16)
+    for r in run["records"]:
+        check_eq((r["family"], r["saddr"]), ("ipv6", "::1"), "family and address")
+
+
+def test_ipv4_client_on_ipv6_wildcard_listener():
+    run = run_pair("mapped", ["-6"], "127.0.0.1", n_conns=3, n_accept=3)
+    check_pairs(run, 3, 3, backlog=16)
+    servers = [r for r in run["records"] if r["role"] == "server"]
+    for s in servers:
+        check_eq((s["family"], s["v4mapped"], s["saddr"]), ("ipv4", True, "127.0.0.1"),
+                 "IPv4-mapped server end normalised to IPv4")
+
+
+def test_ipv4_filter_keeps_only_ipv4():
+    """-4 keeps the IPv4 connection (also on an IPv6 socket) and drops the IPv6 one."""
+    port = free_port(321)
+    with Netns("only4") as ns, tempfile.TemporaryDirectory() as tmp:
+        tracer = Tracer(["-P", str(port), "-4"], os.path.join(tmp, "out.jsonl"))
+        server = ns.popen([DEMO_SERVER, "-6", "-p", str(port), "-n", "2"], stdout=subprocess.PIPE,
+                          text=True)
+        try:
+            wait_for_line(server, r"^listening", 10)
+            for addr in ("::1", "127.0.0.1"):
+                c = ns.run([DEMO_CLIENT, addr, str(port)], stdout=subprocess.PIPE, timeout=30)
+                check_eq(c.returncode, 0, f"demo-client {addr} exit status")
+            server.communicate(timeout=30)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+        status, records = tracer.stop()
+        check_eq(status, 0, "synscope exit status")
+        recs = handshakes(records, ns.inode, port)
+        check_eq(sorted((r["role"], r["family"]) for r in recs),
+                 [("client", "ipv4"), ("server", "ipv4")], "ends kept by -4")
+
+
+def test_syscall_accept_path_named_at_startup():
+    run = run_pair("hook", [], "127.0.0.1", n_conns=1, n_accept=1,
+                   tracer_args=["--accept-hook=syscall"])
+    check_pairs(run, 1, 1, backlog=16)
+    servers = [r for r in run["records"] if r["role"] == "server"]
+    check_eq(servers[0]["accept_hook"], "syscall", "accept hook of the server record")
+
+
+def test_refused_connect_is_a_failed_client():
+    port = free_port(999)
+    with Netns("refused") as ns, tempfile.TemporaryDirectory() as tmp:
+        tracer = Tracer(["-P", str(port)], os.path.join(tmp, "out.jsonl"))
+        client = ns.run([DEMO_CLIENT, "-n", "2", "127.0.0.1", str(port)], stdout=subprocess.PIPE,
+                        text=True, timeout=30)
+        status, records = tracer.stop()
+        check_eq(status, 0, "synscope exit status")
+        check_eq(client.returncode, 1, "demo-client exit status after refused connects")
+        recs = handshakes(records, ns.inode, port)
+        check_eq(len(recs), 2, "records for 2 refused connects")
+        for r in recs:
+            check_eq((r["role"], r["outcome"], r["errno"]), ("client", "refused", "ECONNREFUSED"),
+                     "refused outcome")
+            check_eq(r["peer"], None, "refused client has no peer")
+            check_eq(r["connect_ret"], -111, "connect() return")
+            check(r["sport"] != 0, "refused client keeps its source port", r["sport"], "!= 0")
+
+
+def test_pid_filter_existing_server():
+    """-p PID of a server started before synscope: its listener is found in /proc."""
+    port = free_port(555)
+    with Netns("pid") as ns, tempfile.TemporaryDirectory() as tmp:
+        server = ns.popen([DEMO_SERVER, "-p", str(port), "-n", "2"], stdout=subprocess.PIPE,
+                          text=True)
+        try:
+            m, _ = wait_for_line(server, r"^listening .*", 10)
+            pid = parse_kv(m.group(0))["pid"]
+            tracer = Tracer(["-p", pid], os.path.join(tmp, "out.jsonl"))
+            client = ns.run([DEMO_CLIENT, "-n", "2", "127.0.0.1", str(port)],
+                            stdout=subprocess.PIPE, text=True, timeout=30)
+            server.communicate(timeout=30)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+        status, records = tracer.stop()
+        check_eq(status, 0, "synscope exit status")
+        check_eq(client.returncode, 0, "demo-client exit status")
+        recs = handshakes(records, ns.inode, port)
+        check_eq(sorted(r["role"] for r in recs), ["server", "server"],
+                 "only the traced server's ends")
+        for r in recs:
+            check_eq(r["pid"], int(pid), "server pid")

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Decoding of kernel records: validation, normalisation, derived timings. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include "fixtures.h"
+
+static void decodes_a_client_end(void **state)
+{
+	struct synscope_handshake raw = fixture_client(1, 2);
+	struct conn_end end;
+	struct conn_link link;
+
+	(void)state;
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), DECODED_END);
+	assert_int_equal(end.family, AF_INET);
+	assert_false(end.v4mapped);
+	assert_string_equal(end.saddr, "10.0.0.1");
+	assert_string_equal(end.daddr, "10.0.0.2");
+	assert_int_equal(end.raw.iss, 1000);
+	assert_int_equal(end.raw.irs, 4000000000u);
+	assert_int_equal(end_connect_us(&end), 250);
+	assert_int_equal(end_accept_wait_us(&end), -1);
+}
+
+static void normalises_ipv4_mapped_server_end(void **state)
+{
+	struct conn_end end = fixture_end(fixture_server(2, 1, true));
+
+	(void)state;
+	assert_int_equal(end.family, AF_INET);
+	assert_true(end.v4mapped);
+	assert_string_equal(end.saddr, "10.0.0.2");
+	assert_string_equal(end.daddr, "10.0.0.1");
+	assert_int_equal(end_accept_wait_us(&end), 3000);
+	assert_int_equal(end_connect_us(&end), -1);
+}
+
+static void keeps_real_ipv6(void **state)
+{
+	struct synscope_handshake raw = fixture_client(1, 0);
+	struct conn_end end;
+	struct conn_link link;
+
+	(void)state;
+	raw.family = AF_INET6;
+	memset(raw.saddr, 0, 16);
+	memset(raw.daddr, 0, 16);
+	raw.saddr[15] = 1;                 /* ::1 */
+	raw.daddr[0] = 0x20, raw.daddr[1] = 0x01, raw.daddr[2] = 0x0d, raw.daddr[3] = 0xb8;
+	raw.daddr[15] = 2;                 /* 2001:db8::2 */
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), DECODED_END);
+	assert_int_equal(end.family, AF_INET6);
+	assert_false(end.v4mapped);
+	assert_string_equal(end.saddr, "::1");
+	assert_string_equal(end.daddr, "2001:db8::2");
+}
+
+static void never_accepted_has_no_wait(void **state)
+{
+	struct conn_end end = fixture_end(fixture_server(2, 1, false));
+
+	(void)state;
+	assert_int_equal(end_accept_wait_us(&end), -1);
+}
+
+static void rejects_short_and_unknown_records(void **state)
+{
+	struct synscope_handshake raw = fixture_client(1, 2);
+	struct conn_end end;
+	struct conn_link link;
+	__u16 bogus = 99;
+
+	(void)state;
+	assert_int_equal(decode_record(&raw, sizeof(raw) - 1, &end, &link), -EINVAL);
+	assert_int_equal(decode_record(&raw, 1, &end, &link), -EINVAL);
+	assert_int_equal(decode_record(NULL, 0, &end, &link), -EINVAL);
+	assert_int_equal(decode_record(&bogus, sizeof(bogus), &end, &link), -EINVAL);
+	raw.role = 3;
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), -EINVAL);
+	raw = fixture_client(1, 2);
+	raw.outcome = 0;
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), -EINVAL);
+	raw = fixture_client(1, 2);
+	raw.family = 1; /* AF_UNIX */
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), -EINVAL);
+}
+
+static void terminates_comm(void **state)
+{
+	struct synscope_handshake raw = fixture_client(1, 2);
+	struct conn_end end;
+	struct conn_link link;
+
+	(void)state;
+	memset(raw.comm, 'x', sizeof(raw.comm));
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), DECODED_END);
+	assert_int_equal(strlen(end.raw.comm), SYNSCOPE_COMM_LEN - 1);
+}
+
+static void decodes_links(void **state)
+{
+	struct synscope_link raw = {.type = SYNSCOPE_REC_LINK, .client_id = 5, .server_id = 9};
+	struct conn_end end;
+	struct conn_link link;
+
+	(void)state;
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), DECODED_LINK);
+	assert_int_equal(link.client_id, 5);
+	assert_int_equal(link.server_id, 9);
+	raw.client_id = 0;
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), -EINVAL);
+}
+
+static void names(void **state)
+{
+	(void)state;
+	assert_string_equal(role_name(SYNSCOPE_ROLE_CLIENT), "client");
+	assert_string_equal(role_name(0), "?");
+	assert_string_equal(outcome_name(SYNSCOPE_OUT_REFUSED), "refused");
+	assert_string_equal(outcome_name(SYNSCOPE_OUT_ABANDONED), "abandoned");
+	assert_string_equal(outcome_name(99), "?");
+	assert_string_equal(errno_name(ECONNREFUSED), "ECONNREFUSED");
+	assert_null(errno_name(0));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(decodes_a_client_end),
+		cmocka_unit_test(normalises_ipv4_mapped_server_end),
+		cmocka_unit_test(keeps_real_ipv6),
+		cmocka_unit_test(never_accepted_has_no_wait),
+		cmocka_unit_test(rejects_short_and_unknown_records),
+		cmocka_unit_test(terminates_comm),
+		cmocka_unit_test(decodes_links),
+		cmocka_unit_test(names),
+	};
+
+	return cmocka_run_group_tests_name("decode", tests, NULL, NULL);
+}
