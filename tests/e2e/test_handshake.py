@@ -52,7 +52,7 @@ def run_pair(tag, server_args, client_addr, n_conns, n_accept, threads=1, tracer
                     stderr=tracer.stderr)
 
 
-def check_pairs(run, n_conns, n_accept, backlog):
+def check_pairs(run, n_conns, n_accept, backlog, threads=1):
     recs = run["records"]
     clients = [r for r in recs if r["role"] == "client"]
     servers = [r for r in recs if r["role"] == "server"]
@@ -101,9 +101,15 @@ def check_pairs(run, n_conns, n_accept, backlog):
     for s in never:
         check(s["pid"] is None and s["fd"] is None, "never-accepted end names no caller",
               (s["pid"], s["fd"]), (None, None))
-    # All handshakes completed before the first accept(): depths 1..n.
-    check_eq(sorted(s["acceptq"] for s in servers), list(range(1, n_conns + 1)),
-             "accept-queue depth at each completed handshake")
+    # All handshakes completed before the first accept(): depths 1..n. Two
+    # handshakes completing at once on two CPUs may both read the depth
+    # before either was queued (see README), so with threads only a range.
+    depths = sorted(s["acceptq"] for s in servers)
+    if threads == 1:
+        check_eq(depths, list(range(1, n_conns + 1)), "accept-queue depth at each handshake")
+    else:
+        check(all(1 <= d <= n_conns for d in depths) and depths[-1] >= n_conns - threads + 1,
+              "accept-queue depths within 1..n", depths, f"1..{n_conns}")
     for s in servers:
         check_eq(s["backlog"], backlog, "effective backlog")
         check_eq(s["backlog_req"], 16, "backlog passed to listen()")
@@ -111,9 +117,14 @@ def check_pairs(run, n_conns, n_accept, backlog):
 
 def test_ipv4_pairs_joined_with_callers():
     run = run_pair("v4", [], "127.0.0.1", n_conns=5, n_accept=4, threads=2)
-    check_pairs(run, 5, 4, backlog=16)
+    check_pairs(run, 5, 4, backlog=16, threads=2)
     for r in run["records"]:
         check_eq(r["family"], "ipv4", "family")
+
+
+def test_ipv4_sequential_queue_depths():
+    run = run_pair("v4seq", [], "127.0.0.1", n_conns=4, n_accept=2)
+    check_pairs(run, 4, 2, backlog=16)
 
 
 def test_ipv6_pairs_joined_with_callers():
