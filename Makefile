@@ -38,11 +38,11 @@ all: deps
 	@$(MAKE) --no-print-directory build
 
 # The loader and its parts; one concern a file (see README "Layout").
-SYNSCOPE_SRCS := synscope.c options.c probe.c pid_listeners.c decode.c tracker.c summary.c \
-	output.c output_text.c output_jsonl.c
+SYNSCOPE_SRCS := synscope.c tracer.c options.c probe.c pid_listeners.c launch.c demo.c \
+	decode.c tracker.c summary.c output.c output_text.c output_jsonl.c output_timeline.c
 
 # Pieces the unit tests link against (no libbpf, no root).
-CORE_SRCS := decode.c tracker.c summary.c output.c output_text.c output_jsonl.c
+CORE_SRCS := decode.c tracker.c summary.c output.c output_text.c output_jsonl.c output_timeline.c
 
 PROGRAMS := $(OUTPUT)/synscope $(OUTPUT)/demo-server $(OUTPUT)/demo-client
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -101,7 +101,7 @@ $(OBJ)/user/%.o: user/%.c | $(OBJ)/user
 	$(Q)$(CC) $(USER_CFLAGS) -MMD -MP -c $< -o $@
 
 # The loader includes the skeleton.
-$(OBJ)/user/synscope.o: $(OBJ)/synscope.skel.h
+$(OBJ)/user/tracer.o: $(OBJ)/synscope.skel.h
 
 $(OUTPUT)/synscope: $(addprefix $(OBJ)/user/,$(SYNSCOPE_SRCS:.c=.o))
 	$(call msg,LINK,$@)
@@ -136,6 +136,12 @@ test: deps
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-e2e
 
+# The main job: the bundled pair traced and annotated (root).
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@$(OUTPUT)/synscope demo
+	@$(OUTPUT)/synscope demo ipv6
+
 install: build
 	install -D -m 0755 $(OUTPUT)/synscope $(DESTDIR)$(PREFIX)/usr/local/sbin/synscope
 
@@ -148,6 +154,7 @@ help:
 	@echo "  make            install dependencies (Debian/Ubuntu) and build into $(OUTPUT)/"
 	@echo "  make deps       install missing build/test packages with apt-get"
 	@echo "  make vmlinux    regenerate $(VMLINUX) from /sys/kernel/btf/vmlinux"
+	@echo "  make demo       run the bundled client/server pair under synscope (root)"
 	@echo "  make test       unit tests, then end-to-end tests (root)"
 	@echo "  make check      unit tests only (no root)"
 	@echo "  make test-e2e   end-to-end tests in private network namespaces (root)"

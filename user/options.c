@@ -17,6 +17,8 @@ static const char doc[] =
 	"connect() and accept(), ISS/IRS, accept-queue depth and wait.\n"
 	"\n"
 	"USAGE: synscope [-4|-6] [-p PID] [-P PORTS] [-T] [-v] [-d SECONDS] [-f text|jsonl] [-o FILE]\n"
+	"       synscope [OPTIONS] [--timeline] -- CMD [ARGS...]\n"
+	"       synscope demo [SCENARIO]    (synscope demo --help lists scenarios)\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    synscope                   # every handshake on this host\n"
@@ -24,12 +26,15 @@ static const char doc[] =
 	"    synscope -P 80,443 -4      # IPv4 only, ports 80 and 443\n"
 	"    synscope -p 1234           # connect()/accept() calls of process 1234\n"
 	"    synscope -f jsonl -o x.jsonl -d 60  # one JSON object per line, 60 seconds\n"
-	"    synscope -T -v             # wall-clock time, ISS/IRS and retransmits\n";
+	"    synscope -T -v             # wall-clock time, ISS/IRS and retransmits\n"
+	"    synscope --timeline -- curl -s http://127.0.0.1:8080/  # trace one command's tree\n"
+	"    synscope demo              # the bundled client/server pair, annotated\n";
 
 enum {
 	OPT_ACCEPT_HOOK = 1000,
 	OPT_RINGBUF_SIZE,
 	OPT_MAX_SOCKETS,
+	OPT_TIMELINE,
 };
 
 static const struct argp_option opts[] = {
@@ -48,6 +53,8 @@ static const struct argp_option opts[] = {
 	 "Ring buffer size, a power of two >= 4096 (default 4 MiB)", 0},
 	{"max-sockets", OPT_MAX_SOCKETS, "N", 0,
 	 "Connection ends tracked at once (default 32768)", 0},
+	{"timeline", OPT_TIMELINE, NULL, 0,
+	 "Print each connection as a ladder: calls, segments, states, queue (to stdout)", 0},
 	{},
 };
 
@@ -157,8 +164,19 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --max-sockets '%s': from 64 to 4194304", arg);
 		cfg->max_sockets = v;
 		break;
+	case OPT_TIMELINE:
+		cfg->timeline = true;
+		break;
 	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
+		/* The first non-option starts the command: the rest are its own. */
+		cfg->cmd = &state->argv[state->next - 1];
+		state->next = state->argc;
+		break;
+	case ARGP_KEY_END:
+		if (cfg->cmd && cfg->pid)
+			argp_error(state, "-p and a command are exclusive: the command's tree is traced");
+		if (cfg->timeline && cfg->format == OUTPUT_JSONL && !cfg->output_path)
+			argp_error(state, "--timeline prints to stdout: give -o FILE for the JSONL");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -179,5 +197,5 @@ int parse_options(int argc, char **argv, struct synscope_config *cfg)
 	cfg->ringbuf_bytes = DEFAULT_RINGBUF_BYTES;
 	cfg->max_sockets = DEFAULT_MAX_SOCKETS;
 	/* argp_error() prints "synscope: ...", a Try line, and exits 64 (EX_USAGE). */
-	return argp_parse(&argp, argc, argv, 0, NULL, cfg) ? 2 : 0;
+	return argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, cfg) ? 2 : 0;
 }

@@ -27,6 +27,8 @@ struct synscope_config {
 	enum accept_hook accept_hook; /* --accept-hook */
 	unsigned int ringbuf_bytes;   /* --ringbuf-size, power of two */
 	unsigned int max_sockets;     /* --max-sockets: connection ends in flight */
+	bool timeline;                /* --timeline: the handshake ladder of each connection */
+	char **cmd;                   /* -- CMD ARGS...: run and trace it (NULL-terminated), or NULL */
 };
 
 /*

@@ -49,3 +49,24 @@ char *format_rfc3339(unsigned long long boot_ns, long long boot_to_real_ns, char
 	snprintf(buf + n, len - n, ".%09lldZ", real % 1000000000LL);
 	return buf;
 }
+
+int output_end_all(struct output *out, const struct conn_end *end)
+{
+	int failed = 0;
+
+	for (; out; out = out->next)
+		failed += out->ops->end(out, end) != 0;
+	return failed;
+}
+
+int output_finish_all(struct output *out, const struct run_summary *sum)
+{
+	int failed = 0;
+
+	for (; out; out = out->next) {
+		if (out->ops->flush)
+			failed += out->ops->flush(out) != 0;
+		failed += out->ops->summary(out, sum) != 0;
+	}
+	return failed;
+}

@@ -20,6 +20,8 @@ struct output_ops {
 	int (*end)(struct output *out, const struct conn_end *end);
 	/* Counts at exit, written into the same stream (JSONL: a "stats" record). */
 	int (*summary)(struct output *out, const struct run_summary *sum);
+	/* Prints whatever the sink still holds (at exit). Optional. */
+	int (*flush)(struct output *out);
 };
 
 struct output {
@@ -29,10 +31,18 @@ struct output {
 	bool verbose;             /* -v: text lines carry ISS/IRS and timestamps */
 	long long boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, for RFC 3339 times */
 	unsigned long lines;      /* records written */
+	void *state;              /* the sink's own, if it keeps any */
+	struct output *next;      /* a further sink fed the same records, or NULL */
 };
 
 extern const struct output_ops output_text_ops;
 extern const struct output_ops output_jsonl_ops;
+extern const struct output_ops output_timeline_ops;
+
+/* Hands an end to every sink of the chain; returns how many failed. */
+int output_end_all(struct output *out, const struct conn_end *end);
+/* Flushes held records and writes the summary, in every sink; returns how many failed. */
+int output_finish_all(struct output *out, const struct run_summary *sum);
 
 /* Parses "text" / "jsonl"; returns 0 or -EINVAL. */
 int output_format_parse(const char *name, enum output_format *fmt);

@@ -7,6 +7,33 @@
 #include <unistd.h>
 #include "probe.h"
 
+#define CAP_SYS_ADMIN_BIT 21
+#define CAP_PERFMON_BIT 38
+#define CAP_BPF_BIT 39
+
+int probe_privileges(void)
+{
+	unsigned long long eff = 0;
+	char line[256];
+	bool admin, bpf, perfmon;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return 0; /* cannot tell: let the kernel decide */
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	admin = eff & (1ULL << CAP_SYS_ADMIN_BIT);
+	bpf = admin || (eff & (1ULL << CAP_BPF_BIT));
+	perfmon = admin || (eff & (1ULL << CAP_PERFMON_BIT));
+	if (bpf && perfmon)
+		return 0;
+	fprintf(stderr, "synscope: missing privileges (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN): "
+			"run synscope as root, e.g. with sudo\n");
+	return -EPERM;
+}
+
 int probe_btf(void)
 {
 	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0)

@@ -10,6 +10,12 @@
 
 #define TRACEFS_PATH "/sys/kernel/tracing"
 
+/*
+ * 0 if this process holds CAP_BPF (or CAP_SYS_ADMIN, before 5.8) and
+ * CAP_PERFMON (or CAP_SYS_ADMIN), read from /proc/self/status; -EPERM with a
+ * message otherwise.
+ */
+int probe_privileges(void);
 /* 0 if /sys/kernel/btf/vmlinux is readable, else -ENOENT with a message. */
 int probe_btf(void);
 /*

@@ -95,8 +95,7 @@ static void print_end(struct tracker *t, const struct conn_end *end)
 {
 	if (end->raw.peer_id)
 		t->sum.joined++;
-	if (t->out->ops->end(t->out, end))
-		t->sum.write_errors++;
+	t->sum.write_errors += output_end_all(t->out, end);
 }
 
 static void print_oldest(struct tracker *t)

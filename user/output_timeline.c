@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Timeline sink (--timeline): each connection drawn as the lecture's
+ * handshake ladder, from the timestamps and sequence numbers synscope
+ * recorded. Both ends of a local connection share one ladder: an end whose
+ * peer is still to come waits here for it.
+ *
+ *   connection 127.0.0.1:41234 -> 127.0.0.1:8080: established (client #1, server #2)
+ *         time  client demo-client 12/12        segments                      server demo-server 10/10
+ *     0.000 ms  connect(fd 3)
+ *     0.004 ms  SYN_SENT                   SYN seq=100 ---------------->
+ *     ...
+ *
+ * What the kernel does not show is not drawn: the server's SYN reception and
+ * SYN-ACK transmission happen on a request socket, before the child exists.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "output.h"
+
+#define PENDING_MAX 1024
+#define MAX_ROWS 16
+
+struct pending {
+	unsigned int n;
+	struct conn_end ends[PENDING_MAX];
+};
+
+struct row {
+	unsigned long long ts;
+	int order; /* ties: the order events happen in within one instant */
+	char client[40];
+	char seg[48];
+	char server[64];
+};
+
+struct ladder {
+	struct row rows[MAX_ROWS];
+	int n;
+};
+
+static struct row *add_row(struct ladder *l, unsigned long long ts, int order)
+{
+	struct row *r;
+
+	if (!ts || l->n == MAX_ROWS)
+		return NULL;
+	r = &l->rows[l->n++];
+	memset(r, 0, sizeof(*r));
+	r->ts = ts;
+	r->order = order;
+	return r;
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->order - y->order;
+}
+
+static const char *err_text(const struct synscope_handshake *r)
+{
+	const char *name = errno_name(r->err);
+
+	return name ? name : "";
+}
+
+static void client_rows(struct ladder *l, const struct synscope_handshake *c)
+{
+	bool established = c->outcome == SYNSCOPE_OUT_ESTABLISHED;
+	struct row *r;
+
+	if ((c->flags & SYNSCOPE_F_CALL_SEEN) && (r = add_row(l, c->ts_call, 0)))
+		snprintf(r->client, sizeof(r->client), "connect(fd %d)", c->fd);
+	if (!(c->flags & SYNSCOPE_F_NO_SYN) && (r = add_row(l, c->ts_syn, 1))) {
+		snprintf(r->client, sizeof(r->client), "SYN_SENT");
+		snprintf(r->seg, sizeof(r->seg), "SYN seq=%u -->", c->iss);
+	}
+	if (established) {
+		if ((r = add_row(l, c->ts_end, 2))) {
+			snprintf(r->client, sizeof(r->client), "ESTABLISHED");
+			snprintf(r->seg, sizeof(r->seg), "<-- SYN-ACK seq=%u ack=%u", c->irs, c->iss + 1);
+		}
+		if ((r = add_row(l, c->ts_end, 3)))
+			snprintf(r->seg, sizeof(r->seg), "ACK ack=%u -->", c->irs + 1);
+	} else if (!(c->flags & SYNSCOPE_F_NO_SYN) && (r = add_row(l, c->ts_end, 2))) {
+		snprintf(r->client, sizeof(r->client), "CLOSE %s", err_text(c));
+		if (c->outcome == SYNSCOPE_OUT_REFUSED)
+			snprintf(r->seg, sizeof(r->seg), "<-- RST");
+		else if (c->outcome == SYNSCOPE_OUT_UNREACHABLE)
+			snprintf(r->seg, sizeof(r->seg), "<-- ICMP unreachable");
+		else if (c->outcome == SYNSCOPE_OUT_TIMEOUT)
+			snprintf(r->seg, sizeof(r->seg), "(no answer)");
+	}
+	if (c->retrans && (r = add_row(l, c->ts_end, 4)))
+		snprintf(r->seg, sizeof(r->seg), "(%u SYN retransmissions)", c->retrans);
+	if ((c->flags & SYNSCOPE_F_RETURNED) && (c->flags & SYNSCOPE_F_CALL_SEEN) &&
+	    (r = add_row(l, c->ts_ret, 5))) {
+		if (c->call_ret == 0)
+			snprintf(r->client, sizeof(r->client), "connect() = 0");
+		else
+			snprintf(r->client, sizeof(r->client), "connect() = -%s",
+				 errno_name(-c->call_ret) ? errno_name(-c->call_ret) : "?");
+	}
+}
+
+static void server_rows(struct ladder *l, const struct synscope_handshake *s)
+{
+	struct row *r;
+
+	if ((s->flags & SYNSCOPE_F_CALL_SEEN) && (r = add_row(l, s->ts_call, 0)))
+		snprintf(r->server, sizeof(r->server), "accept() called");
+	if ((r = add_row(l, s->ts_syn, 6)))
+		snprintf(r->server, sizeof(r->server), "SYN_RECV: ACK in, child created");
+	if (s->retrans && (r = add_row(l, s->ts_syn, 7)))
+		snprintf(r->seg, sizeof(r->seg), "(%u SYN-ACK retransmissions)", s->retrans);
+	if (s->outcome == SYNSCOPE_OUT_ESTABLISHED && (r = add_row(l, s->ts_end, 8)))
+		snprintf(r->server, sizeof(r->server), "ESTABLISHED, accept queue %u/%u", s->acceptq,
+			 s->backlog);
+	if ((s->flags & SYNSCOPE_F_ACCEPTED) && (r = add_row(l, s->ts_ret, 9))) {
+		unsigned long long wait = s->ts_ret > s->ts_end ? s->ts_ret - s->ts_end : 0;
+
+		if (s->fd >= 0)
+			snprintf(r->server, sizeof(r->server), "accept() = fd %d, queued %.3f ms", s->fd,
+				 wait / 1e6);
+		else
+			snprintf(r->server, sizeof(r->server), "accepted, queued %.3f ms", wait / 1e6);
+	}
+}
+
+static void endpoint(char *buf, size_t len, int family, const char *addr, unsigned int port)
+{
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, port);
+}
+
+/* Columns are padded; the line's end is not. */
+static void put_trimmed(FILE *f, char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && line[n - 1] == ' ')
+		line[--n] = '\0';
+	fprintf(f, "%s\n", line);
+}
+
+static const char *yes_no(bool ok)
+{
+	return ok ? "yes" : "NO";
+}
+
+/*
+ * The lecture's claims, checked on the two sockets: each side's initial
+ * receive sequence is the other's initial send sequence, and each call
+ * returns only after its end reached ESTABLISHED.
+ */
+static void print_checks(FILE *f, const struct synscope_handshake *c,
+			 const struct synscope_handshake *s)
+{
+	fprintf(f, "  lecture vs kernel: server IRS = client ISS (j): %s; server ISS = client IRS (k): %s\n",
+		yes_no(s->irs == c->iss), yes_no(s->iss == c->irs));
+	if ((c->flags & SYNSCOPE_F_CALL_SEEN) && (c->flags & SYNSCOPE_F_RETURNED) && c->call_ret == 0)
+		fprintf(f, "                     connect() returned after client ESTABLISHED: %s\n",
+			yes_no(c->ts_ret >= c->ts_end));
+	if (s->flags & SYNSCOPE_F_ACCEPTED)
+		fprintf(f, "                     accept() returned after server ESTABLISHED: %s\n",
+			yes_no(s->ts_ret >= s->ts_end));
+}
+
+static void who(char *buf, size_t len, const char *role, const struct synscope_handshake *r)
+{
+	if (!r)
+		snprintf(buf, len, "%s (not traced)", role);
+	else if (r->role == SYNSCOPE_ROLE_SERVER && !(r->flags & SYNSCOPE_F_ACCEPTED))
+		snprintf(buf, len, "%s (never accepted)", role);
+	else
+		snprintf(buf, len, "%s %s %u/%u", role, r->comm, r->pid, r->tid);
+}
+
+static int draw(struct output *out, const struct conn_end *client, const struct conn_end *server)
+{
+	const struct conn_end *any = client ? client : server;
+	const struct synscope_handshake *c = client ? &client->raw : NULL;
+	const struct synscope_handshake *s = server ? &server->raw : NULL;
+	char ids[64], cw[48], sw[64], line[256], from[INET6_ADDRSTRLEN + 8], to[INET6_ADDRSTRLEN + 8];
+	struct ladder l = {.n = 0};
+	unsigned long long t0;
+	int i;
+
+	if (c)
+		client_rows(&l, c);
+	if (s)
+		server_rows(&l, s);
+	if (!l.n)
+		return 0;
+	qsort(l.rows, l.n, sizeof(l.rows[0]), cmp_rows);
+	t0 = l.rows[0].ts;
+	if (c && s)
+		snprintf(ids, sizeof(ids), "client #%llu, server #%llu", (unsigned long long)c->id,
+			 (unsigned long long)s->id);
+	else
+		snprintf(ids, sizeof(ids), "%s #%llu", role_name(any->raw.role),
+			 (unsigned long long)any->raw.id);
+	/* Drawn from the client's side: its local end first. */
+	if (c) {
+		endpoint(from, sizeof(from), client->family, client->saddr, c->sport);
+		endpoint(to, sizeof(to), client->family, client->daddr, c->dport);
+	} else {
+		endpoint(from, sizeof(from), server->family, server->daddr, s->dport);
+		endpoint(to, sizeof(to), server->family, server->saddr, s->sport);
+	}
+	fprintf(out->f, "\nconnection %s -> %s: %s%s%s (%s)\n", from, to, outcome_name(any->raw.outcome),
+		any->raw.err ? " " : "", err_text(&any->raw), ids);
+	who(cw, sizeof(cw), "client", c);
+	who(sw, sizeof(sw), "server", s);
+	snprintf(line, sizeof(line), "%12s  %-30s %-40s %s", "time", cw, "segments", sw);
+	put_trimmed(out->f, line);
+	for (i = 0; i < l.n; i++) {
+		const struct row *r = &l.rows[i];
+
+		snprintf(line, sizeof(line), "%9.3f ms  %-30s %-40s %s", (r->ts - t0) / 1e6, r->client,
+			 r->seg, r->server);
+		put_trimmed(out->f, line);
+	}
+	if (c && s)
+		print_checks(out->f, c, s);
+	out->lines++;
+	/* A ladder is read as it happens: do not leave it in a pipe's buffer. */
+	fflush(out->f);
+	return ferror(out->f) ? -EIO : 0;
+}
+
+static struct pending *pending_of(struct output *out)
+{
+	if (!out->state)
+		out->state = calloc(1, sizeof(struct pending));
+	return out->state;
+}
+
+static int draw_end(struct output *out, const struct conn_end *end)
+{
+	bool client = end->raw.role == SYNSCOPE_ROLE_CLIENT;
+
+	return draw(out, client ? end : NULL, client ? NULL : end);
+}
+
+static int timeline_end(struct output *out, const struct conn_end *end)
+{
+	struct pending *p = pending_of(out);
+	unsigned int i;
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	if (!end->raw.peer_id)
+		return draw_end(out, end);
+	for (i = 0; i < p->n; i++) {
+		const struct conn_end *other = &p->ends[i];
+
+		if (other->raw.id != end->raw.peer_id)
+			continue;
+		err = end->raw.role == SYNSCOPE_ROLE_CLIENT ? draw(out, end, other)
+							    : draw(out, other, end);
+		p->ends[i] = p->ends[--p->n];
+		return err;
+	}
+	if (p->n == PENDING_MAX) {
+		/* Full: draw the oldest alone rather than lose it. */
+		err = draw_end(out, &p->ends[0]);
+		memmove(&p->ends[0], &p->ends[1], (p->n - 1) * sizeof(p->ends[0]));
+		p->n--;
+		if (err)
+			return err;
+	}
+	p->ends[p->n++] = *end;
+	return 0;
+}
+
+static int timeline_flush(struct output *out)
+{
+	struct pending *p = out->state;
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; p && i < p->n; i++)
+		err |= draw_end(out, &p->ends[i]);
+	if (p)
+		p->n = 0;
+	free(p);
+	out->state = NULL;
+	return err;
+}
+
+static int timeline_summary(struct output *out, const struct run_summary *sum)
+{
+	(void)out;
+	(void)sum;
+	return 0;
+}
+
+const struct output_ops output_timeline_ops = {
+	.end = timeline_end,
+	.summary = timeline_summary,
+	.flush = timeline_flush,
+};

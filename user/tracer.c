@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The loader's lifecycle: probe the kernel -> open -> set rodata and map
+ * sizes -> load (fexit, else syscall fallback) -> fill filter maps ->
+ * attach -> start the workload -> poll -> drain -> summary -> cleanup.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "synscope.h" /* before the skeleton, which uses its types */
+#include "synscope.skel.h"
+#include "decode.h"
+#include "options.h"
+#include "output.h"
+#include "pid_listeners.h"
+#include "probe.h"
+#include "tracker.h"
+#include "tracer.h"
+
+#define POLL_TIMEOUT_MS 100
+
+static volatile sig_atomic_t exiting; /* the signal that asked us to stop */
+static int verbose;
+static bool quiet_libbpf; /* while probing fexit: its failure is expected */
+
+static void on_signal(int sig)
+{
+	/* A second Ctrl-C quits at once, without the drain. */
+	if (exiting && sig == SIGINT)
+		_exit(130);
+	exiting = sig;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (quiet_libbpf || (level == LIBBPF_DEBUG && verbose < 2) ||
+	    (level == LIBBPF_INFO && verbose < 1))
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static unsigned long long now_boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int handle_record(void *ctx, void *data, size_t size)
+{
+	struct tracker *t = ctx;
+	struct conn_link link;
+	struct conn_end end;
+
+	switch (decode_record(data, size, &end, &link)) {
+	case DECODED_END:
+		tracker_end(t, &end, now_boot_ns());
+		break;
+	case DECODED_LINK:
+		tracker_link(t, &link);
+		break;
+	default:
+		tracker_bad_record(t);
+	}
+	return 0;
+}
+
+/* Explains a load/attach failure in terms of what the user can do. */
+static void explain(const char *what, int err)
+{
+	const char *lockdown = probe_lockdown();
+
+	fprintf(stderr, "synscope: couldn't %s: %s\n", what, strerror(-err));
+	if (err == -EPERM || err == -EACCES) {
+		if (geteuid() != 0)
+			fprintf(stderr, "synscope: run as root (needs CAP_BPF, CAP_PERFMON and "
+					"CAP_SYS_ADMIN for tracefs)\n");
+		else if (lockdown && !strcmp(lockdown, "confidentiality"))
+			fprintf(stderr, "synscope: kernel lockdown is 'confidentiality', which forbids "
+					"reading kernel memory from BPF; boot with lockdown=integrity or none\n");
+		else
+			fprintf(stderr, "synscope: the kernel refused BPF: check "
+					"/proc/sys/kernel/unprivileged_bpf_disabled, seccomp or an LSM policy\n");
+	} else if (err == -ENOENT || err == -ESRCH) {
+		fprintf(stderr, "synscope: a tracepoint or kernel function is missing; run with -v for "
+				"libbpf's details\n");
+	}
+}
+
+static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tree, bool with_fexit)
+{
+	struct synscope_bpf *skel = synscope_bpf__open();
+
+	if (!skel)
+		return NULL;
+	skel->rodata->filter_family = cfg->family;
+	skel->rodata->filter_ports = cfg->nports > 0;
+	skel->rodata->filter_tgids = cfg->pid > 0 || tree;
+	skel->rodata->follow_forks = tree;
+	bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);
+	bpf_map__set_max_entries(skel->maps.socks, cfg->max_sockets);
+	bpf_program__set_autoload(skel->progs.handle_accept_fexit, with_fexit);
+	/* Forks matter only when tracing a process tree. */
+	bpf_program__set_autoload(skel->progs.handle_fork, tree);
+	return skel;
+}
+
+/*
+ * Loads with fexit/inet_csk_accept if allowed, else without it. Sets
+ * *fexit_err to the reason fexit was not used (0 if it is used).
+ */
+static int load_skel(const struct synscope_config *cfg, bool tree, struct synscope_bpf **out,
+		     int *fexit_err)
+{
+	struct synscope_bpf *skel = NULL;
+	int err;
+
+	*fexit_err = 0;
+	if (cfg->accept_hook != ACCEPT_HOOK_SYSCALL) {
+		skel = open_skel(cfg, tree, true);
+		if (!skel)
+			return -errno;
+		quiet_libbpf = cfg->accept_hook == ACCEPT_HOOK_AUTO && verbose < 2;
+		err = synscope_bpf__load(skel);
+		quiet_libbpf = false;
+		if (!err) {
+			*out = skel;
+			return 0;
+		}
+		synscope_bpf__destroy(skel);
+		if (cfg->accept_hook == ACCEPT_HOOK_FEXIT) {
+			fprintf(stderr, "synscope: fexit/inet_csk_accept did not load (%s); "
+					"use --accept-hook=auto or syscall\n", strerror(-err));
+			return err;
+		}
+		*fexit_err = err;
+	} else {
+		*fexit_err = -ECANCELED;
+	}
+	skel = open_skel(cfg, tree, false);
+	if (!skel)
+		return -errno;
+	err = synscope_bpf__load(skel);
+	if (err) {
+		synscope_bpf__destroy(skel);
+		return err;
+	}
+	*out = skel;
+	return 0;
+}
+
+static int trace_tgid(struct synscope_bpf *skel, pid_t pid)
+{
+	__u32 tgid = pid;
+	__u8 one = 1;
+
+	if (bpf_map__update_elem(skel->maps.traced_tgids, &tgid, sizeof(tgid), &one, sizeof(one), 0))
+		return -errno;
+	return 0;
+}
+
+static int fill_filters(struct synscope_bpf *skel, const struct synscope_config *cfg,
+			const struct workload *w)
+{
+	struct pid_listener found[64];
+	__u8 one = 1;
+	unsigned int i;
+	int n, err;
+
+	for (i = 0; i < cfg->nports; i++) {
+		__u16 port = cfg->ports[i];
+
+		if (bpf_map__update_elem(skel->maps.port_filter, &port, sizeof(port), &one, sizeof(one), 0))
+			return -errno;
+	}
+	for (n = 0; w && n < w->npids; n++) {
+		err = trace_tgid(skel, w->pids[n]);
+		if (err)
+			return err;
+	}
+	if (cfg->pid <= 0)
+		return 0;
+	err = trace_tgid(skel, cfg->pid);
+	if (err)
+		return err;
+	/* Server ends of -p PID: its listeners opened before synscope started. */
+	n = pid_listeners(cfg->pid, found, 64);
+	if (n < 0) {
+		fprintf(stderr, "synscope: couldn't read the listeners of pid %d: %s\n", cfg->pid,
+			strerror(-n));
+		return n;
+	}
+	for (i = 0; i < (unsigned int)n; i++) {
+		struct {
+			__u64 netns;
+			__u16 port;
+			__u16 pad[3];
+		} key = {.netns = found[i].netns, .port = found[i].port};
+		struct {
+			__u32 tgid;
+			__u32 backlog_req;
+		} val = {.tgid = cfg->pid};
+
+		if (bpf_map__update_elem(skel->maps.listeners, &key, sizeof(key), &val, sizeof(val), 0))
+			return -errno;
+		if (verbose)
+			fprintf(stderr, "synscope: pid %d listens on port %u\n", cfg->pid, found[i].port);
+	}
+	return 0;
+}
+
+static FILE *open_output(const struct synscope_config *cfg)
+{
+	FILE *f;
+
+	if (!cfg->output_path)
+		return stdout;
+	f = fopen(cfg->output_path, "w");
+	if (!f)
+		fprintf(stderr, "synscope: couldn't open output file '%s': %s\n", cfg->output_path,
+			strerror(errno));
+	return f;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void describe_start(const struct synscope_config *cfg, const struct workload *w,
+			   int fexit_err, bool mounted)
+{
+	char why[96] = "", what[64] = "TCP handshakes";
+
+	if (fexit_err == -ECANCELED)
+		snprintf(why, sizeof(why), " (--accept-hook=syscall)");
+	else if (fexit_err)
+		snprintf(why, sizeof(why), " (fexit/inet_csk_accept refused: %s)", strerror(-fexit_err));
+	if (w)
+		snprintf(what, sizeof(what), "TCP handshakes of pid %d and its children", w->pids[0]);
+	fprintf(stderr, "synscope: tracing %s; accept path: %s%s%s.%s\n", what,
+		fexit_err ? "accept/accept4 syscall tracepoints" : "fexit/inet_csk_accept", why,
+		mounted ? "; mounted tracefs at " TRACEFS_PATH : "",
+		cfg->duration_s || w ? "" : " Ctrl-C to stop.");
+}
+
+int run_tracer(const struct synscope_config *cfg, struct workload *w)
+{
+	struct synscope_bpf *skel = NULL;
+	struct ring_buffer *rb = NULL;
+	struct tracker *tracker = NULL;
+	struct run_summary *sum;
+	struct output out, timeline;
+	unsigned long long deadline = 0;
+	bool mounted = false, stop_sent = false;
+	FILE *f = NULL;
+	int err, fexit_err = 0, status = 1;
+
+	verbose = cfg->verbose;
+	libbpf_set_print(libbpf_print);
+
+	if (cfg->pid > 0 && kill(cfg->pid, 0) != 0 && errno == ESRCH) {
+		fprintf(stderr, "synscope: no process with pid %d\n", cfg->pid);
+		return 1;
+	}
+	f = open_output(cfg);
+	if (!f)
+		return 1;
+	if (probe_privileges() || probe_btf() || probe_tracefs(&mounted))
+		goto cleanup;
+	if (!probe_raise_memlock() && verbose)
+		fprintf(stderr, "synscope: RLIMIT_MEMLOCK not raised (fine on kernels >= 5.11)\n");
+
+	err = load_skel(cfg, w != NULL, &skel, &fexit_err);
+	if (err) {
+		explain("load BPF programs", err);
+		goto cleanup;
+	}
+	err = fill_filters(skel, cfg, w);
+	if (err) {
+		explain("set filters", err);
+		goto cleanup;
+	}
+	err = synscope_bpf__attach(skel);
+	if (err) {
+		explain("attach BPF programs", err);
+		goto cleanup;
+	}
+
+	output_init(&out, cfg->format, f);
+	out.timestamps = cfg->timestamps;
+	out.verbose = cfg->verbose > 0;
+	if (cfg->timeline) {
+		/* The ladder goes to stdout; -o FILE gets the -f format as well. */
+		output_init(&timeline, OUTPUT_TEXT, stdout);
+		timeline.ops = &output_timeline_ops;
+		timeline.verbose = out.verbose;
+		if (cfg->output_path)
+			timeline.next = &out;
+	}
+	tracker = tracker_new(cfg->timeline ? &timeline : &out, TRACKER_DEFAULT_HOLD_NS);
+	if (!tracker) {
+		fprintf(stderr, "synscope: out of memory\n");
+		goto cleanup;
+	}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.rb), handle_record, tracker, NULL);
+	if (!rb) {
+		explain("create ring buffer", -errno);
+		goto cleanup;
+	}
+
+	install_signals();
+	describe_start(cfg, w, fexit_err, mounted);
+	if (w) {
+		status = w->start(w);
+		if (status)
+			goto cleanup;
+		status = 1;
+	}
+	if (cfg->duration_s)
+		deadline = now_boot_ns() + cfg->duration_s * 1000000000ULL;
+	for (;;) {
+		if (exiting && !w)
+			break;
+		if (exiting && !stop_sent) {
+			w->stop(w, exiting);
+			stop_sent = true;
+		}
+		err = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "synscope: ring buffer poll failed: %s\n", strerror(-err));
+			goto cleanup;
+		}
+		tracker_tick(tracker, now_boot_ns());
+		if (w && w->finished(w))
+			break;
+		if (deadline && now_boot_ns() >= deadline) {
+			if (!w)
+				break;
+			exiting = SIGTERM;
+		}
+	}
+
+	/* Drain what the kernel submitted before we stopped, then print all. */
+	ring_buffer__consume(rb);
+	tracker_flush(tracker);
+	sum = tracker_summary(tracker);
+	sum->kernel = skel->bss->stats;
+	sum->kernel_valid = true;
+	sum->write_errors += output_finish_all(cfg->timeline ? &timeline : &out, sum);
+	if (fflush(f) != 0 || fflush(stdout) != 0) {
+		fprintf(stderr, "synscope: couldn't write output: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	summary_print(stderr, sum);
+	status = w ? w->exit_status(w) : 0;
+
+cleanup:
+	ring_buffer__free(rb);
+	tracker_free(tracker);
+	synscope_bpf__destroy(skel);
+	if (f && f != stdout && fclose(f) != 0 && status == 0) {
+		fprintf(stderr, "synscope: couldn't write %s: %s\n", cfg->output_path, strerror(errno));
+		status = 1;
+	}
+	return status;
+}
