@@ -228,13 +228,21 @@ static __always_inline void emit(struct synscope_handshake *rec, __u64 key)
 	bpf_map_delete_elem(&socks, &key);
 }
 
-/* The end is complete once the handshake is resolved and the call returned. */
-static __always_inline void emit_if_complete(struct synscope_handshake *rec, __u64 key)
+/*
+ * Publishes `set` in rec->flags and emits the record if that completed it:
+ * handshake resolved, and connect() returned (client) or accept() returned
+ * it (server). The two halves can arrive at once on two CPUs (accept() may
+ * dequeue a child before its softirq marks it ESTABLISHED): the atomic OR
+ * lets exactly one of them see the record complete. Fields are written
+ * before calling this.
+ */
+static __always_inline void complete(struct synscope_handshake *rec, __u64 key, __u32 set)
 {
-	__u16 need = SYNSCOPE_F_RESOLVED | (rec->role == SYNSCOPE_ROLE_CLIENT ? SYNSCOPE_F_RETURNED
+	__u32 need = SYNSCOPE_F_RESOLVED | (rec->role == SYNSCOPE_ROLE_CLIENT ? SYNSCOPE_F_RETURNED
 									       : SYNSCOPE_F_ACCEPTED);
+	__u32 old = __sync_fetch_and_or(&rec->flags, set);
 
-	if ((rec->flags & need) == need)
+	if ((old & need) != need && ((old | set) & need) == need)
 		emit(rec, key);
 }
 
@@ -422,7 +430,6 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 		return;
 	rec->ts_end = bpf_ktime_get_boot_ns();
 	read_endpoints(rec, sk);
-	rec->flags |= SYNSCOPE_F_RESOLVED;
 	if (newstate == ST_ESTABLISHED) {
 		rec->outcome = SYNSCOPE_OUT_ESTABLISHED;
 		read_isn(rec, sk);
@@ -430,7 +437,7 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 			index_client(rec, key);
 		else
 			join_server(rec);
-		emit_if_complete(rec, key);
+		complete(rec, key, SYNSCOPE_F_RESOLVED);
 		return;
 	}
 	/* CLOSE before ESTABLISHED: the SYN went out, nothing was acknowledged,
@@ -439,7 +446,7 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 	rec->outcome = outcome_of(rec->err);
 	rec->iss = BPF_CORE_READ((struct tcp_sock *)sk, snd_una);
 	rec->retrans = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
-	emit_if_complete(rec, key);
+	complete(rec, key, SYNSCOPE_F_RESOLVED);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -459,11 +466,27 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 		   (newstate == ST_ESTABLISHED || newstate == ST_CLOSE)) {
 		on_resolved(sk, key, newstate);
 	} else if (newstate == ST_CLOSE) {
-		/* Last chance: a server end never accepted, or a call never returned. */
+		/* Reset or closed while waiting in the accept queue: accept() may still
+		 * return it, so the record waits for accept() or tcp_destroy_sock. */
 		rec = bpf_map_lookup_elem(&socks, &key);
-		if (rec)
-			emit(rec, key);
+		if (rec) {
+			rec->err = sk->sk_err;
+			__sync_fetch_and_or(&rec->flags, SYNSCOPE_F_CLOSED);
+		}
 	}
+	return 0;
+}
+
+/* Last chance for an end still waiting: a server child never accepted (its
+ * listener closed), or a client whose connect() never returned. */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(handle_destroy, struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
+
+	if (rec)
+		emit(rec, key);
 	return 0;
 }
 
@@ -622,8 +645,7 @@ int handle_connect_exit(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	rec->call_ret = ret;
 	rec->ts_ret = bpf_ktime_get_boot_ns();
-	rec->flags |= SYNSCOPE_F_RETURNED;
-	emit_if_complete(rec, call.sk);
+	complete(rec, call.sk, SYNSCOPE_F_RETURNED);
 	return 0;
 }
 
@@ -661,12 +683,10 @@ static __always_inline void on_accept_return(int ret)
 	rec->fd = ret;
 	rec->call_ret = ret;
 	rec->ts_ret = bpf_ktime_get_boot_ns();
-	rec->flags |= SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_RETURNED;
-	if (seen) {
+	if (seen)
 		rec->ts_call = call.ts;
-		rec->flags |= SYNSCOPE_F_CALL_SEEN;
-	}
-	emit_if_complete(rec, key);
+	complete(rec, key, SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_RETURNED |
+				   (seen ? SYNSCOPE_F_CALL_SEEN : 0));
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
@@ -703,17 +723,16 @@ int handle_accept_fexit(__u64 *ctx)
 	rec = bpf_map_lookup_elem(&socks, &key);
 	if (!rec || rec->role != SYNSCOPE_ROLE_SERVER)
 		return 0;
-	rec->flags |= SYNSCOPE_F_FEXIT;
 	call = bpf_map_lookup_elem(&inflight, &tid);
 	if (call && call->kind == CALL_ACCEPT) {
 		call->sk = key;
+		__sync_fetch_and_or(&rec->flags, SYNSCOPE_F_FEXIT);
 		return 0;
 	}
 	/* An in-kernel accept (no syscall): complete the end here, without fd. */
 	read_caller(rec);
 	rec->ts_ret = bpf_ktime_get_boot_ns();
-	rec->flags |= SYNSCOPE_F_ACCEPTED;
-	emit_if_complete(rec, key);
+	complete(rec, key, SYNSCOPE_F_FEXIT | SYNSCOPE_F_ACCEPTED);
 	return 0;
 }
 

@@ -50,6 +50,7 @@ enum synscope_flags {
 	SYNSCOPE_F_ACCEPTED = 1 << 3,  /* server end: an accept() returned this socket */
 	SYNSCOPE_F_FEXIT = 1 << 4,     /* server end: accept seen by fexit/inet_csk_accept */
 	SYNSCOPE_F_NO_SYN = 1 << 5,    /* client: connect() failed before a SYN was sent */
+	SYNSCOPE_F_CLOSED = 1 << 6,    /* reached CLOSE before the record left (e.g. reset in the accept queue) */
 };
 
 /*
@@ -57,7 +58,9 @@ enum synscope_flags {
  *  - client: handshake resolved (SYN_SENT -> ESTABLISHED or CLOSE) and
  *    connect() returned (a non-blocking connect() returns EINPROGRESS first);
  *  - server: handshake resolved (SYN_RECV -> ESTABLISHED) and accept()
- *    returned it, or the child closed without ever being accepted.
+ *    returned it, or the child was destroyed without ever being accepted
+ *    (tcp:tcp_destroy_sock). A child reset while in the accept queue is
+ *    still returned by accept(): it carries SYNSCOPE_F_CLOSED and .err.
  */
 struct synscope_handshake {
 	__u16 type;      /* SYNSCOPE_REC_HANDSHAKE */
@@ -66,7 +69,8 @@ struct synscope_handshake {
 	__u16 family;    /* AF_INET (2) or AF_INET6 (10), as the socket has it */
 	__u16 sport;     /* local port, host byte order (sk->__sk_common.skc_num) */
 	__u16 dport;     /* remote port, host byte order */
-	__u16 flags;     /* enum synscope_flags */
+	__u16 pad0;
+	__u32 flags;     /* enum synscope_flags; set with atomic OR (two CPUs may race) */
 	__s32 err;       /* positive errno (sk->sk_err, or -connect() return); 0 if none */
 	__u8 saddr[16];  /* local address, network byte order; IPv4 in bytes 0..3 */
 	__u8 daddr[16];  /* remote address, network byte order; IPv4 in bytes 0..3 */
@@ -80,6 +84,7 @@ struct synscope_handshake {
 	__u32 acceptq;   /* server: accept-queue depth including this connection, at completion */
 	__u32 backlog;   /* server: effective backlog, sk_max_ack_backlog = min(backlog, somaxconn) */
 	__u32 backlog_req; /* server: backlog passed to listen(), 0 if that call was not traced */
+	__u32 pad1;
 	__u64 id;        /* per-run id of this connection end, from 1 */
 	__u64 peer_id;   /* id of the other end on this host, 0 if unknown */
 	__u64 netns;     /* network namespace inode number */

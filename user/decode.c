@@ -6,7 +6,7 @@
 #include "decode.h"
 
 /* The ABI is fixed-size: a change here must be made on both sides. */
-_Static_assert(sizeof(struct synscope_handshake) == 160, "synscope_handshake size changed");
+_Static_assert(sizeof(struct synscope_handshake) == 168, "synscope_handshake size changed");
 _Static_assert(sizeof(struct synscope_link) == 24, "synscope_link size changed");
 
 static const char *const role_names[] = {

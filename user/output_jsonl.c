@@ -78,6 +78,7 @@ static int jsonl_end(struct output *out, const struct conn_end *end)
 	} else {
 		us = end_accept_wait_us(end);
 		add(obj, "accepted", json_object_new_boolean(r->flags & SYNSCOPE_F_ACCEPTED));
+		add(obj, "closed_in_queue", json_object_new_boolean(r->flags & SYNSCOPE_F_CLOSED));
 		add(obj, "accept_wait_us", int_or_null(us, us >= 0));
 		add(obj, "acceptq", json_object_new_int64(r->acceptq));
 		add(obj, "backlog", json_object_new_int64(r->backlog));

@@ -52,8 +52,8 @@ static int text_end(struct output *out, const struct conn_end *end)
 		us = end_accept_wait_us(end);
 		if (us >= 0)
 			snprintf(timing, sizeof(timing), " wait %lldus", us);
-		snprintf(timing + strlen(timing), sizeof(timing) - strlen(timing), " q %u/%u",
-			 r->acceptq, r->backlog);
+		snprintf(timing + strlen(timing), sizeof(timing) - strlen(timing), " q %u/%u%s",
+			 r->acceptq, r->backlog, (r->flags & SYNSCOPE_F_CLOSED) ? " closed in queue" : "");
 	}
 	if (r->peer_id)
 		snprintf(peer, sizeof(peer), " peer #%llu", (unsigned long long)r->peer_id);

@@ -123,7 +123,9 @@ static void server_rows(struct ladder *l, const struct synscope_handshake *s)
 	if (s->outcome == SYNSCOPE_OUT_ESTABLISHED && (r = add_row(l, s->ts_end, 8)))
 		snprintf(r->server, sizeof(r->server), "ESTABLISHED, accept queue %u/%u", s->acceptq,
 			 s->backlog);
-	if ((s->flags & SYNSCOPE_F_ACCEPTED) && (r = add_row(l, s->ts_ret, 9))) {
+	if ((s->flags & SYNSCOPE_F_CLOSED) && (r = add_row(l, s->ts_end, 9)))
+		snprintf(r->server, sizeof(r->server), "CLOSE in the accept queue %s", err_text(s));
+	if ((s->flags & SYNSCOPE_F_ACCEPTED) && (r = add_row(l, s->ts_ret, 10))) {
 		unsigned long long wait = s->ts_ret > s->ts_end ? s->ts_ret - s->ts_end : 0;
 
 		if (s->fd >= 0)
