@@ -32,7 +32,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps build vmlinux test check test-unit test-e2e demo install clean help
+.PHONY: all deps build vmlinux test check test-unit test-e2e demo bench install clean help
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -136,6 +136,18 @@ test: deps
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-e2e
 
+$(OUTPUT)/loadgen: tests/bench/loadgen.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -lpthread -o $@
+
+# Connection rate untraced / with synscope / with libbpf-tools (root; not part of `make test`).
+bench: deps
+	@$(MAKE) --no-print-directory build $(OUTPUT)/loadgen
+	@dpkg-query -W -f='$${Status}' libbpf-tools 2>/dev/null | grep -q 'ok installed' || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q libbpf-tools >/dev/null 2>&1 || \
+		echo "  BENCH    libbpf-tools not installable: tcpstates/tcplife columns skipped"
+	@python3 tests/bench/bench.py $(BENCH_ARGS)
+
 # The main job: the bundled pair traced and annotated (root).
 demo: deps
 	@$(MAKE) --no-print-directory build
@@ -156,6 +168,7 @@ help:
 	@echo "  make vmlinux    regenerate $(VMLINUX) from /sys/kernel/btf/vmlinux"
 	@echo "  make demo       run the bundled client/server pair under synscope (root)"
 	@echo "  make test       unit tests, then end-to-end tests (root)"
+	@echo "  make bench      connection rate untraced vs traced (root; BENCH_ARGS='--seconds 5 --rounds 3')"
 	@echo "  make check      unit tests only (no root)"
 	@echo "  make test-e2e   end-to-end tests in private network namespaces (root)"
 	@echo "  make install    install $(OUTPUT)/synscope to /usr/local/sbin"

@@ -44,6 +44,10 @@ const volatile __u16 filter_family = 0; /* 0: any, AF_INET (incl. v4-mapped), AF
 const volatile bool filter_ports = false; /* only ends with a local or remote port in port_filter */
 const volatile bool filter_tgids = false; /* only ends whose caller's tgid is in traced_tgids */
 const volatile bool follow_forks = false; /* children of traced tgids are traced too */
+/* Wake user space only once this much is waiting (0: on every record the
+ * consumer has caught up with, the kernel's default); user space also
+ * drains on a timer, so nothing waits longer than its poll interval. */
+const volatile __u64 wakeup_bytes = 0;
 
 struct synscope_stats stats = {};
 static __u64 next_id;
@@ -219,9 +223,17 @@ static __always_inline void read_caller(struct synscope_handshake *rec)
 	bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
 }
 
+static __always_inline __u64 wakeup_flag(void)
+{
+	if (!wakeup_bytes)
+		return 0;
+	return bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									 : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void emit(struct synscope_handshake *rec, __u64 key)
 {
-	if (bpf_ringbuf_output(&rb, rec, sizeof(*rec), 0))
+	if (bpf_ringbuf_output(&rb, rec, sizeof(*rec), wakeup_flag()))
 		count(&stats.ringbuf_drops);
 	else
 		count(&stats.records_emitted);
@@ -364,7 +376,7 @@ static __always_inline void join_server(struct synscope_handshake *srv)
 		link.pad[0] = link.pad[1] = link.pad[2] = 0;
 		link.client_id = jv->id;
 		link.server_id = srv->id;
-		if (bpf_ringbuf_output(&rb, &link, sizeof(link), 0))
+		if (bpf_ringbuf_output(&rb, &link, sizeof(link), wakeup_flag()))
 			count(&stats.ringbuf_drops);
 		else
 			count(&stats.links_emitted);
@@ -620,7 +632,7 @@ static __always_inline void report_no_syn(struct inflight_call *call, int err)
 	rec.ts_call = call->ts;
 	rec.ts_end = rec.ts_ret = bpf_ktime_get_boot_ns();
 	count(&stats.ends_tracked);
-	if (bpf_ringbuf_output(&rb, &rec, sizeof(rec), 0))
+	if (bpf_ringbuf_output(&rb, &rec, sizeof(rec), wakeup_flag()))
 		count(&stats.ringbuf_drops);
 	else
 		count(&stats.records_emitted);

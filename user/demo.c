@@ -286,12 +286,11 @@ int demo_main(int argc, char **argv)
 	d.w.pids[1] = d.client.pid;
 	d.w.npids = 2;
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.format = OUTPUT_TEXT;
+	options_defaults(&cfg);
 	cfg.timeline = true;
 	cfg.verbose = o.verbose;
-	cfg.ringbuf_bytes = 1u << 20;
-	cfg.max_sockets = 1024;
+	/* A handful of connections: show each as soon as it completes. */
+	cfg.wakeup_bytes = 0;
 	printf("synscope demo %s: %s\n\n%s\n", o.sc->name, o.sc->summary, o.sc->lecture);
 	printf("demo-server %s port %s, listen backlog 4, sleeps %u ms before each accept();\n"
 	       "demo-client makes %lu connections.\n\n",

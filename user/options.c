@@ -8,6 +8,7 @@
 
 #define DEFAULT_RINGBUF_BYTES (4u << 20)
 #define DEFAULT_MAX_SOCKETS 32768u
+#define DEFAULT_POLL_MS 100u
 
 const char *argp_program_version = "synscope 0.1";
 const char *argp_program_bug_address = "the synscope issue tracker";
@@ -35,6 +36,8 @@ enum {
 	OPT_RINGBUF_SIZE,
 	OPT_MAX_SOCKETS,
 	OPT_TIMELINE,
+	OPT_WAKEUP_BYTES,
+	OPT_POLL_MS,
 };
 
 static const struct argp_option opts[] = {
@@ -51,6 +54,9 @@ static const struct argp_option opts[] = {
 	 "auto (default), fexit (fexit/inet_csk_accept) or syscall (accept tracepoints)", 0},
 	{"ringbuf-size", OPT_RINGBUF_SIZE, "BYTES", 0,
 	 "Ring buffer size, a power of two >= 4096 (default 4 MiB)", 0},
+	{"wakeup-bytes", OPT_WAKEUP_BYTES, "BYTES", 0,
+	 "Wake synscope once BYTES of records wait (default: 1/8 of the ring buffer; 0: every record)", 0},
+	{"poll-ms", OPT_POLL_MS, "MS", 0, "Read records at least every MS milliseconds (10-1000, default 100)", 0},
 	{"max-sockets", OPT_MAX_SOCKETS, "N", 0,
 	 "Connection ends tracked at once (default 32768)", 0},
 	{"timeline", OPT_TIMELINE, NULL, 0,
@@ -159,6 +165,17 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid ring buffer size '%s': a power of two from 4096 to 1073741824", arg);
 		cfg->ringbuf_bytes = v;
 		break;
+	case OPT_WAKEUP_BYTES:
+		if (parse_ulong(arg, 0, 1u << 30, &v))
+			argp_error(state, "invalid --wakeup-bytes '%s': from 0 to 1073741824", arg);
+		cfg->wakeup_bytes = v;
+		cfg->wakeup_set = true;
+		break;
+	case OPT_POLL_MS:
+		if (parse_ulong(arg, 10, 1000, &v))
+			argp_error(state, "invalid --poll-ms '%s': from 10 to 1000", arg);
+		cfg->poll_ms = v;
+		break;
 	case OPT_MAX_SOCKETS:
 		if (parse_ulong(arg, 64, 1u << 22, &v))
 			argp_error(state, "invalid --max-sockets '%s': from 64 to 4194304", arg);
@@ -177,11 +194,25 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "-p and a command are exclusive: the command's tree is traced");
 		if (cfg->timeline && cfg->format == OUTPUT_JSONL && !cfg->output_path)
 			argp_error(state, "--timeline prints to stdout: give -o FILE for the JSONL");
+		if (!cfg->wakeup_set)
+			cfg->wakeup_bytes = cfg->ringbuf_bytes / 8;
+		if (cfg->wakeup_bytes >= cfg->ringbuf_bytes)
+			argp_error(state, "--wakeup-bytes must be below --ringbuf-size (%u)", cfg->ringbuf_bytes);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
+}
+
+void options_defaults(struct synscope_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->format = OUTPUT_TEXT;
+	cfg->ringbuf_bytes = DEFAULT_RINGBUF_BYTES;
+	cfg->wakeup_bytes = DEFAULT_RINGBUF_BYTES / 8;
+	cfg->poll_ms = DEFAULT_POLL_MS;
+	cfg->max_sockets = DEFAULT_MAX_SOCKETS;
 }
 
 int parse_options(int argc, char **argv, struct synscope_config *cfg)
@@ -192,10 +223,7 @@ int parse_options(int argc, char **argv, struct synscope_config *cfg)
 		.doc = doc,
 	};
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->format = OUTPUT_TEXT;
-	cfg->ringbuf_bytes = DEFAULT_RINGBUF_BYTES;
-	cfg->max_sockets = DEFAULT_MAX_SOCKETS;
+	options_defaults(cfg);
 	/* argp_error() prints "synscope: ...", a Try line, and exits 64 (EX_USAGE). */
 	return argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, cfg) ? 2 : 0;
 }

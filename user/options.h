@@ -26,6 +26,9 @@ struct synscope_config {
 	enum output_format format;    /* -f */
 	enum accept_hook accept_hook; /* --accept-hook */
 	unsigned int ringbuf_bytes;   /* --ringbuf-size, power of two */
+	unsigned int wakeup_bytes;    /* --wakeup-bytes: wake the reader once this much waits (0: every record) */
+	unsigned int poll_ms;         /* --poll-ms: longest a record waits before being read */
+	bool wakeup_set;              /* --wakeup-bytes given (else 1/8 of the ring buffer) */
 	unsigned int max_sockets;     /* --max-sockets: connection ends in flight */
 	bool timeline;                /* --timeline: the handshake ladder of each connection */
 	char **cmd;                   /* -- CMD ARGS...: run and trace it (NULL-terminated), or NULL */
@@ -37,6 +40,9 @@ struct synscope_config {
  * is to print and exit 0 itself).
  */
 int parse_options(int argc, char **argv, struct synscope_config *cfg);
+
+/* Defaults shared by the command line and the demo. */
+void options_defaults(struct synscope_config *cfg);
 
 /* Parses "80,443,8080" into ports[]; returns count or -EINVAL/-E2BIG. */
 int parse_port_list(const char *arg, unsigned short *ports, unsigned int max);

@@ -24,7 +24,6 @@
 #include "tracker.h"
 #include "tracer.h"
 
-#define POLL_TIMEOUT_MS 100
 
 static volatile sig_atomic_t exiting; /* the signal that asked us to stop */
 static int verbose;
@@ -105,6 +104,7 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	skel->rodata->filter_ports = cfg->nports > 0;
 	skel->rodata->filter_tgids = cfg->pid > 0 || tree;
 	skel->rodata->follow_forks = tree;
+	skel->rodata->wakeup_bytes = cfg->wakeup_bytes;
 	bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);
 	bpf_map__set_max_entries(skel->maps.socks, cfg->max_sockets);
 	bpf_program__set_autoload(skel->progs.handle_accept_fexit, with_fexit);
@@ -340,7 +340,10 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 			w->stop(w, exiting);
 			stop_sent = true;
 		}
-		err = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
+		err = ring_buffer__poll(rb, cfg->poll_ms);
+		/* Records submitted without a wakeup are only seen by consuming. */
+		if (err >= 0)
+			err = ring_buffer__consume(rb);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "synscope: ring buffer poll failed: %s\n", strerror(-err));
 			goto cleanup;
