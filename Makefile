@@ -14,7 +14,7 @@ VMLINUX := vmlinux/vmlinux.h
 
 # Debian/Ubuntu packages needed to build and test.
 DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
-	libjson-c-dev libcmocka-dev iproute2 python3
+	libjson-c-dev libcmocka-dev iproute2 python3 tcpdump
 
 LIBS_PKG := libbpf json-c
 USER_CFLAGS := -g -O2 -Wall -Wextra -Werror -std=gnu11 -I$(OBJ) -Ibpf -Iuser \
@@ -32,7 +32,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps build vmlinux test check test-unit test-e2e demo bench install clean help
+.PHONY: all deps build vmlinux test check test-unit test-e2e test-asan fuzz demo bench install clean help
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -131,10 +131,42 @@ test-e2e: deps
 	@$(MAKE) --no-print-directory build
 	@python3 tests/e2e/run.py
 
+# The user side built with AddressSanitizer and UndefinedBehaviorSanitizer,
+# its unit and end-to-end tests run against that build.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+test-asan: deps
+	@$(MAKE) --no-print-directory OUTPUT=$(OUTPUT)/asan EXTRA_CFLAGS="$(SAN_FLAGS)" build
+	@set -e; export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1; \
+	for t in $(patsubst $(OUTPUT)/%,$(OUTPUT)/asan/%,$(UNIT_TESTS)); do echo "  UNIT     $$t"; $$t; done; \
+	OUTPUT=$(abspath $(OUTPUT)/asan) python3 tests/e2e/run.py
+
+# libFuzzer targets for everything that reads outside data: options, ring-buffer
+# records, /proc tables. Each runs FUZZ_SECONDS from the seeds in tests/fuzz/corpus/.
+FUZZ_TARGETS := options decode proc_tcp
+FUZZ_SECONDS ?= 20
+FUZZ_SRCS := $(addprefix user/,$(CORE_SRCS) options.c pid_listeners.c)
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h) bpf/synscope.h
+	$(Q)mkdir -p $(@D)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -Ibpf -Iuser \
+		$(shell $(PKG_CONFIG) --cflags json-c) $< $(FUZZ_SRCS) $(shell $(PKG_CONFIG) --libs json-c) -o $@
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(addprefix $(OUTPUT)/fuzz/fuzz_,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "  FUZZ     $$t for $(FUZZ_SECONDS)s"; mkdir -p $(OUTPUT)/fuzz/corpus_$$t; \
+		$(OUTPUT)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(OUTPUT)/fuzz/crash_$$t- $(OUTPUT)/fuzz/corpus_$$t tests/fuzz/corpus/$$t \
+			2>$(OUTPUT)/fuzz/$$t.log || { tail -40 $(OUTPUT)/fuzz/$$t.log; exit 1; }; \
+		grep -E 'stat::number_of_executed_units' $(OUTPUT)/fuzz/$$t.log; \
+	done
+
 # Everything; this is the command CI runs.
 test: deps
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-e2e
+	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory fuzz
 
 $(OUTPUT)/loadgen: tests/bench/loadgen.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
@@ -171,6 +203,8 @@ help:
 	@echo "  make bench      connection rate untraced vs traced (root; BENCH_ARGS='--seconds 5 --rounds 3')"
 	@echo "  make check      unit tests only (no root)"
 	@echo "  make test-e2e   end-to-end tests in private network namespaces (root)"
+	@echo "  make test-asan  unit and end-to-end tests against an ASan/UBSan build (root)"
+	@echo "  make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 20)"
 	@echo "  make install    install $(OUTPUT)/synscope to /usr/local/sbin"
 	@echo "  make clean      remove $(OUTPUT)/"
 	@echo "  V=1             show full commands"

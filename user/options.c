@@ -106,6 +106,13 @@ int parse_port_list(const char *arg, unsigned short *ports, unsigned int max)
 	return err ? err : (int)n;
 }
 
+/* Reports a usage error (argp exits with 64 unless ARGP_NO_EXIT) and stops this option. */
+#define FAIL(...)                                   \
+	do {                                        \
+		argp_error(state, __VA_ARGS__);     \
+		return EINVAL;                      \
+	} while (0)
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct synscope_config *cfg = state->input;
@@ -115,21 +122,21 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'p':
 		if (parse_ulong(arg, 1, INT_MAX, &v))
-			argp_error(state, "invalid PID '%s': expected a number from 1 to %d", arg, INT_MAX);
+			FAIL("invalid PID '%s': expected a number from 1 to %d", arg, INT_MAX);
 		cfg->pid = (pid_t)v;
 		break;
 	case 'P':
 		n = parse_port_list(arg, cfg->ports, SYNSCOPE_MAX_PORTS);
 		if (n == -E2BIG)
-			argp_error(state, "too many ports in '%s': at most %d", arg, SYNSCOPE_MAX_PORTS);
+			FAIL("too many ports in '%s': at most %d", arg, SYNSCOPE_MAX_PORTS);
 		if (n < 0)
-			argp_error(state, "invalid port list '%s': expected ports 1-65535 separated by commas", arg);
+			FAIL("invalid port list '%s': expected ports 1-65535 separated by commas", arg);
 		cfg->nports = n;
 		break;
 	case '4':
 	case '6':
 		if (cfg->family)
-			argp_error(state, "-4 and -6 are exclusive");
+			FAIL("-4 and -6 are exclusive");
 		cfg->family = key == '4' ? AF_INET : AF_INET6;
 		break;
 	case 'T':
@@ -140,7 +147,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'd':
 		if (parse_ulong(arg, 1, 31536000, &v))
-			argp_error(state, "invalid duration '%s': expected seconds from 1 to 31536000", arg);
+			FAIL("invalid duration '%s': expected seconds from 1 to 31536000", arg);
 		cfg->duration_s = v;
 		break;
 	case 'o':
@@ -148,7 +155,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'f':
 		if (output_format_parse(arg, &cfg->format))
-			argp_error(state, "unknown format '%s': use text or jsonl", arg);
+			FAIL("unknown format '%s': use text or jsonl", arg);
 		break;
 	case OPT_ACCEPT_HOOK:
 		if (!strcmp(arg, "auto"))
@@ -158,27 +165,27 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		else if (!strcmp(arg, "syscall"))
 			cfg->accept_hook = ACCEPT_HOOK_SYSCALL;
 		else
-			argp_error(state, "unknown accept hook '%s': use auto, fexit or syscall", arg);
+			FAIL("unknown accept hook '%s': use auto, fexit or syscall", arg);
 		break;
 	case OPT_RINGBUF_SIZE:
 		if (parse_ulong(arg, 4096, 1u << 30, &v) || (v & (v - 1)))
-			argp_error(state, "invalid ring buffer size '%s': a power of two from 4096 to 1073741824", arg);
+			FAIL("invalid ring buffer size '%s': a power of two from 4096 to 1073741824", arg);
 		cfg->ringbuf_bytes = v;
 		break;
 	case OPT_WAKEUP_BYTES:
 		if (parse_ulong(arg, 0, 1u << 30, &v))
-			argp_error(state, "invalid --wakeup-bytes '%s': from 0 to 1073741824", arg);
+			FAIL("invalid --wakeup-bytes '%s': from 0 to 1073741824", arg);
 		cfg->wakeup_bytes = v;
 		cfg->wakeup_set = true;
 		break;
 	case OPT_POLL_MS:
 		if (parse_ulong(arg, 10, 1000, &v))
-			argp_error(state, "invalid --poll-ms '%s': from 10 to 1000", arg);
+			FAIL("invalid --poll-ms '%s': from 10 to 1000", arg);
 		cfg->poll_ms = v;
 		break;
 	case OPT_MAX_SOCKETS:
 		if (parse_ulong(arg, 64, 1u << 22, &v))
-			argp_error(state, "invalid --max-sockets '%s': from 64 to 4194304", arg);
+			FAIL("invalid --max-sockets '%s': from 64 to 4194304", arg);
 		cfg->max_sockets = v;
 		break;
 	case OPT_TIMELINE:
@@ -191,13 +198,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_END:
 		if (cfg->cmd && cfg->pid)
-			argp_error(state, "-p and a command are exclusive: the command's tree is traced");
+			FAIL("-p and a command are exclusive: the command's tree is traced");
 		if (cfg->timeline && cfg->format == OUTPUT_JSONL && !cfg->output_path)
-			argp_error(state, "--timeline prints to stdout: give -o FILE for the JSONL");
+			FAIL("--timeline prints to stdout: give -o FILE for the JSONL");
 		if (!cfg->wakeup_set)
 			cfg->wakeup_bytes = cfg->ringbuf_bytes / 8;
 		if (cfg->wakeup_bytes >= cfg->ringbuf_bytes)
-			argp_error(state, "--wakeup-bytes must be below --ringbuf-size (%u)", cfg->ringbuf_bytes);
+			FAIL("--wakeup-bytes must be below --ringbuf-size (%u)", cfg->ringbuf_bytes);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -215,7 +222,7 @@ void options_defaults(struct synscope_config *cfg)
 	cfg->max_sockets = DEFAULT_MAX_SOCKETS;
 }
 
-int parse_options(int argc, char **argv, struct synscope_config *cfg)
+int parse_options_flags(int argc, char **argv, struct synscope_config *cfg, unsigned int flags)
 {
 	static const struct argp argp = {
 		.options = opts,
@@ -224,6 +231,11 @@ int parse_options(int argc, char **argv, struct synscope_config *cfg)
 	};
 
 	options_defaults(cfg);
+	return argp_parse(&argp, argc, argv, ARGP_IN_ORDER | flags, NULL, cfg) ? 2 : 0;
+}
+
+int parse_options(int argc, char **argv, struct synscope_config *cfg)
+{
 	/* argp_error() prints "synscope: ...", a Try line, and exits 64 (EX_USAGE). */
-	return argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, cfg) ? 2 : 0;
+	return parse_options_flags(argc, argv, cfg, 0);
 }

@@ -40,6 +40,8 @@ struct synscope_config {
  * is to print and exit 0 itself).
  */
 int parse_options(int argc, char **argv, struct synscope_config *cfg);
+/* The same with extra argp flags (the fuzzer passes ARGP_NO_EXIT | ARGP_NO_ERRS | ARGP_NO_HELP). */
+int parse_options_flags(int argc, char **argv, struct synscope_config *cfg, unsigned int flags);
 
 /* Defaults shared by the command line and the demo. */
 void options_defaults(struct synscope_config *cfg);

@@ -11,7 +11,7 @@
 #define MAX_SOCKET_FDS 4096
 #define TCP_LISTEN_HEX 0x0A
 
-static int cmp_ino(const void *a, const void *b)
+int cmp_ino(const void *a, const void *b)
 {
 	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
 
@@ -46,34 +46,41 @@ static int socket_inodes(pid_t pid, unsigned long *inodes, int max)
 	return n;
 }
 
-static int scan_table(const char *path, const unsigned long *inodes, int ninodes,
-		      unsigned long long netns, struct pid_listener *out, int found, int max)
+int parse_tcp_listeners(FILE *f, const unsigned long *inodes, int ninodes,
+			unsigned long long netns, struct pid_listener *out, int found, int max)
 {
 	char line[512];
-	FILE *f = fopen(path, "r");
 
-	if (!f)
-		return found; /* no IPv6 in this kernel: nothing to add */
-	if (!fgets(line, sizeof(line), f)) { /* header */
-		fclose(f);
+	if (!fgets(line, sizeof(line), f)) /* header */
 		return found;
-	}
 	while (found < max && fgets(line, sizeof(line), f)) {
 		unsigned int port, state;
 		unsigned long inode;
-		char local[64];
+		char local[64], *colon;
 
 		/* sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode */
 		if (sscanf(line, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &state, &inode) != 3)
 			continue;
 		if (state != TCP_LISTEN_HEX || !bsearch(&inode, inodes, ninodes, sizeof(*inodes), cmp_ino))
 			continue;
-		if (sscanf(strrchr(local, ':') + 1, "%x", &port) != 1)
+		colon = strrchr(local, ':');
+		if (!colon || sscanf(colon + 1, "%x", &port) != 1 || port > 65535)
 			continue;
 		out[found].netns = netns;
 		out[found].port = (unsigned short)port;
 		found++;
 	}
+	return found;
+}
+
+static int scan_table(const char *path, const unsigned long *inodes, int ninodes,
+		      unsigned long long netns, struct pid_listener *out, int found, int max)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return found; /* no IPv6 in this kernel: nothing to add */
+	found = parse_tcp_listeners(f, inodes, ninodes, netns, out, found, max);
 	fclose(f);
 	return found;
 }

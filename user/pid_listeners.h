@@ -3,6 +3,7 @@
 #ifndef SYNSCOPE_PID_LISTENERS_H
 #define SYNSCOPE_PID_LISTENERS_H
 
+#include <stdio.h>
 #include <sys/types.h>
 
 struct pid_listener {
@@ -16,5 +17,15 @@ struct pid_listener {
  * Returns the number found (at most max) or -errno.
  */
 int pid_listeners(pid_t pid, struct pid_listener *out, int max);
+
+/*
+ * Parses a /proc/net/tcp or tcp6 table from f: appends LISTEN rows whose
+ * inode is in the sorted array inodes[ninodes] to out[found..max).
+ * Returns the new count. Exposed for the fuzzer.
+ */
+int parse_tcp_listeners(FILE *f, const unsigned long *inodes, int ninodes,
+			unsigned long long netns, struct pid_listener *out, int found, int max);
+/* qsort/bsearch comparison of unsigned long inodes. */
+int cmp_ino(const void *a, const void *b);
 
 #endif

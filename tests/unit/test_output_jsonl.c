@@ -25,6 +25,7 @@ static json_object *roundtrip(struct synscope_handshake raw)
 	output_init(&out, OUTPUT_JSONL, f);
 	out.boot_to_real_ns = 1700000000LL * 1000000000LL; /* 2023-11-14T22:13:20Z at boot */
 	assert_int_equal(out.ops->end(&out, &end), 0);
+	assert_int_equal(out.ops->flush(&out), 0); /* frees the sink's reused objects */
 	fclose(f);
 	assert_non_null(strchr(buf, '\n'));
 	assert_int_equal(strchr(buf, '\n') - buf + 1, (long)len); /* exactly one line */

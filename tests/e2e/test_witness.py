@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Witnesses synscope does not control: the packets on the wire, and the socket table.
+
+tcpdump captures the test's own port inside the test's namespace; its absolute
+sequence numbers (-S) must equal synscope's ISS/IRS connection by connection,
+and every handshake on the wire must appear exactly once in synscope's records.
+`ss -ltn` reads the listener's accept queue (Recv-Q) and backlog (Send-Q) while
+the test holds the queue full; synscope's depth and backlog must agree.
+"""
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+
+from harness import (DEMO_CLIENT, DEMO_SERVER, Netns, Tracer, check, check_eq, handshakes,
+                     parse_kv, wait_for_line)
+
+PORT = 8080
+
+# 12:00:00.000000 IP 127.0.0.1.41234 > 127.0.0.1.8080: Flags [S], seq 123, win ...
+SEGMENT = re.compile(r"IP6? (\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([^\]]+)\](?:, seq (\d+))?"
+                     r"(?:(?::\d+)?(?:\(\d+\))?)?(?:, ack (\d+))?")
+
+
+class Capture:
+    """tcpdump on lo in a namespace, filtered to one port, absolute sequence numbers."""
+
+    def __init__(self, ns, port, path):
+        self.path = path
+        # -Z root: Debian's tcpdump drops to user tcpdump, which cannot write here.
+        self.proc = ns.popen(["tcpdump", "-Z", "root", "--immediate-mode", "-i", "lo", "-nn", "-S",
+                              "-U", "-w", path,
+                              f"tcp port {port}"], stderr=subprocess.PIPE, text=True)
+        wait_for_line(self.proc, r"listening on lo", 20, "stderr")
+
+    def stop(self):
+        time.sleep(0.3)  # let the last segments reach the capture
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.communicate(timeout=20)
+        out = subprocess.run(["tcpdump", "-r", self.path, "-nn", "-S"], capture_output=True,
+                             text=True, check=True).stdout
+        segs = []
+        for line in out.splitlines():
+            m = SEGMENT.search(line)
+            if m:
+                src, sport, dst, dport, flags, seq, ack = m.groups()
+                segs.append(dict(sport=int(sport), dport=int(dport), flags=flags,
+                                 seq=int(seq) if seq else None, ack=int(ack) if ack else None))
+        return segs
+
+
+def test_iss_irs_match_the_wire():
+    n = 6
+    with Netns("wire") as ns, tempfile.TemporaryDirectory() as tmp:
+        cap = Capture(ns, PORT, os.path.join(tmp, "cap.pcap"))
+        tracer = Tracer(["-P", str(PORT)], os.path.join(tmp, "out.jsonl"))
+        server = ns.popen([DEMO_SERVER, "-p", str(PORT), "-n", str(n)], stdout=subprocess.PIPE,
+                          text=True)
+        try:
+            wait_for_line(server, r"^listening", 10)
+            c = ns.run([DEMO_CLIENT, "-n", str(n), "-c", "2", "127.0.0.1", str(PORT)],
+                       stdout=subprocess.PIPE, text=True, timeout=60)
+            check_eq(c.returncode, 0, "demo-client exit status")
+            server.communicate(timeout=30)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+        status, records = tracer.stop()
+        segs = cap.stop()
+        check_eq(status, 0, "synscope exit status")
+        recs = handshakes(records, ns.inode, PORT)
+
+    syns = [s for s in segs if s["flags"] == "S"]
+    synacks = [s for s in segs if s["flags"] == "S."]
+    check_eq(len(syns), n, "SYNs on the wire (no retransmissions on loopback)")
+    check_eq(len(synacks), n, "SYN-ACKs on the wire")
+    clients = {r["sport"]: r for r in recs if r["role"] == "client"}
+    servers = {r["dport"]: r for r in recs if r["role"] == "server"}
+    check_eq(len(clients), n, "client records, one per SYN on the wire")
+    check_eq(len(servers), n, "server records, one per SYN-ACK on the wire")
+    for syn in syns:
+        c = clients.get(syn["sport"])
+        check(c is not None, "a client record for each SYN's source port", syn["sport"],
+              sorted(clients))
+        check_eq(c["iss"], syn["seq"], f"client ISS = SYN seq (port {syn['sport']})")
+        check_eq(c["retrans"], 0, "client SYN retransmissions = SYNs on the wire - 1")
+    for sa in synacks:
+        c, s = clients.get(sa["dport"]), servers.get(sa["dport"])
+        check(c is not None and s is not None, "both ends recorded for each SYN-ACK",
+              sa["dport"], "recorded")
+        check_eq(c["irs"], sa["seq"], f"client IRS = SYN-ACK seq (port {sa['dport']})")
+        check_eq(s["iss"], sa["seq"], f"server ISS = SYN-ACK seq (port {sa['dport']})")
+        check_eq(sa["ack"], c["iss"] + 1 & 0xFFFFFFFF, "SYN-ACK acknowledges ISS + 1")
+        check_eq(s["irs"], c["iss"], "server IRS = client ISS")
+
+
+def test_refused_matches_rst_on_the_wire():
+    with Netns("rst") as ns, tempfile.TemporaryDirectory() as tmp:
+        cap = Capture(ns, PORT, os.path.join(tmp, "cap.pcap"))
+        tracer = Tracer(["-P", str(PORT)], os.path.join(tmp, "out.jsonl"))
+        c = ns.run([DEMO_CLIENT, "-n", "3", "127.0.0.1", str(PORT)], stdout=subprocess.PIPE,
+                   text=True, timeout=60)
+        status, records = tracer.stop()
+        segs = cap.stop()
+        recs = handshakes(records, ns.inode, PORT)
+    check_eq(c.returncode, 1, "demo-client fails on refused connects")
+    rsts = {s["dport"] for s in segs if "R" in s["flags"] and s["sport"] == PORT}
+    refused = {r["sport"] for r in recs if r["outcome"] == "refused"}
+    check_eq(len(rsts), 3, "RSTs from the closed port on the wire")
+    check_eq(refused, rsts, "each refused record matches an RST to its port")
+
+
+def test_queue_depth_and_backlog_match_ss():
+    backlog = 2
+    held = backlog + 1  # Linux queues backlog + 1 completed connections
+    with Netns("ss") as ns, tempfile.TemporaryDirectory() as tmp:
+        tracer = Tracer(["-P", str(PORT)], os.path.join(tmp, "out.jsonl"))
+        server = ns.popen([DEMO_SERVER, "-p", str(PORT), "-b", str(backlog), "-n", str(held),
+                           "--accept-delay-ms", "1500"], stdout=subprocess.PIPE, text=True)
+        try:
+            wait_for_line(server, r"^listening", 10)
+            c = ns.run([DEMO_CLIENT, "-n", str(held), "127.0.0.1", str(PORT)],
+                       stdout=subprocess.PIPE, text=True, timeout=30)
+            check_eq(c.returncode, 0, "demo-client exit status")
+            ss = ns.run(["ss", "-ltnH", f"sport = :{PORT}"], capture_output=True, text=True,
+                        check=True).stdout.split()
+            server.communicate(timeout=60)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+        status, records = tracer.stop()
+        recs = handshakes(records, ns.inode, PORT)
+    # State Recv-Q Send-Q Local Peer
+    recv_q, send_q = int(ss[1]), int(ss[2])
+    check_eq((recv_q, send_q), (held, backlog), "ss: queue full while the server sleeps")
+    servers = [r for r in recs if r["role"] == "server"]
+    check_eq(max(s["acceptq"] for s in servers), recv_q, "synscope's deepest queue = ss Recv-Q")
+    check_eq({s["backlog"] for s in servers}, {send_q}, "synscope's backlog = ss Send-Q")
