@@ -15,7 +15,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -34,6 +37,9 @@ struct client_opts {
 	unsigned int bind_port;    /* 0: let connect() pick an ephemeral port */
 	bool linger_rst;           /* close with RST (SO_LINGER, l_linger 0) */
 	bool wait_server_close;    /* wait for the server's FIN before close() */
+	int syn_retries;           /* TCP_SYNCNT, -1: the system's net.ipv4.tcp_syn_retries */
+	bool nonblock;             /* non-blocking connect(): EINPROGRESS, poll(), SO_ERROR */
+	unsigned int hold_ms;      /* keep the connection open this long before closing */
 };
 
 static const char doc[] =
@@ -47,7 +53,8 @@ static const char doc[] =
 
 static const char args_doc[] = "ADDR PORT";
 
-enum { OPT_PAYLOAD = 1000, OPT_BIND_PORT, OPT_LINGER_RST, OPT_CLOSE_FIRST };
+enum { OPT_PAYLOAD = 1000, OPT_BIND_PORT, OPT_LINGER_RST, OPT_CLOSE_FIRST, OPT_SYN_RETRIES,
+       OPT_NONBLOCK, OPT_HOLD_MS };
 
 static const struct argp_option options[] = {
 	{"count", 'n', "COUNT", 0, "Connections to make (default 1)", 0},
@@ -57,12 +64,15 @@ static const struct argp_option options[] = {
 	{"linger-rst", OPT_LINGER_RST, NULL, 0, "Close with an RST (SO_LINGER 0)", 0},
 	{"close-first", OPT_CLOSE_FIRST, "WHO", 0,
 	 "client (default): close at once; server: wait for the server's FIN", 0},
+	{"syn-retries", OPT_SYN_RETRIES, "N", 0, "SYN retransmissions before ETIMEDOUT (TCP_SYNCNT, 1-127)", 0},
+	{"nonblock", OPT_NONBLOCK, NULL, 0, "Non-blocking connect(): EINPROGRESS, then poll() and SO_ERROR", 0},
+	{"hold-ms", OPT_HOLD_MS, "MS", 0, "Keep each connection open MS milliseconds before closing", 0},
 	{},
 };
 
 static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct addrinfo *target;
-static struct client_opts opts = {.count = 1, .concurrency = 1};
+static struct client_opts opts = {.count = 1, .concurrency = 1, .syn_retries = -1};
 static unsigned long next_conn, failures;
 
 static unsigned long number(struct argp_state *state, const char *what, const char *arg,
@@ -93,6 +103,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--close-first takes 'server' or 'client'");
 		o->wait_server_close = !strcmp(arg, "server");
 		break;
+	case OPT_SYN_RETRIES: o->syn_retries = (int)number(state, "SYN retries", arg, 1, 127); break;
+	case OPT_NONBLOCK: o->nonblock = true; break;
+	case OPT_HOLD_MS: o->hold_ms = number(state, "hold time", arg, 0, 3600000); break;
 	case ARGP_KEY_ARG:
 		if (state->arg_num == 0)
 			o->host = arg;
@@ -182,12 +195,39 @@ static void talk(int fd)
 		got += n;
 }
 
+/*
+ * connect() as event-driven programs do it: the call returns EINPROGRESS at
+ * once, poll() reports the socket writable when the handshake ends, and
+ * SO_ERROR says how it ended. Returns 0 or an errno.
+ */
+static int connect_nonblocking(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		return errno;
+	if (connect(fd, target->ai_addr, target->ai_addrlen) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return errno;
+	while (poll(&pfd, 1, -1) < 0)
+		if (errno != EINTR)
+			return errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return errno;
+	if (!err)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return err;
+}
+
 static void one_connection(void)
 {
 	struct linger rst = {.l_onoff = 1, .l_linger = 0};
 	char local[INET6_ADDRSTRLEN + 8];
 	char buf[256];
-	int fd;
+	int fd, err;
 
 	fd = socket(target->ai_family, SOCK_STREAM, 0);
 	if (fd < 0) {
@@ -199,8 +239,17 @@ static void one_connection(void)
 		close(fd);
 		return;
 	}
-	if (connect(fd, target->ai_addr, target->ai_addrlen) < 0) {
-		fail("connect", errno);
+	/* Fewer SYN retransmissions make a timeout short enough to watch. */
+	if (opts.syn_retries > 0 &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &opts.syn_retries, sizeof(opts.syn_retries)) < 0) {
+		fail("setsockopt(TCP_SYNCNT)", errno);
+		close(fd);
+		return;
+	}
+	err = opts.nonblock ? connect_nonblocking(fd)
+			    : (connect(fd, target->ai_addr, target->ai_addrlen) < 0 ? errno : 0);
+	if (err) {
+		fail("connect", err);
 		close(fd);
 		return;
 	}
@@ -208,6 +257,8 @@ static void one_connection(void)
 	say("connected fd=%d local=%s pid=%d tid=%d\n", fd, local, getpid(), gettid());
 	if (opts.payload)
 		talk(fd);
+	if (opts.hold_ms)
+		usleep(opts.hold_ms * 1000);
 	if (opts.wait_server_close)
 		while (read(fd, buf, sizeof(buf)) > 0)
 			;

@@ -204,14 +204,16 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 	json_object *outcomes = json_object_new_object();
 	json_object *lost = json_object_new_object();
 	json_object *listeners = json_object_new_array();
+	json_object *destinations = json_object_new_array();
 	unsigned int i;
 	int o, err;
 
-	if (!obj || !outcomes || !lost || !listeners) {
+	if (!obj || !outcomes || !lost || !listeners || !destinations) {
 		json_object_put(obj);
 		json_object_put(outcomes);
 		json_object_put(lost);
 		json_object_put(listeners);
+		json_object_put(destinations);
 		return -ENOMEM;
 	}
 	put(obj, "type", json_object_new_string("stats"));
@@ -220,6 +222,7 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 	put(obj, "servers", json_object_new_uint64(sum->servers));
 	put(obj, "joined", json_object_new_uint64(sum->joined));
 	put(obj, "not_accepted", json_object_new_uint64(sum->not_accepted));
+	put(obj, "syn_retrans", json_object_new_uint64(sum->syn_retrans));
 	for (o = SYNSCOPE_OUT_ESTABLISHED; o <= SYNSCOPE_OUT_ABANDONED; o++)
 		put(outcomes, outcome_name(o), json_object_new_uint64(sum->by_outcome[o]));
 	put(obj, "outcomes", outcomes);
@@ -236,9 +239,37 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 		put(lo, "backlog", json_object_new_int64(l->backlog));
 		put(lo, "max_accept_wait_us", json_object_new_uint64(l->max_wait_us));
 		put(lo, "synack_retrans", json_object_new_uint64(l->synack_retrans));
+		put(lo, "closed_in_queue", json_object_new_uint64(l->closed_in_queue));
+		put(lo, "accept_wait_p50_us", json_object_new_uint64(hist_percentile(&l->wait_us, 50)));
+		put(lo, "accept_wait_p99_us", json_object_new_uint64(hist_percentile(&l->wait_us, 99)));
 		json_object_array_add(listeners, lo);
 	}
 	put(obj, "listeners", listeners);
+	for (i = 0; i < sum->ndestinations; i++) {
+		const struct destination_summary *d = &sum->destinations[i];
+		json_object *dobj = json_object_new_object(), *douts = json_object_new_object();
+
+		put(dobj, "daddr", json_object_new_string(d->addr));
+		put(dobj, "dport", json_object_new_int(d->port));
+		for (o = SYNSCOPE_OUT_ESTABLISHED; o <= SYNSCOPE_OUT_ABANDONED; o++)
+			put(douts, outcome_name(o), json_object_new_uint64(d->by_outcome[o]));
+		put(dobj, "outcomes", douts);
+		put(dobj, "syn_retrans", json_object_new_uint64(d->syn_retrans));
+		put(dobj, "connect_p50_us", d->connect_us.count ? json_object_new_uint64(hist_percentile(&d->connect_us, 50)) : NULL);
+		put(dobj, "connect_p99_us", d->connect_us.count ? json_object_new_uint64(hist_percentile(&d->connect_us, 99)) : NULL);
+		json_object_array_add(destinations, dobj);
+	}
+	put(obj, "destinations", destinations);
+	if (sum->netstat.valid) {
+		json_object *ns = json_object_new_object();
+
+		put(ns, "listen_overflows", json_object_new_uint64(sum->netstat.listen_overflows));
+		put(ns, "listen_drops", json_object_new_uint64(sum->netstat.listen_drops));
+		put(ns, "syncookies_sent", json_object_new_uint64(sum->netstat.syncookies_sent));
+		put(obj, "netstat", ns);
+	} else {
+		put(obj, "netstat", NULL);
+	}
 	put(lost, "total", json_object_new_uint64(summary_kernel_losses(sum)));
 	put(lost, "ringbuf_full", json_object_new_uint64(k->ringbuf_drops));
 	put(lost, "sock_map_full", json_object_new_uint64(k->sock_map_full));

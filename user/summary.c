@@ -27,11 +27,33 @@ void summary_print(FILE *f, const struct run_summary *sum)
 		const struct listener_summary *l = &sum->listeners[i];
 
 		fprintf(f, "synscope: listener port %u (netns %llu): %llu handshakes, %llu accepted, "
-			   "%llu never accepted, accept queue max %u/%u, accept wait max %llu us, "
-			   "SYN-ACK retransmits %llu\n",
-			l->port, l->netns, l->completed, l->accepted, l->not_accepted, l->max_acceptq,
-			l->backlog, l->max_wait_us, l->synack_retrans);
+			   "%llu never accepted, %llu closed in queue; accept queue max %u/%u; "
+			   "accept wait p50 %llu us, p99 %llu us, max %llu us; SYN-ACK retransmits %llu\n",
+			l->port, l->netns, l->completed, l->accepted, l->not_accepted, l->closed_in_queue,
+			l->max_acceptq, l->backlog, hist_percentile(&l->wait_us, 50),
+			hist_percentile(&l->wait_us, 99), l->max_wait_us, l->synack_retrans);
 	}
+	for (i = 0; i < sum->ndestinations; i++) {
+		const struct destination_summary *d = &sum->destinations[i];
+
+		fprintf(f, "synscope: destination %s port %u:", d->addr, d->port);
+		for (o = SYNSCOPE_OUT_ESTABLISHED; o <= SYNSCOPE_OUT_ABANDONED; o++)
+			if (d->by_outcome[o])
+				fprintf(f, " %s %llu", outcome_name(o), d->by_outcome[o]);
+		fprintf(f, "; SYN retransmits %llu", d->syn_retrans);
+		if (d->connect_us.count)
+			fprintf(f, "; connect p50 %llu us, p99 %llu us", hist_percentile(&d->connect_us, 50),
+				hist_percentile(&d->connect_us, 99));
+		fputc('\n', f);
+	}
+	if (sum->destinations_untracked)
+		fprintf(f, "synscope: %llu client ends to further destinations not itemised\n",
+			sum->destinations_untracked);
+	if (sum->netstat.valid)
+		fprintf(f, "synscope: this netns' listen drops the state tracepoint cannot see: "
+			   "ListenOverflows %llu, ListenDrops %llu, SyncookiesSent %llu\n",
+			sum->netstat.listen_overflows, sum->netstat.listen_drops,
+			sum->netstat.syncookies_sent);
 	if (sum->listeners_untracked)
 		fprintf(f, "synscope: %llu server ends on further listeners not itemised\n",
 			sum->listeners_untracked);

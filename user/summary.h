@@ -5,9 +5,12 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "histogram.h"
 #include "synscope.h"
 
 #define SUMMARY_MAX_LISTENERS 256
+#define SUMMARY_MAX_DESTINATIONS 256
+#define SUMMARY_ADDR_LEN 46 /* INET6_ADDRSTRLEN */
 
 /* Server ends grouped by listening port and network namespace. */
 struct listener_summary {
@@ -20,6 +23,29 @@ struct listener_summary {
 	unsigned int backlog;          /* effective backlog at the last handshake */
 	unsigned long long max_wait_us; /* longest accept-queue wait */
 	unsigned long long synack_retrans;
+	unsigned long long closed_in_queue; /* reset or closed while waiting for accept() */
+	struct histogram wait_us;       /* accept-queue waits of accepted ends */
+};
+
+/* Client ends grouped by remote address and port. */
+struct destination_summary {
+	char addr[SUMMARY_ADDR_LEN];
+	unsigned int port;
+	unsigned long long by_outcome[SYNSCOPE_OUT_ABANDONED + 1];
+	unsigned long long syn_retrans;
+	struct histogram connect_us;    /* connect() to ESTABLISHED of established ends */
+};
+
+/*
+ * TcpExt counters of /proc/net/netstat in synscope's own network namespace,
+ * as deltas over the run: drops of the listen path the state tracepoint
+ * cannot see (SYNs and third ACKs dropped on a full accept queue).
+ */
+struct netstat_delta {
+	bool valid;
+	unsigned long long listen_overflows; /* ListenOverflows: accept queue full */
+	unsigned long long listen_drops;     /* ListenDrops: any drop on a listener */
+	unsigned long long syncookies_sent;  /* SyncookiesSent: SYN queue full, cookie answered */
 };
 
 struct run_summary {
@@ -37,6 +63,11 @@ struct run_summary {
 	unsigned int nlisteners;
 	unsigned long long listeners_untracked; /* server ends beyond SUMMARY_MAX_LISTENERS */
 	struct listener_summary listeners[SUMMARY_MAX_LISTENERS];
+	unsigned int ndestinations;
+	unsigned long long destinations_untracked; /* client ends beyond SUMMARY_MAX_DESTINATIONS */
+	struct destination_summary destinations[SUMMARY_MAX_DESTINATIONS];
+	unsigned long long syn_retrans;   /* SYN retransmissions of all client ends */
+	struct netstat_delta netstat;
 };
 
 /* Events the kernel side counted as lost, all kinds together. */

@@ -21,6 +21,7 @@
 #include "output.h"
 #include "pid_listeners.h"
 #include "probe.h"
+#include "netstat.h"
 #include "tracker.h"
 #include "tracer.h"
 
@@ -266,7 +267,8 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	struct run_summary *sum;
 	struct output out, timeline;
 	unsigned long long deadline = 0;
-	bool mounted = false, stop_sent = false;
+	struct tcpext_counters netstat0, netstat1;
+	bool mounted = false, stop_sent = false, netstat_ok = false;
 	FILE *f = NULL;
 	int err, fexit_err = 0, status = 1;
 
@@ -324,6 +326,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	}
 
 	install_signals();
+	netstat_ok = tcpext_read_self(&netstat0) == 0;
 	describe_start(cfg, w, fexit_err, mounted);
 	if (w) {
 		status = w->start(w);
@@ -364,6 +367,12 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	sum = tracker_summary(tracker);
 	sum->kernel = skel->bss->stats;
 	sum->kernel_valid = true;
+	if (netstat_ok && tcpext_read_self(&netstat1) == 0) {
+		sum->netstat.valid = true;
+		sum->netstat.listen_overflows = netstat1.listen_overflows - netstat0.listen_overflows;
+		sum->netstat.listen_drops = netstat1.listen_drops - netstat0.listen_drops;
+		sum->netstat.syncookies_sent = netstat1.syncookies_sent - netstat0.syncookies_sent;
+	}
 	sum->write_errors += output_finish_all(cfg->timeline ? &timeline : &out, sum);
 	if (fflush(f) != 0 || fflush(stdout) != 0) {
 		fprintf(stderr, "synscope: couldn't write output: %s\n", strerror(errno));

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tracker.h"
@@ -86,9 +87,49 @@ static void count_server(struct run_summary *sum, const struct conn_end *end)
 	if (r->backlog)
 		l->backlog = r->backlog;
 	l->synack_retrans += r->retrans;
+	if (r->flags & SYNSCOPE_F_CLOSED)
+		l->closed_in_queue++;
 	wait = end_accept_wait_us(end);
-	if (wait > 0 && (unsigned long long)wait > l->max_wait_us)
-		l->max_wait_us = wait;
+	if (wait >= 0) {
+		hist_add(&l->wait_us, wait);
+		if ((unsigned long long)wait > l->max_wait_us)
+			l->max_wait_us = wait;
+	}
+}
+
+static struct destination_summary *destination_of(struct run_summary *sum, const struct conn_end *end)
+{
+	struct destination_summary *d;
+	unsigned int i;
+
+	for (i = 0; i < sum->ndestinations; i++) {
+		d = &sum->destinations[i];
+		if (d->port == end->raw.dport && !strcmp(d->addr, end->daddr))
+			return d;
+	}
+	if (sum->ndestinations == SUMMARY_MAX_DESTINATIONS)
+		return NULL;
+	d = &sum->destinations[sum->ndestinations++];
+	snprintf(d->addr, sizeof(d->addr), "%s", end->daddr);
+	d->port = end->raw.dport;
+	return d;
+}
+
+static void count_client(struct run_summary *sum, const struct conn_end *end)
+{
+	struct destination_summary *d = destination_of(sum, end);
+	long long us;
+
+	sum->syn_retrans += end->raw.retrans;
+	if (!d) {
+		sum->destinations_untracked++;
+		return;
+	}
+	d->by_outcome[end->raw.outcome]++;
+	d->syn_retrans += end->raw.retrans;
+	us = end_connect_us(end);
+	if (end->raw.outcome == SYNSCOPE_OUT_ESTABLISHED && us >= 0)
+		hist_add(&d->connect_us, us);
 }
 
 static void print_end(struct tracker *t, const struct conn_end *end)
@@ -114,6 +155,7 @@ void tracker_end(struct tracker *t, const struct conn_end *end, unsigned long lo
 	t->sum.by_outcome[r->outcome]++;
 	if (r->role == SYNSCOPE_ROLE_CLIENT) {
 		t->sum.clients++;
+		count_client(&t->sum, end);
 	} else {
 		t->sum.servers++;
 		count_server(&t->sum, end);
