@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * synscope demo: runs demo-server and demo-client in a private network
- * namespace (created with unshare(), gone when they exit: no traffic leaves
- * it) under synscope --timeline, and prints what the lecture says beside the
- * ladder of what the kernel did.
+ * synscope demo: runs demo-server and demo-client under synscope --timeline
+ * in network namespaces the demo creates and removes (no traffic leaves
+ * them), prints what the lecture says should happen, the ladder of what the
+ * kernel did, and the two side by side.
+ *
+ * Loopback scenarios run in a private namespace made with unshare(); it
+ * disappears with its last process. Routed scenarios put the client behind
+ * a router namespace (veth) whose routes drop or reject the SYN; those
+ * namespaces are named synscope-demo-PID-{client,router} and deleted at exit.
  */
 #define _GNU_SOURCE
 #include <argp.h>
@@ -11,11 +16,13 @@
 #include <limits.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "demo.h"
@@ -26,13 +33,84 @@
 
 #define DEMO_PORT "8080"
 #define LISTEN_WAIT_MS 5000
+#define MAX_ARGS 24
+
+/* Routed topology: client 10.99.1.1 -- 10.99.1.254 router -> 10.99.2.0/24 */
+#define TIMEOUT_TARGET "10.99.2.2"     /* blackhole route: the SYN vanishes */
+#define UNREACHABLE_TARGET "10.99.2.3" /* unreachable route: ICMP host unreachable */
+
+struct demo_opts;
+
+struct demo_argv {
+	char *server[MAX_ARGS];
+	char *client[MAX_ARGS];
+	int ns, nc;
+	const char *backlog; /* what the server passes to listen() */
+};
 
 struct scenario {
 	const char *name;
 	const char *summary;
-	const char *lecture; /* what should happen, printed before the run */
-	bool ipv6;
+	const char *lecture;
+	bool routed;  /* client behind a router namespace */
+	bool server;  /* run demo-server */
+	void (*build)(struct demo_argv *a, const struct demo_opts *o);
+	/* Prints what happened beside the lecture; true if they agree. */
+	bool (*verdict)(const struct run_summary *sum, const struct demo_opts *o);
 };
+
+struct demo_opts {
+	const struct scenario *sc;
+	unsigned long count;
+	unsigned int accept_delay_ms;
+	int verbose;
+	const char *jsonl_path; /* -o: the records as JSONL too */
+	char server_path[PATH_MAX], client_path[PATH_MAX];
+	char count_text[24], delay_text[16], client_ns[64], router_ns[64];
+};
+
+static void add(char **argv, int *n, const char *arg)
+{
+	if (*n < MAX_ARGS - 1)
+		argv[(*n)++] = (char *)arg;
+	argv[*n] = NULL;
+}
+
+static void server_args(struct demo_argv *a, const struct demo_opts *o, bool ipv6, const char *backlog)
+{
+	add(a->server, &a->ns, o->server_path);
+	if (ipv6)
+		add(a->server, &a->ns, "-6");
+	add(a->server, &a->ns, "-a");
+	add(a->server, &a->ns, ipv6 ? "::1" : "127.0.0.1");
+	add(a->server, &a->ns, "-p");
+	add(a->server, &a->ns, DEMO_PORT);
+	add(a->server, &a->ns, "-b");
+	add(a->server, &a->ns, backlog);
+	a->backlog = backlog;
+	add(a->server, &a->ns, "-n");
+	add(a->server, &a->ns, o->count_text);
+	add(a->server, &a->ns, "--accept-delay-ms");
+	add(a->server, &a->ns, o->delay_text);
+}
+
+/* The client, in the client namespace when routed. */
+static void client_args(struct demo_argv *a, const struct demo_opts *o, const char *addr)
+{
+	if (o->sc->routed) {
+		add(a->client, &a->nc, "ip");
+		add(a->client, &a->nc, "netns");
+		add(a->client, &a->nc, "exec");
+		add(a->client, &a->nc, o->client_ns);
+	}
+	add(a->client, &a->nc, o->client_path);
+	add(a->client, &a->nc, "-n");
+	add(a->client, &a->nc, o->count_text);
+	add(a->client, &a->nc, addr);
+	add(a->client, &a->nc, DEMO_PORT);
+}
+
+/* ---- scenarios ---------------------------------------------------------- */
 
 static const char normal_lecture[] =
 	"The lecture: the server calls socket(), bind(), listen(fd, backlog) and accept();\n"
@@ -43,33 +121,175 @@ static const char normal_lecture[] =
 	"                          server child ESTABLISHED, queued until accept() returns it.\n"
 	"Below, j is the client's ISS and k the server's ISS, read from the sockets.\n";
 
+static void build_handshake(struct demo_argv *a, const struct demo_opts *o)
+{
+	server_args(a, o, false, "4");
+	client_args(a, o, "127.0.0.1");
+}
+
+static void build_ipv6(struct demo_argv *a, const struct demo_opts *o)
+{
+	server_args(a, o, true, "4");
+	client_args(a, o, "::1");
+}
+
+static unsigned long long outcome(const struct run_summary *sum, int o)
+{
+	return sum->by_outcome[o];
+}
+
+static bool say(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool say(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("  kernel: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n  agrees with the lecture: %s\n", ok ? "yes" : "NO");
+	return ok;
+}
+
+static bool verdict_handshake(const struct run_summary *sum, const struct demo_opts *o)
+{
+	return say(outcome(sum, SYNSCOPE_OUT_ESTABLISHED) == 2 * o->count && sum->joined == 2 * o->count,
+		   "%llu of %lu connections established on both ends, %llu ends joined to their peer",
+		   outcome(sum, SYNSCOPE_OUT_ESTABLISHED) / 2, o->count, sum->joined);
+}
+
+static const char refused_lecture[] =
+	"The lecture: connect() to a port where nothing listens. The server host answers\n"
+	"the SYN with an RST; the client goes SYN_SENT -> CLOSE and connect() fails with\n"
+	"ECONNREFUSED (\"Connection refused\") at once, without retransmitting.\n";
+
+static void build_refused(struct demo_argv *a, const struct demo_opts *o)
+{
+	client_args(a, o, "127.0.0.1");
+}
+
+static bool verdict_refused(const struct run_summary *sum, const struct demo_opts *o)
+{
+	return say(outcome(sum, SYNSCOPE_OUT_REFUSED) == o->count && sum->syn_retrans == 0,
+		   "%llu of %lu connects refused (RST, ECONNREFUSED), %llu SYN retransmissions",
+		   outcome(sum, SYNSCOPE_OUT_REFUSED), o->count, sum->syn_retrans);
+}
+
+static const char timeout_lecture[] =
+	"The lecture: connect() to a host that never answers (here a router drops the\n"
+	"SYN into a blackhole route). The client retransmits the SYN after 1 s, then\n"
+	"2 s, 4 s... until its budget runs out (TCP_SYNCNT, set to 1 here to keep this\n"
+	"short; recent kernels add net.ipv4.tcp_syn_linear_timeouts), then connect()\n"
+	"fails with ETIMEDOUT (\"Connection timed out\").\n";
+
+static void build_timeout(struct demo_argv *a, const struct demo_opts *o)
+{
+	client_args(a, o, TIMEOUT_TARGET);
+	add(a->client, &a->nc, "--syn-retries");
+	add(a->client, &a->nc, "1");
+}
+
+static bool verdict_timeout(const struct run_summary *sum, const struct demo_opts *o)
+{
+	return say(outcome(sum, SYNSCOPE_OUT_TIMEOUT) == o->count && sum->syn_retrans >= o->count,
+		   "%llu of %lu connects timed out (ETIMEDOUT) after %llu SYN retransmissions in all",
+		   outcome(sum, SYNSCOPE_OUT_TIMEOUT), o->count, sum->syn_retrans);
+}
+
+static const char unreachable_lecture[] =
+	"The lecture: connect() to an address a router cannot reach. The router answers\n"
+	"the SYN with an ICMP \"destination unreachable\"; connect() fails with\n"
+	"EHOSTUNREACH (\"No route to host\"). Linux adds a detail: an ICMP that arrives\n"
+	"while connect() still holds the socket is only a soft error (tcp_v4_err()), so\n"
+	"the SYN may be retransmitted a few times before connect() gives up with it.\n";
+
+static void build_unreachable(struct demo_argv *a, const struct demo_opts *o)
+{
+	client_args(a, o, UNREACHABLE_TARGET);
+	add(a->client, &a->nc, "--syn-retries");
+	add(a->client, &a->nc, "2");
+}
+
+static bool verdict_unreachable(const struct run_summary *sum, const struct demo_opts *o)
+{
+	return say(outcome(sum, SYNSCOPE_OUT_UNREACHABLE) == o->count,
+		   "%llu of %lu connects unreachable (ICMP, EHOSTUNREACH), %llu SYN retransmissions",
+		   outcome(sum, SYNSCOPE_OUT_UNREACHABLE), o->count, sum->syn_retrans);
+}
+
+static const char backlog_lecture[] =
+	"The lecture: the server calls listen(fd, 1) and sleeps before each accept().\n"
+	"Completed connections wait in the accept queue; Linux holds backlog + 1 = 2 of\n"
+	"them. When it is full the server ignores new SYNs (ListenOverflows), so those\n"
+	"clients retransmit their SYN (1 s, then 2 s...) and complete only once accept()\n"
+	"has made room: their connect() takes seconds, not microseconds.\n";
+
+static void build_backlog(struct demo_argv *a, const struct demo_opts *o)
+{
+	server_args(a, o, false, "1");
+	client_args(a, o, "127.0.0.1");
+	add(a->client, &a->nc, "-c"); /* every connection at once */
+	add(a->client, &a->nc, o->count_text);
+}
+
+static bool verdict_backlog(const struct run_summary *sum, const struct demo_opts *o)
+{
+	const struct listener_summary *l = sum->nlisteners ? &sum->listeners[0] : NULL;
+	unsigned long long overflows = sum->netstat.valid ? sum->netstat.listen_overflows : 0;
+
+	if (!l)
+		return say(false, "no listener seen");
+	return say(l->max_acceptq == l->backlog + 1 && sum->syn_retrans > 0 && overflows > 0 &&
+			   l->accepted == o->count,
+		   "deepest accept queue %u/%u; ListenOverflows %llu; %llu SYN retransmissions; "
+		   "%llu accepted, accept wait p50 %llu us, max %llu us",
+		   l->max_acceptq, l->backlog, overflows, sum->syn_retrans, l->accepted,
+		   hist_percentile(&l->wait_us, 50), l->max_wait_us);
+}
+
 static const struct scenario scenarios[] = {
-	{"handshake", "IPv4 connections on loopback, accepted after a delay", normal_lecture, false},
-	{"ipv6", "IPv6 connections on ::1, accepted after a delay", normal_lecture, true},
+	{"handshake", "IPv4 connections on loopback, accepted after a delay", normal_lecture, false,
+	 true, build_handshake, verdict_handshake},
+	{"ipv6", "IPv6 connections on ::1, accepted after a delay", normal_lecture, false, true,
+	 build_ipv6, verdict_handshake},
+	{"refused", "connect() to a port nobody listens on", refused_lecture, false, false,
+	 build_refused, verdict_refused},
+	{"timeout", "connect() whose SYN a router drops", timeout_lecture, true, false, build_timeout,
+	 verdict_timeout},
+	{"unreachable", "connect() answered by ICMP host unreachable", unreachable_lecture, true, false,
+	 build_unreachable, verdict_unreachable},
+	{"backlog", "listen(fd, 1), slow accept(), five clients at once", backlog_lecture, false, true,
+	 build_backlog, verdict_backlog},
 };
 
-struct demo_opts {
-	const struct scenario *sc;
-	unsigned long count;
-	unsigned int accept_delay_ms;
-	int verbose;
-};
+#define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
+
+/* ---- options ------------------------------------------------------------- */
 
 static const char doc[] =
-	"Run the bundled demo-server and demo-client under synscope in a private network\n"
-	"namespace and print the annotated handshake of each connection.\n"
+	"Run the bundled demo-server and demo-client under synscope in network namespaces\n"
+	"the demo creates and removes, and print the annotated handshake of each connection\n"
+	"beside what the lecture says should happen.\n"
 	"\n"
 	"SCENARIOS:\n"
 	"    handshake   IPv4 connections on loopback, accepted after a delay (default)\n"
 	"    ipv6        IPv6 connections on ::1, accepted after a delay\n"
+	"    refused     connect() to a port nobody listens on: RST, ECONNREFUSED\n"
+	"    timeout     the SYN is dropped by a router: retransmissions, ETIMEDOUT\n"
+	"    unreachable the router answers with ICMP: EHOSTUNREACH\n"
+	"    backlog     listen(fd, 1) and a slow accept(): full queue, dropped SYNs\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    synscope demo              # the normal handshake, IPv4\n"
-	"    synscope demo ipv6 -n 5    # five IPv6 connections\n";
+	"    synscope demo ipv6 -n 5    # five IPv6 connections\n"
+	"    synscope demo backlog      # watch the accept queue overflow\n"
+	"    synscope demo timeout -o t.jsonl  # keep the records too\n";
 
 static const struct argp_option options[] = {
-	{"count", 'n', "COUNT", 0, "Connections to make (1-100, default 3)", 0},
-	{"accept-delay-ms", 'a', "MS", 0, "Server's sleep before each accept() (default 100)", 0},
+	{"count", 'n', "COUNT", 0, "Connections to make (1-100; default 3, backlog 5)", 0},
+	{"accept-delay-ms", 'a', "MS", 0,
+	 "Server's sleep before each accept() (default 100, backlog 1500)", 0},
+	{"output", 'o', "FILE", 0, "Also write the records to FILE as JSONL", 0},
 	{"verbose", 'v', NULL, 0, "More detail", 0},
 	{},
 };
@@ -94,13 +314,16 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'v':
 		o->verbose++;
 		break;
+	case 'o':
+		o->jsonl_path = arg;
+		break;
 	case ARGP_KEY_ARG:
 		if (state->arg_num > 0)
 			argp_error(state, "one scenario at a time");
-		for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		for (i = 0; i < NSCENARIOS; i++)
 			if (!strcmp(arg, scenarios[i].name))
 				break;
-		if (i == sizeof(scenarios) / sizeof(scenarios[0]))
+		if (i == NSCENARIOS)
 			argp_error(state, "unknown scenario '%s': see synscope demo --help", arg);
 		o->sc = &scenarios[i];
 		break;
@@ -110,76 +333,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-struct demo_workload {
-	struct workload w;
-	struct launched server, client;
-};
-
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-/* The client starts once the server's listener exists (read from /proc). */
-static int wait_listening(pid_t pid)
-{
-	struct pid_listener l[4];
-	int waited;
-
-	for (waited = 0; waited < LISTEN_WAIT_MS; waited += 10) {
-		if (pid_listeners(pid, l, 4) > 0)
-			return 0;
-		sleep_ms(10);
-	}
-	return -ETIMEDOUT;
-}
-
-static int demo_start(struct workload *w)
-{
-	struct demo_workload *d = (struct demo_workload *)w;
-	int err = launch_release(&d->server);
-
-	if (err) {
-		fprintf(stderr, "synscope: couldn't run %s: %s (run 'make' first)\n", d->server.name,
-			strerror(-err));
-		return 1;
-	}
-	if (wait_listening(d->server.pid)) {
-		fprintf(stderr, "synscope: demo-server did not listen within %d ms\n", LISTEN_WAIT_MS);
-		return 1;
-	}
-	err = launch_release(&d->client);
-	if (err) {
-		fprintf(stderr, "synscope: couldn't run %s: %s\n", d->client.name, strerror(-err));
-		return 1;
-	}
-	return 0;
-}
-
-static bool demo_finished(struct workload *w)
-{
-	struct demo_workload *d = (struct demo_workload *)w;
-
-	return launch_reap(&d->client) && launch_reap(&d->server);
-}
-
-static void demo_stop(struct workload *w, int sig)
-{
-	struct demo_workload *d = (struct demo_workload *)w;
-
-	launch_signal(&d->client, sig);
-	launch_signal(&d->server, sig);
-}
-
-static int demo_exit_status(struct workload *w)
-{
-	struct demo_workload *d = (struct demo_workload *)w;
-	int status = launch_exit_status(&d->client);
-
-	return status ? status : launch_exit_status(&d->server);
-}
+/* ---- namespaces ------------------------------------------------------------ */
 
 /* A private network namespace with loopback up; it dies with its last process. */
 static int enter_private_netns(void)
@@ -207,6 +361,141 @@ static int enter_private_netns(void)
 	return err;
 }
 
+/* Runs one `ip` command line; commands are built from constants and our pid. */
+static int ip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int ip(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int status;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	status = system(cmd);
+	if (status != 0) {
+		fprintf(stderr, "synscope: demo setup failed: '%s' (is iproute2 installed?)\n", cmd);
+		return -1;
+	}
+	return 0;
+}
+
+static void remove_routed(const struct demo_opts *o)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null; true",
+		 o->client_ns, o->router_ns);
+	if (system(cmd) != 0)
+		fprintf(stderr, "synscope: couldn't remove the demo namespaces %s, %s\n", o->client_ns,
+			o->router_ns);
+}
+
+/* client (10.99.1.1) --veth-- (10.99.1.254) router: blackhole and unreachable routes */
+static int setup_routed(const struct demo_opts *o)
+{
+	const char *c = o->client_ns, *r = o->router_ns;
+
+	if (ip("ip netns add %s && ip netns add %s", c, r) ||
+	    ip("ip link add c0 netns %s type veth peer name r0 netns %s", c, r) ||
+	    ip("ip -n %s link set lo up && ip -n %s link set lo up", c, r) ||
+	    ip("ip -n %s addr add 10.99.1.1/24 dev c0 && ip -n %s link set c0 up", c, c) ||
+	    ip("ip -n %s addr add 10.99.1.254/24 dev r0 && ip -n %s link set r0 up", r, r) ||
+	    ip("ip -n %s route add default via 10.99.1.254", c) ||
+	    ip("ip netns exec %s sysctl -q -w net.ipv4.ip_forward=1", r) ||
+	    ip("ip -n %s route add blackhole " TIMEOUT_TARGET "/32", r) ||
+	    ip("ip -n %s route add unreachable " UNREACHABLE_TARGET "/32", r)) {
+		remove_routed(o);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the workload ----------------------------------------------------------- */
+
+struct demo_workload {
+	struct workload w;
+	const struct demo_opts *o;
+	struct launched server, client;
+	bool agrees;
+};
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* The client starts once the server's listener exists (read from /proc). */
+static int wait_listening(pid_t pid)
+{
+	struct pid_listener l[4];
+	int waited;
+
+	for (waited = 0; waited < LISTEN_WAIT_MS; waited += 10) {
+		if (pid_listeners(pid, l, 4) > 0)
+			return 0;
+		sleep_ms(10);
+	}
+	return -ETIMEDOUT;
+}
+
+static int demo_start(struct workload *w)
+{
+	struct demo_workload *d = (struct demo_workload *)w;
+	int err;
+
+	if (d->o->sc->server) {
+		err = launch_release(&d->server);
+		if (err) {
+			fprintf(stderr, "synscope: couldn't run %s: %s (run 'make' first)\n",
+				d->server.name, strerror(-err));
+			return 1;
+		}
+		if (wait_listening(d->server.pid)) {
+			fprintf(stderr, "synscope: demo-server did not listen within %d ms\n",
+				LISTEN_WAIT_MS);
+			return 1;
+		}
+	}
+	err = launch_release(&d->client);
+	if (err) {
+		fprintf(stderr, "synscope: couldn't run %s: %s\n", d->client.name, strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+static bool demo_finished(struct workload *w)
+{
+	struct demo_workload *d = (struct demo_workload *)w;
+
+	return launch_reap(&d->client) && (!d->o->sc->server || launch_reap(&d->server));
+}
+
+static void demo_stop(struct workload *w, int sig)
+{
+	struct demo_workload *d = (struct demo_workload *)w;
+
+	launch_signal(&d->client, sig);
+	launch_signal(&d->server, sig);
+}
+
+static void demo_report(struct workload *w, const struct run_summary *sum)
+{
+	struct demo_workload *d = (struct demo_workload *)w;
+
+	printf("\nsynscope demo %s: what the lecture says, and what the kernel did\n", d->o->sc->name);
+	d->agrees = d->o->sc->verdict(sum, d->o);
+}
+
+/* 0 when the kernel did what the lecture says (a failing connect() included). */
+static int demo_exit_status(struct workload *w)
+{
+	return ((struct demo_workload *)w)->agrees ? 0 : 1;
+}
+
 /* demo-server and demo-client live next to the synscope binary. */
 static int sibling_path(const char *name, char *buf, size_t len)
 {
@@ -225,79 +514,81 @@ static int sibling_path(const char *name, char *buf, size_t len)
 	return access(buf, X_OK) == 0 ? 0 : -errno;
 }
 
+static void defaults_for(struct demo_opts *o, bool count_set, bool delay_set)
+{
+	bool backlog = !strcmp(o->sc->name, "backlog");
+
+	if (!count_set)
+		o->count = backlog ? 5 : (o->sc->server ? 3 : 2);
+	if (!delay_set)
+		o->accept_delay_ms = backlog ? 1500 : 100;
+	snprintf(o->count_text, sizeof(o->count_text), "%lu", o->count);
+	snprintf(o->delay_text, sizeof(o->delay_text), "%u", o->accept_delay_ms);
+	snprintf(o->client_ns, sizeof(o->client_ns), "synscope-demo-%d-client", getpid());
+	snprintf(o->router_ns, sizeof(o->router_ns), "synscope-demo-%d-router", getpid());
+}
+
 int demo_main(int argc, char **argv)
 {
-	struct demo_opts o = {.sc = &scenarios[0], .count = 3, .accept_delay_ms = 100};
+	struct demo_opts o = {.sc = &scenarios[0], .count = 0, .accept_delay_ms = ~0u};
 	struct argp argp = {.options = options, .parser = parse_opt, .args_doc = "[SCENARIO]",
 			    .doc = doc};
 	struct demo_workload d = {
 		.w = {.start = demo_start, .finished = demo_finished, .stop = demo_stop,
-		      .exit_status = demo_exit_status},
+		      .report = demo_report, .exit_status = demo_exit_status},
+		.o = &o,
 	};
-	char server_path[PATH_MAX], client_path[PATH_MAX], count[16], delay[16];
-	const char *addr;
+	struct demo_argv a = {.ns = 0, .nc = 0};
 	struct synscope_config cfg;
-	int err, status;
+	int err = 0, status;
 
 	argp_parse(&argp, argc, argv, 0, NULL, &o);
+	defaults_for(&o, o.count != 0, o.accept_delay_ms != ~0u);
 	/* The demo's programs and synscope share the terminal: keep lines whole and in order. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (sibling_path("demo-server", server_path, sizeof(server_path)) ||
-	    sibling_path("demo-client", client_path, sizeof(client_path))) {
+	if (sibling_path("demo-server", o.server_path, sizeof(o.server_path)) ||
+	    sibling_path("demo-client", o.client_path, sizeof(o.client_path))) {
 		fprintf(stderr, "synscope: demo-server or demo-client not found next to synscope: "
 				"run 'make' (or 'make demo')\n");
 		return 1;
 	}
-	if (enter_private_netns())
+	if (o.sc->routed ? setup_routed(&o) : enter_private_netns())
 		return 1;
 
-	addr = o.sc->ipv6 ? "::1" : "127.0.0.1";
-	snprintf(count, sizeof(count), "%lu", o.count);
-	snprintf(delay, sizeof(delay), "%u", o.accept_delay_ms);
-	{
-		char *server_argv[16], *client_argv[] = {client_path, "-n", count, (char *)addr,
-							 DEMO_PORT, NULL};
-		int n = 0;
-
-		server_argv[n++] = server_path;
-		if (o.sc->ipv6)
-			server_argv[n++] = "-6";
-		server_argv[n++] = "-a";
-		server_argv[n++] = (char *)addr;
-		server_argv[n++] = "-p";
-		server_argv[n++] = DEMO_PORT;
-		server_argv[n++] = "-b";
-		server_argv[n++] = "4";
-		server_argv[n++] = "-n";
-		server_argv[n++] = count;
-		server_argv[n++] = "--accept-delay-ms";
-		server_argv[n++] = delay;
-		server_argv[n] = NULL;
-		err = launch_held(&d.server, server_argv, false);
-		if (!err)
-			err = launch_held(&d.client, client_argv, false);
-	}
+	o.sc->build(&a, &o);
+	if (o.sc->server)
+		err = launch_held(&d.server, a.server, false);
+	if (!err)
+		err = launch_held(&d.client, a.client, false);
 	if (err) {
 		fprintf(stderr, "synscope: couldn't start the demo programs: %s\n", strerror(-err));
 		launch_cleanup(&d.server);
+		if (o.sc->routed)
+			remove_routed(&o);
 		return 1;
 	}
-	d.w.pids[0] = d.server.pid;
-	d.w.pids[1] = d.client.pid;
-	d.w.npids = 2;
+	if (o.sc->server)
+		d.w.pids[d.w.npids++] = d.server.pid;
+	d.w.pids[d.w.npids++] = d.client.pid;
 
 	options_defaults(&cfg);
 	cfg.timeline = true;
 	cfg.verbose = o.verbose;
+	if (o.jsonl_path) {
+		cfg.output_path = o.jsonl_path;
+		cfg.format = OUTPUT_JSONL;
+	}
 	/* A handful of connections: show each as soon as it completes. */
 	cfg.wakeup_bytes = 0;
 	printf("synscope demo %s: %s\n\n%s\n", o.sc->name, o.sc->summary, o.sc->lecture);
-	printf("demo-server %s port %s, listen backlog 4, sleeps %u ms before each accept();\n"
-	       "demo-client makes %lu connections.\n\n",
-	       addr, DEMO_PORT, o.accept_delay_ms, o.count);
-	fflush(stdout);
+	if (o.sc->server)
+		printf("demo-server listens on port %s with backlog %s and sleeps %u ms before each "
+		       "accept().\n", DEMO_PORT, a.backlog, o.accept_delay_ms);
+	printf("demo-client makes %lu connection%s.\n\n", o.count, o.count > 1 ? "s" : "");
 	status = run_tracer(&cfg, &d.w);
 	launch_cleanup(&d.client);
 	launch_cleanup(&d.server);
+	if (o.sc->routed)
+		remove_routed(&o);
 	return status;
 }

@@ -59,6 +59,16 @@ int output_end_all(struct output *out, const struct conn_end *end)
 	return failed;
 }
 
+int output_link_all(struct output *out, const struct conn_link *link)
+{
+	int failed = 0;
+
+	for (; out; out = out->next)
+		if (out->ops->link)
+			failed += out->ops->link(out, link) != 0;
+	return failed;
+}
+
 int output_finish_all(struct output *out, const struct run_summary *sum)
 {
 	int failed = 0;

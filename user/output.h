@@ -22,6 +22,12 @@ struct output_ops {
 	int (*summary)(struct output *out, const struct run_summary *sum);
 	/* Prints whatever the sink still holds (at exit). Optional. */
 	int (*flush)(struct output *out);
+	/*
+	 * A join that came after its client end was written (the server end
+	 * completed much later, e.g. its third ACK was dropped on a full accept
+	 * queue). Optional.
+	 */
+	int (*link)(struct output *out, const struct conn_link *link);
 };
 
 struct output {
@@ -41,6 +47,8 @@ extern const struct output_ops output_timeline_ops;
 
 /* Hands an end to every sink of the chain; returns how many failed. */
 int output_end_all(struct output *out, const struct conn_end *end);
+/* Hands a late join to every sink of the chain; returns how many failed. */
+int output_link_all(struct output *out, const struct conn_link *link);
 /* Flushes held records and writes the summary, in every sink; returns how many failed. */
 int output_finish_all(struct output *out, const struct run_summary *sum);
 

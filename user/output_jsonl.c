@@ -285,8 +285,24 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 	return err;
 }
 
+static int jsonl_link(struct output *out, const struct conn_link *link)
+{
+	json_object *obj = json_object_new_object();
+	int err;
+
+	if (!obj)
+		return -ENOMEM;
+	put(obj, "type", json_object_new_string("link"));
+	put(obj, "client", json_object_new_uint64(link->client_id));
+	put(obj, "server", json_object_new_uint64(link->server_id));
+	err = write_object(out, obj);
+	json_object_put(obj);
+	return err;
+}
+
 const struct output_ops output_jsonl_ops = {
 	.end = jsonl_end,
 	.summary = jsonl_summary,
 	.flush = jsonl_flush,
+	.link = jsonl_link,
 };

@@ -82,7 +82,17 @@ static int text_summary(struct output *out, const struct run_summary *sum)
 	return 0;
 }
 
+static int text_link(struct output *out, const struct conn_link *link)
+{
+	if (fprintf(out->f, "#%llu client joined to #%llu server (server end completed later)\n",
+		    (unsigned long long)link->client_id, (unsigned long long)link->server_id) < 0)
+		return -errno;
+	out->lines++;
+	return 0;
+}
+
 const struct output_ops output_text_ops = {
 	.end = text_end,
 	.summary = text_summary,
+	.link = text_link,
 };

@@ -379,6 +379,8 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		goto cleanup;
 	}
 	summary_print(stderr, sum);
+	if (w && w->report)
+		w->report(w, sum);
 	status = w ? w->exit_status(w) : 0;
 
 cleanup:

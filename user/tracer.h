@@ -26,6 +26,8 @@ struct workload {
 	bool (*finished)(struct workload *w);
 	/* synscope was asked to stop (signal): pass it on. */
 	void (*stop)(struct workload *w, int sig);
+	/* After the summary: the workload's own report (optional). */
+	void (*report)(struct workload *w, const struct run_summary *sum);
 	/* What synscope exits with once finished. */
 	int (*exit_status)(struct workload *w);
 };

@@ -187,7 +187,9 @@ void tracker_link(struct tracker *t, const struct conn_link *link)
 			return;
 		}
 	}
+	/* Already written: the join is written on its own. */
 	t->sum.late_links++;
+	t->sum.write_errors += output_link_all(t->out, link);
 }
 
 void tracker_bad_record(struct tracker *t)

@@ -12,7 +12,7 @@
 
 /* A sink that remembers what it was given. */
 static struct {
-	unsigned int n;
+	unsigned int n, links;
 	__u64 id[64], peer[64];
 } printed;
 
@@ -32,7 +32,16 @@ static int capture_summary(struct output *out, const struct run_summary *sum)
 	return 0;
 }
 
-static const struct output_ops capture_ops = {.end = capture_end, .summary = capture_summary};
+static int capture_link(struct output *out, const struct conn_link *link)
+{
+	(void)out;
+	(void)link;
+	printed.links++;
+	return 0;
+}
+
+static const struct output_ops capture_ops = {
+	.end = capture_end, .summary = capture_summary, .link = capture_link};
 static struct output capture = {.ops = &capture_ops};
 
 static int reset(void **state)
@@ -87,8 +96,9 @@ static void unjoined_client_prints_after_hold(void **state)
 	tracker_tick(t, 210 * MS);
 	assert_int_equal(printed.n, 1);
 	assert_int_equal(printed.peer[0], 0);
-	tracker_link(t, &link); /* too late: counted, not lost silently */
+	tracker_link(t, &link); /* too late: counted and written on its own */
 	assert_int_equal(tracker_summary(t)->late_links, 1);
+	assert_int_equal(printed.links, 1);
 	tracker_free(t);
 }
 

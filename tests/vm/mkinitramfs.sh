@@ -4,7 +4,8 @@
 # Builds the vmtest initramfs: a cpio (newc) archive holding
 #   - busybox-static and its applet links (the shell, mount, poweroff, ...);
 #   - the real tools the tests call, which busybox's applets do not replace:
-#     iproute2's ip and ss, util-linux's setpriv, tcpdump, python3;
+#     iproute2's ip and ss, util-linux's setpriv, tcpdump, python3, and the
+#     host's /bin/sh (dash);
 #   - build/synscope, build/demo-server, build/demo-client, as /synscope/build;
 #   - every shared library those need (resolved with ldd);
 #   - python3's standard library, trimmed (tests, IDLE, tkinter, lib2to3,
@@ -13,23 +14,35 @@
 #   - tests/e2e and tests/vm as /synscope/tests, tests/vm/init as /init, and
 #     /vmtest.env with the settings init reads.
 #
-# Usage: mkinitramfs.sh ROOT BUILD VM_DIR EXPECT_HOOK [FILTER...]
+#   - the kernel modules the tools need that the cloud kernel has as modules
+#     (sock_diag for `ss`: inet_diag, tcp_diag, ...), with their dependencies,
+#     loaded by init with insmod.
+#
+# Usage: mkinitramfs.sh ROOT BUILD VM_DIR KERNEL_ROOT EXPECT_HOOK [FILTER...]
 #   ROOT         the synscope tree
 #   BUILD        its build directory (synscope, demo-server, demo-client)
 #   VM_DIR       work directory; the image is VM_DIR/initramfs.cpio[.gz|.zst]
+#   KERNEL_ROOT  the unpacked kernel package (kernel.sh's output)
 #   EXPECT_HOOK  accept path the VM's kernel must get: fexit or syscall
 #   FILTER       test name substrings passed to tests/e2e/run.py
 # Prints the image's path on stdout.
 #
 # Environment: VMTEST_COMPRESS=none|gzip|zstd (default none: under TCG the
-# kernel unpacks an uncompressed archive fastest, see tests/vm/README.md).
+# kernel unpacks an uncompressed archive fastest, see tests/vm/README.md);
+# VMTEST_RUN='shell command' runs that in the VM instead of the test suites
+# (for debugging; its exit status is the result).
 set -eu
 
-ROOT=${1:?usage: mkinitramfs.sh ROOT BUILD VM_DIR EXPECT_HOOK [FILTER...]}
+ROOT=${1:?usage: mkinitramfs.sh ROOT BUILD VM_DIR KERNEL_ROOT EXPECT_HOOK [FILTER...]}
 BUILD=${2:?}
 VM_DIR=${3:?}
-EXPECT_HOOK=${4:?}
-shift 4
+KERNEL_ROOT=${4:?}
+EXPECT_HOOK=${5:?}
+shift 5
+# Modules to load in the VM (their dependencies are added): the socket
+# diagnostics `ss` reads listeners and queues through (without them it falls
+# back to /proc/net/tcp, which has no backlog: Send-Q would read 0).
+MODULES="tcp_diag udp_diag raw_diag unix_diag af_packet_diag netlink_diag"
 COMPRESS=${VMTEST_COMPRESS:-none}
 PYVER=3.11
 
@@ -113,6 +126,15 @@ for tool in ip ss setpriv tcpdump; do
 	copy_elf "$path" "$path"
 done
 
+# The host's /bin/sh (dash on Debian) as /bin/sh: busybox's ash runs its own
+# applets before PATH (so `sh -c 'ip netns ...'` would get busybox's ip);
+# dash, like on the host, runs what PATH finds.
+SH=$(readlink -f /bin/sh)
+case $SH in
+*/busybox) say "warning: the host's /bin/sh is busybox; keeping busybox sh" ;;
+*) rm -f "$STAGE/usr/bin/sh" && copy_elf "$SH" "$SH" && ln -sf "$SH" "$STAGE/usr/bin/sh" ;;
+esac
+
 # ---- python3 and its standard library --------------------------------------
 PY=/usr/bin/python$PYVER # Debian's, not a pyenv shim that may be first in PATH
 [ -x "$PY" ] || die "$PY missing (apt-get install python3)"
@@ -149,6 +171,31 @@ for dir in e2e vm; do
 	done
 done
 
+# ---- kernel modules ------------------------------------------------------------
+# The cloud kernel has BTF, BPF, tracefs, network namespaces, IPv6, AF_PACKET
+# and the serial console built in; only the sock_diag family is modular.
+# No modinfo/depmod needed: a module's dependencies are in its .modinfo
+# section ("depends=a,b"). load.list gets them in load order.
+KREL=$(ls -1 "$KERNEL_ROOT/lib/modules" | head -n 1)
+KMOD="$KERNEL_ROOT/lib/modules/$KREL"
+mkdir -p "$STAGE/lib/modules"
+: > "$STAGE/lib/modules/load.list"
+module_file() { # module_file NAME: its .ko (file names use - or _)
+	find "$KMOD/kernel" \( -name "$1.ko" -o -name "$(echo "$1" | tr _ -).ko" \) | head -n 1
+}
+add_module() { # add_module NAME: its dependencies first, then NAME itself
+	if grep -qx "$1" "$STAGE/lib/modules/load.list"; then return 0; fi
+	[ -n "$(module_file "$1")" ] || die "module $1 not found in $KMOD"
+	for dep in $(tr '\0' '\n' < "$(module_file "$1")" | sed -n 's/^depends=//p' | tr ',' ' '); do
+		add_module "$dep"
+	done
+	cp "$(module_file "$1")" "$STAGE/lib/modules/$1.ko"
+	echo "$1" >> "$STAGE/lib/modules/load.list"
+}
+for m in $MODULES; do
+	add_module "$m"
+done
+
 # ---- configuration files --------------------------------------------------------
 cat > "$STAGE/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
@@ -173,6 +220,8 @@ done
 {
 	echo "VMTEST_FILTER='$*'"
 	echo "SYNSCOPE_EXPECT_ACCEPT_HOOK=$EXPECT_HOOK"
+	# Single-quoted for init's `.`; a ' inside is written as '\''.
+	printf "VMTEST_RUN='%s'\n" "$(printf '%s' "${VMTEST_RUN:-}" | sed "s/'/'\\\\''/g")"
 } > "$STAGE/vmtest.env"
 cp "$ROOT/tests/vm/init" "$STAGE/init"
 chmod 0755 "$STAGE/init"
@@ -180,7 +229,7 @@ chmod 0755 "$STAGE/init"
 # ---- the archive -------------------------------------------------------------------
 rm -f "$VM_DIR"/initramfs.cpio "$VM_DIR"/initramfs.cpio.gz "$VM_DIR"/initramfs.cpio.zst
 case $COMPRESS in
-none) out="$VM_DIR/initramfs.cpio"; filter=cat ;;
+none) out="$VM_DIR/initramfs.cpio"; filter="cat" ;;
 gzip) out="$VM_DIR/initramfs.cpio.gz"; filter="gzip -1 -n" ;;
 zstd) out="$VM_DIR/initramfs.cpio.zst"; filter="zstd -q -3 -T0" ;;
 *) die "VMTEST_COMPRESS must be none, gzip or zstd" ;;
