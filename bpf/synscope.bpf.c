@@ -35,9 +35,13 @@ enum {
 	ST_ESTABLISHED = 1,
 	ST_SYN_SENT = 2,
 	ST_SYN_RECV = 3,
+	ST_FIN_WAIT1 = 4,
+	ST_FIN_WAIT2 = 5,
 	ST_CLOSE = 7,
 	ST_LISTEN = 10,
+	ST_CLOSING = 11,
 };
+
 
 /* Configuration, set by user space before load. */
 const volatile __u16 filter_family = 0; /* 0: any, AF_INET (incl. v4-mapped), AF_INET6 */
@@ -48,6 +52,8 @@ const volatile bool follow_forks = false; /* children of traced tgids are traced
  * consumer has caught up with, the kernel's default); user space also
  * drains on a timer, so nothing waits longer than its poll interval. */
 const volatile __u64 wakeup_bytes = 0;
+/* --close: keep each established end until its socket dies and report how it closed. */
+const volatile bool track_close = false;
 
 struct synscope_stats stats = {};
 static __u64 next_id;
@@ -57,13 +63,26 @@ struct {
 	__uint(max_entries, 4 << 20); /* resized by user space (--ringbuf-size) */
 } rb SEC(".maps");
 
-/* Connection ends under construction, keyed by struct sock address. */
+/*
+ * A connection end under construction, keyed by struct sock address. The
+ * handshake record comes first, so a lookup is also a pointer to it.
+ */
+struct sock_entry {
+	struct synscope_handshake hs;
+	struct synscope_close cl; /* --close: filled after ESTABLISHED */
+	__u32 emitted;            /* the handshake record has left (--close keeps the entry) */
+	__u32 pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 32768); /* resized by user space */
 	__type(key, __u64);
-	__type(value, struct synscope_handshake);
+	__type(value, struct sock_entry);
 } socks SEC(".maps");
+
+/* New entries start from this (too big to build on the BPF stack). */
+static const struct sock_entry zero_entry;
 
 enum call_kind { CALL_CONNECT = 1, CALL_ACCEPT = 2, CALL_LISTEN = 3 };
 
@@ -231,13 +250,22 @@ static __always_inline __u64 wakeup_flag(void)
 									 : BPF_RB_NO_WAKEUP;
 }
 
+/*
+ * The handshake record leaves. Without --close the entry goes with it; with
+ * --close an established end stays until its socket is destroyed.
+ */
 static __always_inline void emit(struct synscope_handshake *rec, __u64 key)
 {
+	struct sock_entry *e = (struct sock_entry *)rec;
+
 	if (bpf_ringbuf_output(&rb, rec, sizeof(*rec), wakeup_flag()))
 		count(&stats.ringbuf_drops);
 	else
 		count(&stats.records_emitted);
-	bpf_map_delete_elem(&socks, &key);
+	if (track_close && rec->outcome == SYNSCOPE_OUT_ESTABLISHED)
+		e->emitted = 1;
+	else
+		bpf_map_delete_elem(&socks, &key);
 }
 
 /*
@@ -277,18 +305,21 @@ static __always_inline __u8 outcome_of(int err)
 
 static __always_inline struct synscope_handshake *new_end(__u64 key, __u8 role)
 {
-	struct synscope_handshake rec = {};
+	struct synscope_handshake *rec;
 
-	rec.type = SYNSCOPE_REC_HANDSHAKE;
-	rec.role = role;
-	rec.fd = -1;
-	rec.id = __sync_fetch_and_add(&next_id, 1) + 1;
-	if (bpf_map_update_elem(&socks, &key, &rec, BPF_ANY)) {
+	if (bpf_map_update_elem(&socks, &key, &zero_entry, BPF_ANY)) {
 		count(&stats.sock_map_full);
 		return NULL;
 	}
+	rec = bpf_map_lookup_elem(&socks, &key);
+	if (!rec)
+		return NULL;
 	count(&stats.ends_tracked);
-	return bpf_map_lookup_elem(&socks, &key);
+	rec->type = SYNSCOPE_REC_HANDSHAKE;
+	rec->role = role;
+	rec->fd = -1;
+	rec->id = __sync_fetch_and_add(&next_id, 1) + 1;
+	return rec;
 }
 
 /* CLOSE -> SYN_SENT runs inside connect(), in the caller's context. */
@@ -445,6 +476,16 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 	if (newstate == ST_ESTABLISHED) {
 		rec->outcome = SYNSCOPE_OUT_ESTABLISHED;
 		read_isn(rec, sk);
+		if (track_close) {
+			struct synscope_close *cl = &((struct sock_entry *)rec)->cl;
+
+			cl->type = SYNSCOPE_REC_CLOSE;
+			cl->role = rec->role;
+			cl->id = rec->id;
+			cl->states[0] = ST_ESTABLISHED;
+			cl->ts[0] = rec->ts_end;
+			cl->nstates = 1;
+		}
 		if (rec->role == SYNSCOPE_ROLE_CLIENT)
 			index_client(rec, key);
 		else
@@ -461,12 +502,70 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 	complete(rec, key, SYNSCOPE_F_RESOLVED);
 }
 
+/* --close: the state path of an established end. */
+static __always_inline void append_state(struct synscope_close *cl, int state)
+{
+	__u8 n = cl->nstates;
+
+	if (n >= SYNSCOPE_CLOSE_STATES) {
+		cl->flags |= SYNSCOPE_CF_TRUNCATED;
+		return;
+	}
+	cl->states[n & (SYNSCOPE_CLOSE_STATES - 1)] = state;
+	cl->ts[n & (SYNSCOPE_CLOSE_STATES - 1)] = bpf_ktime_get_boot_ns();
+	cl->nstates = n + 1;
+}
+
+static __always_inline void on_later_state(const struct sock *sk, __u64 key, int oldstate,
+					   int newstate)
+{
+	struct sock_entry *e = bpf_map_lookup_elem(&socks, &key);
+	struct synscope_close *cl;
+
+	if (!e)
+		return;
+	if (newstate == ST_CLOSE && !e->emitted) {
+		/* Reset or closed while waiting in the accept queue: accept() may
+		 * still return it, so the record waits for accept() or destroy. */
+		e->hs.err = sk->sk_err;
+		__sync_fetch_and_or(&e->hs.flags, SYNSCOPE_F_CLOSED);
+	}
+	cl = &e->cl;
+	if (!track_close || !cl->nstates)
+		return;
+	append_state(cl, newstate);
+	if (newstate != ST_CLOSE)
+		return;
+	cl->err = sk->sk_err;
+	/* tcp_fin() marks the socket SOCK_DONE when the peer's FIN arrives
+	 * (sk_shutdown cannot tell: close() sets RCV_SHUTDOWN itself). */
+	if (sk->__sk_common.skc_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE)))
+		cl->flags |= SYNSCOPE_CF_FIN_RECEIVED;
+	/* From FIN_WAIT1/2 or CLOSING without an error, CLOSE is tcp_time_wait()
+	 * handing the connection to a timewait socket. */
+	if ((oldstate == ST_FIN_WAIT2 || oldstate == ST_CLOSING || oldstate == ST_FIN_WAIT1) &&
+	    !(cl->flags & SYNSCOPE_CF_RST_RECEIVED) && !cl->err)
+		cl->flags |= SYNSCOPE_CF_TIME_WAIT;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(handle_receive_reset, struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct sock_entry *e;
+
+	if (!track_close)
+		return 0;
+	e = bpf_map_lookup_elem(&socks, &key);
+	if (e)
+		e->cl.flags |= SYNSCOPE_CF_RST_RECEIVED;
+	return 0;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
 	__u64 key = (__u64)sk;
-	struct synscope_handshake *rec;
-
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 
@@ -477,14 +576,8 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	} else if ((oldstate == ST_SYN_SENT || oldstate == ST_SYN_RECV) &&
 		   (newstate == ST_ESTABLISHED || newstate == ST_CLOSE)) {
 		on_resolved(sk, key, newstate);
-	} else if (newstate == ST_CLOSE) {
-		/* Reset or closed while waiting in the accept queue: accept() may still
-		 * return it, so the record waits for accept() or tcp_destroy_sock. */
-		rec = bpf_map_lookup_elem(&socks, &key);
-		if (rec) {
-			rec->err = sk->sk_err;
-			__sync_fetch_and_or(&rec->flags, SYNSCOPE_F_CLOSED);
-		}
+	} else if (newstate == ST_CLOSE || track_close) {
+		on_later_state(sk, key, oldstate, newstate);
 	}
 	return 0;
 }
@@ -495,10 +588,21 @@ SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(handle_destroy, struct sock *sk)
 {
 	__u64 key = (__u64)sk;
-	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
+	struct sock_entry *e = bpf_map_lookup_elem(&socks, &key);
 
-	if (rec)
-		emit(rec, key);
+	if (!e)
+		return 0;
+	if (!e->emitted)
+		emit(&e->hs, key);
+	if (track_close && e->emitted && e->cl.nstates) {
+		e->cl.peer_id = e->hs.peer_id;
+		e->cl.ts_destroy = bpf_ktime_get_boot_ns();
+		if (bpf_ringbuf_output(&rb, &e->cl, sizeof(e->cl), wakeup_flag()))
+			count(&stats.ringbuf_drops);
+		else
+			count(&stats.records_emitted);
+	}
+	bpf_map_delete_elem(&socks, &key);
 	return 0;
 }
 

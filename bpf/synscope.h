@@ -20,6 +20,7 @@
 enum synscope_record_type {
 	SYNSCOPE_REC_HANDSHAKE = 1, /* struct synscope_handshake */
 	SYNSCOPE_REC_LINK = 2,      /* struct synscope_link */
+	SYNSCOPE_REC_CLOSE = 3,     /* struct synscope_close (with --close) */
 };
 
 enum synscope_role {
@@ -105,6 +106,42 @@ struct synscope_link {
 	__u16 pad[3];
 	__u64 client_id;
 	__u64 server_id;
+};
+
+#define SYNSCOPE_CLOSE_STATES 8
+
+/* synscope_close.flags */
+enum synscope_close_flags {
+	SYNSCOPE_CF_RST_RECEIVED = 1 << 0, /* tcp:tcp_receive_reset fired on this socket */
+	SYNSCOPE_CF_FIN_RECEIVED = 1 << 1, /* the peer's FIN had arrived at CLOSE (SOCK_DONE, set by tcp_fin()) */
+	SYNSCOPE_CF_TIME_WAIT = 1 << 2,    /* the final CLOSE handed the connection to a timewait socket */
+	SYNSCOPE_CF_TRUNCATED = 1 << 3,    /* more than SYNSCOPE_CLOSE_STATES states: the rest dropped */
+};
+
+/*
+ * How one established connection end closed (--close), emitted when the
+ * socket is destroyed (tcp:tcp_destroy_sock). states[] lists the kernel TCP
+ * states (include/net/tcp_states.h numbers) from ESTABLISHED on, ts[] when
+ * each was entered. The state tracepoint never shows TIME_WAIT:
+ * tcp_time_wait() hands the connection to a timewait socket and moves the
+ * full socket to CLOSE. A CLOSE from FIN_WAIT1, FIN_WAIT2 or CLOSING without
+ * error or RST is that hand-over (CF_TIME_WAIT): with the peer's FIN already
+ * in (CF_FIN_RECEIVED) it is TIME_WAIT proper, without it the timewait socket
+ * waits in its FIN_WAIT2 substate for that FIN. Either way the side that
+ * closed first keeps the TIME_WAIT.
+ */
+struct synscope_close {
+	__u16 type;     /* SYNSCOPE_REC_CLOSE */
+	__u8 role;      /* enum synscope_role */
+	__u8 nstates;   /* entries used in states[] and ts[] */
+	__u32 flags;    /* enum synscope_close_flags */
+	__s32 err;      /* sk->sk_err at CLOSE (ECONNRESET after an RST), 0 if none */
+	__u32 pad;
+	__u64 id;       /* the id of this end's handshake record */
+	__u64 peer_id;  /* the other end's id, 0 if unknown */
+	__u8 states[SYNSCOPE_CLOSE_STATES];
+	__u64 ts[SYNSCOPE_CLOSE_STATES]; /* boot ns */
+	__u64 ts_destroy; /* the socket was freed, boot ns */
 };
 
 /*

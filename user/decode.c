@@ -8,6 +8,7 @@
 /* The ABI is fixed-size: a change here must be made on both sides. */
 _Static_assert(sizeof(struct synscope_handshake) == 168, "synscope_handshake size changed");
 _Static_assert(sizeof(struct synscope_link) == 24, "synscope_link size changed");
+_Static_assert(sizeof(struct synscope_close) == 112, "synscope_close size changed");
 
 static const char *const role_names[] = {
 	[SYNSCOPE_ROLE_CLIENT] = "client",
@@ -79,7 +80,75 @@ static int decode_end(const struct synscope_handshake *raw, struct conn_end *end
 	return DECODED_END;
 }
 
-int decode_record(const void *data, size_t size, struct conn_end *end, struct conn_link *link)
+static const char *const state_names[] = {
+	[1] = "ESTABLISHED", [2] = "SYN_SENT",   [3] = "SYN_RECV",   [4] = "FIN_WAIT1",
+	[5] = "FIN_WAIT2",   [6] = "TIME_WAIT",  [7] = "CLOSE",      [8] = "CLOSE_WAIT",
+	[9] = "LAST_ACK",    [10] = "LISTEN",    [11] = "CLOSING",   [12] = "NEW_SYN_RECV",
+};
+
+#define TCP_ST_ESTABLISHED 1
+#define TCP_ST_FIN_WAIT1 4
+#define TCP_ST_CLOSE 7
+#define TCP_ST_CLOSE_WAIT 8
+#define TCP_ST_MAX 12
+
+const char *tcp_state_name(int state)
+{
+	if (state <= 0 || state > TCP_ST_MAX)
+		return "?";
+	return state_names[state];
+}
+
+const char *close_kind_name(enum close_kind kind)
+{
+	switch (kind) {
+	case CLOSE_ACTIVE: return "active";
+	case CLOSE_PASSIVE: return "passive";
+	case CLOSE_RESET_IN: return "reset-received";
+	case CLOSE_RESET_OUT: return "reset-sent";
+	default: return "unknown";
+	}
+}
+
+long long close_lifetime_us(const struct conn_close *close)
+{
+	const struct synscope_close *r = &close->raw;
+
+	if (r->nstates < 2 || r->ts[r->nstates - 1] < r->ts[0])
+		return -1;
+	return (long long)((r->ts[r->nstates - 1] - r->ts[0]) / 1000);
+}
+
+static int decode_close(const struct synscope_close *raw, struct conn_close *close)
+{
+	unsigned int i;
+	int first;
+
+	if (raw->role != SYNSCOPE_ROLE_CLIENT && raw->role != SYNSCOPE_ROLE_SERVER)
+		return -EINVAL;
+	if (raw->nstates < 1 || raw->nstates > SYNSCOPE_CLOSE_STATES || !raw->id)
+		return -EINVAL;
+	for (i = 0; i < raw->nstates; i++)
+		if (raw->states[i] < 1 || raw->states[i] > TCP_ST_MAX)
+			return -EINVAL;
+	memset(close, 0, sizeof(*close));
+	close->raw = *raw;
+	first = raw->nstates > 1 ? raw->states[1] : 0;
+	if (first == TCP_ST_FIN_WAIT1)
+		close->kind = CLOSE_ACTIVE;
+	else if (first == TCP_ST_CLOSE_WAIT)
+		close->kind = CLOSE_PASSIVE;
+	else if (first == TCP_ST_CLOSE && (raw->flags & SYNSCOPE_CF_RST_RECEIVED))
+		close->kind = CLOSE_RESET_IN;
+	else if (first == TCP_ST_CLOSE)
+		close->kind = CLOSE_RESET_OUT;
+	else
+		close->kind = CLOSE_UNKNOWN;
+	return DECODED_CLOSE;
+}
+
+int decode_record(const void *data, size_t size, struct conn_end *end, struct conn_link *link,
+		  struct conn_close *close)
 {
 	__u16 type;
 
@@ -106,6 +175,14 @@ int decode_record(const void *data, size_t size, struct conn_end *end, struct co
 		link->client_id = raw.client_id;
 		link->server_id = raw.server_id;
 		return DECODED_LINK;
+	}
+	case SYNSCOPE_REC_CLOSE: {
+		struct synscope_close raw;
+
+		if (size < sizeof(raw))
+			return -EINVAL;
+		memcpy(&raw, data, sizeof(raw));
+		return decode_close(&raw, close);
 	}
 	default:
 		return -EINVAL;

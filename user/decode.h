@@ -26,18 +26,42 @@ struct conn_link {
 	__u64 server_id;
 };
 
+/* How an established end closed (--close), with the closer derived from its states. */
+enum close_kind {
+	CLOSE_ACTIVE = 1,   /* sent the first FIN: ESTABLISHED -> FIN_WAIT1 */
+	CLOSE_PASSIVE,      /* received the first FIN: ESTABLISHED -> CLOSE_WAIT */
+	CLOSE_RESET_IN,     /* an RST arrived (the peer aborted) */
+	CLOSE_RESET_OUT,    /* went to CLOSE without FIN or RST received: aborted here (RST sent) */
+	CLOSE_UNKNOWN,      /* still ESTABLISHED when destroyed, or states lost */
+};
+
+struct conn_close {
+	struct synscope_close raw;
+	enum close_kind kind;
+};
+
 enum decoded_kind {
 	DECODED_END = SYNSCOPE_REC_HANDSHAKE,
 	DECODED_LINK = SYNSCOPE_REC_LINK,
+	DECODED_CLOSE = SYNSCOPE_REC_CLOSE,
 };
 
 /*
  * Decodes one ring-buffer record of `size` bytes.
- * Returns DECODED_END (fills *end) or DECODED_LINK (fills *link);
- * -EINVAL for a record that is short, of an unknown type, or whose role,
- * outcome or family is out of range (the kernel side and this build disagree).
+ * Returns DECODED_END (fills *end), DECODED_LINK (fills *link) or
+ * DECODED_CLOSE (fills *close); -EINVAL for a record that is short, of an
+ * unknown type, or whose role, outcome, family or states are out of range
+ * (the kernel side and this build disagree).
  */
-int decode_record(const void *data, size_t size, struct conn_end *end, struct conn_link *link);
+int decode_record(const void *data, size_t size, struct conn_end *end, struct conn_link *link,
+		  struct conn_close *close);
+
+/* Kernel TCP state name ("ESTABLISHED", "FIN_WAIT1"...); "?" if out of range. */
+const char *tcp_state_name(int state);
+/* "active", "passive", "reset-received", "reset-sent", "unknown". */
+const char *close_kind_name(enum close_kind kind);
+/* Connection lifetime of a closed end: ESTABLISHED to its last state, microseconds. */
+long long close_lifetime_us(const struct conn_close *close);
 
 /* "client" / "server"; "?" if out of range. */
 const char *role_name(int role);

@@ -247,6 +247,61 @@ static bool verdict_backlog(const struct run_summary *sum, const struct demo_opt
 		   hist_percentile(&l->wait_us, 50), l->max_wait_us);
 }
 
+static const char close_lecture[] =
+	"The lecture: the four-way close. The side that closes first (active) sends FIN\n"
+	"and goes FIN_WAIT1, then FIN_WAIT2 when it is acknowledged; the other side\n"
+	"(passive) goes CLOSE_WAIT, and after its own close() sends FIN from LAST_ACK.\n"
+	"The active side then waits in TIME_WAIT. Connection 1: the client closes first;\n"
+	"connection 2: the server does, and the TIME_WAIT moves to the server.\n";
+
+static void build_close(struct demo_argv *a, const struct demo_opts *o)
+{
+	server_args(a, o, false, "4");
+	add(a->server, &a->ns, "--close-first");
+	add(a->server, &a->ns, "alternate");
+	client_args(a, o, "127.0.0.1");
+	add(a->client, &a->nc, "--close-first");
+	add(a->client, &a->nc, "alternate");
+}
+
+static bool verdict_close(const struct run_summary *sum, const struct demo_opts *o)
+{
+	unsigned long long server_first = o->count / 2, client_first = o->count - server_first;
+
+	return say(sum->close_kinds[CLOSE_ACTIVE] == o->count &&
+			   sum->close_kinds[CLOSE_PASSIVE] == o->count &&
+			   sum->time_waits[0] == client_first && sum->time_waits[1] == server_first,
+		   "%llu active and %llu passive closes; TIME_WAIT kept by %llu clients and %llu "
+		   "servers (expected %llu and %llu)",
+		   sum->close_kinds[CLOSE_ACTIVE], sum->close_kinds[CLOSE_PASSIVE], sum->time_waits[0],
+		   sum->time_waits[1], client_first, server_first);
+}
+
+static const char reset_lecture[] =
+	"The lecture: close() with SO_LINGER set to {on, 0 s} aborts the connection: the\n"
+	"client sends an RST instead of a FIN and goes straight to CLOSE, without\n"
+	"TIME_WAIT; the server's connection goes to CLOSE on receiving the RST and its\n"
+	"next read() fails with ECONNRESET.\n";
+
+static void build_reset(struct demo_argv *a, const struct demo_opts *o)
+{
+	server_args(a, o, false, "4");
+	client_args(a, o, "127.0.0.1");
+	add(a->client, &a->nc, "--linger-rst");
+	add(a->client, &a->nc, "--hold-ms"); /* let accept() take it first */
+	add(a->client, &a->nc, "300");
+}
+
+static bool verdict_reset(const struct run_summary *sum, const struct demo_opts *o)
+{
+	return say(sum->close_kinds[CLOSE_RESET_OUT] == o->count &&
+			   sum->close_kinds[CLOSE_RESET_IN] == o->count && !sum->time_waits[0] &&
+			   !sum->time_waits[1],
+		   "%llu ends aborted with an RST sent, %llu reset by the peer, %llu TIME_WAIT",
+		   sum->close_kinds[CLOSE_RESET_OUT], sum->close_kinds[CLOSE_RESET_IN],
+		   sum->time_waits[0] + sum->time_waits[1]);
+}
+
 static const struct scenario scenarios[] = {
 	{"handshake", "IPv4 connections on loopback, accepted after a delay", normal_lecture, false,
 	 true, build_handshake, verdict_handshake},
@@ -260,6 +315,10 @@ static const struct scenario scenarios[] = {
 	 build_unreachable, verdict_unreachable},
 	{"backlog", "listen(fd, 1), slow accept(), five clients at once", backlog_lecture, false, true,
 	 build_backlog, verdict_backlog},
+	{"close", "the four-way close, client first then server first", close_lecture, false, true,
+	 build_close, verdict_close},
+	{"reset", "close() with SO_LINGER 0: an RST instead of a FIN", reset_lecture, false, true,
+	 build_reset, verdict_reset},
 };
 
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -278,6 +337,8 @@ static const char doc[] =
 	"    timeout     the SYN is dropped by a router: retransmissions, ETIMEDOUT\n"
 	"    unreachable the router answers with ICMP: EHOSTUNREACH\n"
 	"    backlog     listen(fd, 1) and a slow accept(): full queue, dropped SYNs\n"
+	"    close       the four-way close: client first, then server first; TIME_WAIT\n"
+	"    reset       close() with SO_LINGER 0: RST, no TIME_WAIT, ECONNRESET\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    synscope demo              # the normal handshake, IPv4\n"
@@ -519,7 +580,7 @@ static void defaults_for(struct demo_opts *o, bool count_set, bool delay_set)
 	bool backlog = !strcmp(o->sc->name, "backlog");
 
 	if (!count_set)
-		o->count = backlog ? 5 : (o->sc->server ? 3 : 2);
+		o->count = backlog ? 5 : (o->sc->server && o->sc->verdict != verdict_close ? 3 : 2);
 	if (!delay_set)
 		o->accept_delay_ms = backlog ? 1500 : 100;
 	snprintf(o->count_text, sizeof(o->count_text), "%lu", o->count);
@@ -574,6 +635,7 @@ int demo_main(int argc, char **argv)
 	options_defaults(&cfg);
 	cfg.timeline = true;
 	cfg.verbose = o.verbose;
+	cfg.track_close = o.sc->verdict == verdict_close || o.sc->verdict == verdict_reset;
 	if (o.jsonl_path) {
 		cfg.output_path = o.jsonl_path;
 		cfg.format = OUTPUT_JSONL;

@@ -36,7 +36,7 @@ struct client_opts {
 	const char *payload;
 	unsigned int bind_port;    /* 0: let connect() pick an ephemeral port */
 	bool linger_rst;           /* close with RST (SO_LINGER, l_linger 0) */
-	bool wait_server_close;    /* wait for the server's FIN before close() */
+	enum { CLIENT_FIRST, SERVER_FIRST, ALTERNATE } close_first; /* who sends the first FIN */
 	int syn_retries;           /* TCP_SYNCNT, -1: the system's net.ipv4.tcp_syn_retries */
 	bool nonblock;             /* non-blocking connect(): EINPROGRESS, poll(), SO_ERROR */
 	unsigned int hold_ms;      /* keep the connection open this long before closing */
@@ -63,7 +63,8 @@ static const struct argp_option options[] = {
 	{"bind-port", OPT_BIND_PORT, "PORT", 0, "bind() to PORT before connect()", 0},
 	{"linger-rst", OPT_LINGER_RST, NULL, 0, "Close with an RST (SO_LINGER 0)", 0},
 	{"close-first", OPT_CLOSE_FIRST, "WHO", 0,
-	 "client (default): close at once; server: wait for the server's FIN", 0},
+	 "client (default): close at once; server: wait for the server's FIN; "
+	 "alternate: client first on odd connections, server first on even ones (one thread)", 0},
 	{"syn-retries", OPT_SYN_RETRIES, "N", 0, "SYN retransmissions before ETIMEDOUT (TCP_SYNCNT, 1-127)", 0},
 	{"nonblock", OPT_NONBLOCK, NULL, 0, "Non-blocking connect(): EINPROGRESS, then poll() and SO_ERROR", 0},
 	{"hold-ms", OPT_HOLD_MS, "MS", 0, "Keep each connection open MS milliseconds before closing", 0},
@@ -99,9 +100,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_BIND_PORT: o->bind_port = number(state, "port", arg, 1, 65535); break;
 	case OPT_LINGER_RST: o->linger_rst = true; break;
 	case OPT_CLOSE_FIRST:
-		if (strcmp(arg, "server") && strcmp(arg, "client"))
-			argp_error(state, "--close-first takes 'server' or 'client'");
-		o->wait_server_close = !strcmp(arg, "server");
+		if (!strcmp(arg, "client"))
+			o->close_first = CLIENT_FIRST;
+		else if (!strcmp(arg, "server"))
+			o->close_first = SERVER_FIRST;
+		else if (!strcmp(arg, "alternate"))
+			o->close_first = ALTERNATE;
+		else
+			argp_error(state, "--close-first takes 'client', 'server' or 'alternate'");
 		break;
 	case OPT_SYN_RETRIES: o->syn_retries = (int)number(state, "SYN retries", arg, 1, 127); break;
 	case OPT_NONBLOCK: o->nonblock = true; break;
@@ -222,7 +228,7 @@ static int connect_nonblocking(int fd)
 	return err;
 }
 
-static void one_connection(void)
+static void one_connection(unsigned long index)
 {
 	struct linger rst = {.l_onoff = 1, .l_linger = 0};
 	char local[INET6_ADDRSTRLEN + 8];
@@ -259,7 +265,7 @@ static void one_connection(void)
 		talk(fd);
 	if (opts.hold_ms)
 		usleep(opts.hold_ms * 1000);
-	if (opts.wait_server_close)
+	if (opts.close_first == SERVER_FIRST || (opts.close_first == ALTERNATE && index % 2 == 1))
 		while (read(fd, buf, sizeof(buf)) > 0)
 			;
 	if (opts.linger_rst && setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst)) < 0)
@@ -271,8 +277,10 @@ static void one_connection(void)
 static void *worker(void *arg)
 {
 	(void)arg;
-	while (__atomic_fetch_add(&next_conn, 1, __ATOMIC_RELAXED) < opts.count)
-		one_connection();
+	unsigned long index;
+
+	while ((index = __atomic_fetch_add(&next_conn, 1, __ATOMIC_RELAXED)) < opts.count)
+		one_connection(index);
 	return NULL;
 }
 

@@ -30,7 +30,7 @@ struct server_opts {
 	unsigned int accept_delay_ms;
 	unsigned long count;    /* 0: forever */
 	bool echo;
-	bool close_first;       /* server closes right after accept (active close) */
+	enum { CLIENT_FIRST, SERVER_FIRST, ALTERNATE } close_first; /* who sends the first FIN */
 };
 
 static const char doc[] =
@@ -52,7 +52,8 @@ static const struct argp_option options[] = {
 	{"accept-delay-ms", OPT_ACCEPT_DELAY, "MS", 0, "Sleep MS before each accept()", 0},
 	{"echo", OPT_ECHO, NULL, 0, "Echo what the client sends until it closes", 0},
 	{"close-first", OPT_CLOSE_FIRST, "WHO", 0,
-	 "server: close right after accept; client (default): wait for the client's FIN", 0},
+	 "server: close right after accept; client (default): wait for the client's FIN; "
+	 "alternate: client first on odd connections, server first on even ones", 0},
 	{},
 };
 
@@ -82,9 +83,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_ACCEPT_DELAY: o->accept_delay_ms = number(state, "delay", arg, 3600000); break;
 	case OPT_ECHO: o->echo = true; break;
 	case OPT_CLOSE_FIRST:
-		if (strcmp(arg, "server") && strcmp(arg, "client"))
-			argp_error(state, "--close-first takes 'server' or 'client'");
-		o->close_first = !strcmp(arg, "server");
+		if (!strcmp(arg, "client"))
+			o->close_first = CLIENT_FIRST;
+		else if (!strcmp(arg, "server"))
+			o->close_first = SERVER_FIRST;
+		else if (!strcmp(arg, "alternate"))
+			o->close_first = ALTERNATE;
+		else
+			argp_error(state, "--close-first takes 'client', 'server' or 'alternate'");
 		break;
 	case ARGP_KEY_ARG: argp_error(state, "unexpected argument '%s'", arg); break;
 	default: return ARGP_ERR_UNKNOWN;
@@ -219,7 +225,8 @@ int main(int argc, char **argv)
 		peer_text(&peer, text, sizeof(text));
 		printf("accepted fd=%d peer=%s pid=%d tid=%d\n", fd, text, getpid(), gettid());
 		fflush(stdout);
-		if (!o.close_first)
+		/* alternate: the 1st connection's client closes first, the 2nd's server... */
+		if (o.close_first == CLIENT_FIRST || (o.close_first == ALTERNATE && served % 2 == 0))
 			serve(fd, o.echo);
 		if (close(fd) < 0)
 			perror("demo-server: close");

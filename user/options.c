@@ -38,6 +38,7 @@ enum {
 	OPT_TIMELINE,
 	OPT_WAKEUP_BYTES,
 	OPT_POLL_MS,
+	OPT_CLOSE,
 };
 
 static const struct argp_option opts[] = {
@@ -59,6 +60,9 @@ static const struct argp_option opts[] = {
 	{"poll-ms", OPT_POLL_MS, "MS", 0, "Read records at least every MS milliseconds (10-1000, default 100)", 0},
 	{"max-sockets", OPT_MAX_SOCKETS, "N", 0,
 	 "Connection ends tracked at once (default 32768)", 0},
+	{"close", OPT_CLOSE, NULL, 0,
+	 "Also report how each established connection closed: who closed first, the state "
+	 "path, TIME_WAIT, resets, lifetime (keeps an entry per open connection)", 0},
 	{"timeline", OPT_TIMELINE, NULL, 0,
 	 "Print each connection as a ladder: calls, segments, states, queue (to stdout)", 0},
 	{},
@@ -190,6 +194,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_TIMELINE:
 		cfg->timeline = true;
+		break;
+	case OPT_CLOSE:
+		cfg->track_close = true;
 		break;
 	case ARGP_KEY_ARG:
 		/* The first non-option starts the command: the rest are its own. */

@@ -31,6 +31,7 @@ struct synscope_config {
 	bool wakeup_set;              /* --wakeup-bytes given (else 1/8 of the ring buffer) */
 	unsigned int max_sockets;     /* --max-sockets: connection ends in flight */
 	bool timeline;                /* --timeline: the handshake ladder of each connection */
+	bool track_close;             /* --close: how each established end closed */
 	char **cmd;                   /* -- CMD ARGS...: run and trace it (NULL-terminated), or NULL */
 };
 

@@ -59,6 +59,40 @@ int output_end_all(struct output *out, const struct conn_end *end)
 	return failed;
 }
 
+int output_close_all(struct output *out, const struct conn_close *close)
+{
+	int failed = 0;
+
+	for (; out; out = out->next)
+		if (out->ops->close)
+			failed += out->ops->close(out, close) != 0;
+	return failed;
+}
+
+const char *close_final_state(const struct conn_close *close)
+{
+	const struct synscope_close *r = &close->raw;
+
+	if (!(r->flags & SYNSCOPE_CF_TIME_WAIT))
+		return tcp_state_name(r->states[r->nstates - 1]);
+	return (r->flags & SYNSCOPE_CF_FIN_RECEIVED) ? "TIME_WAIT" : "TIME_WAIT(FIN_WAIT2)";
+}
+
+void close_path_text(const struct conn_close *close, char *buf, size_t len, const char *sep)
+{
+	const struct synscope_close *r = &close->raw;
+	size_t used = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < r->nstates && used < len; i++) {
+		bool last = i == r->nstates - 1u;
+		const char *name = last ? close_final_state(close) : tcp_state_name(r->states[i]);
+
+		used += snprintf(buf + used, len - used, "%s%s", i ? sep : "", name);
+	}
+}
+
 int output_link_all(struct output *out, const struct conn_link *link)
 {
 	int failed = 0;

@@ -28,6 +28,8 @@ struct output_ops {
 	 * queue). Optional.
 	 */
 	int (*link)(struct output *out, const struct conn_link *link);
+	/* How an established end closed (--close). Optional. */
+	int (*close)(struct output *out, const struct conn_close *close);
 };
 
 struct output {
@@ -47,6 +49,16 @@ extern const struct output_ops output_timeline_ops;
 
 /* Hands an end to every sink of the chain; returns how many failed. */
 int output_end_all(struct output *out, const struct conn_end *end);
+/* Hands a close record to every sink of the chain; returns how many failed. */
+int output_close_all(struct output *out, const struct conn_close *close);
+/*
+ * The name of an end's last state: its CLOSE shown as "TIME_WAIT" when it was
+ * the hand-over to a timewait socket, "TIME_WAIT(FIN_WAIT2)" while that
+ * socket still waits for the peer's FIN.
+ */
+const char *close_final_state(const struct conn_close *close);
+/* "ESTABLISHED FIN_WAIT1 FIN_WAIT2 TIME_WAIT", with close_final_state() last. */
+void close_path_text(const struct conn_close *close, char *buf, size_t len, const char *sep);
 /* Hands a late join to every sink of the chain; returns how many failed. */
 int output_link_all(struct output *out, const struct conn_link *link);
 /* Flushes held records and writes the summary, in every sink; returns how many failed. */

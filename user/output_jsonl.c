@@ -279,6 +279,16 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 	put(lost, "tgid_map_full", json_object_new_uint64(k->tgid_map_full));
 	put(lost, "undecodable", json_object_new_uint64(sum->decode_errors));
 	put(lost, "late_joins", json_object_new_uint64(sum->late_links));
+	if (sum->closes) {
+		json_object *cl = json_object_new_object();
+
+		put(cl, "total", json_object_new_uint64(sum->closes));
+		for (o = CLOSE_ACTIVE; o <= CLOSE_UNKNOWN; o++)
+			put(cl, close_kind_name(o), json_object_new_uint64(sum->close_kinds[o]));
+		put(cl, "time_wait_clients", json_object_new_uint64(sum->time_waits[0]));
+		put(cl, "time_wait_servers", json_object_new_uint64(sum->time_waits[1]));
+		put(obj, "closes", cl);
+	}
 	put(obj, "lost", lost);
 	err = write_object(out, obj);
 	json_object_put(obj);
@@ -300,9 +310,54 @@ static int jsonl_link(struct output *out, const struct conn_link *link)
 	return err;
 }
 
+static int jsonl_close(struct output *out, const struct conn_close *close)
+{
+	const struct synscope_close *r = &close->raw;
+	json_object *obj = json_object_new_object(), *path = json_object_new_array();
+	json_object *times = json_object_new_array();
+	unsigned int i;
+	char ts[40];
+	long long us = close_lifetime_us(close);
+	int err;
+
+	if (!obj || !path || !times) {
+		json_object_put(obj);
+		json_object_put(path);
+		json_object_put(times);
+		return -ENOMEM;
+	}
+	for (i = 0; i < r->nstates; i++) {
+		bool last = i == r->nstates - 1u;
+
+		json_object_array_add(path, json_object_new_string(last ? close_final_state(close)
+								     : tcp_state_name(r->states[i])));
+		json_object_array_add(times, json_object_new_uint64(r->ts[i]));
+	}
+	put(obj, "type", json_object_new_string("close"));
+	put(obj, "id", json_object_new_uint64(r->id));
+	put(obj, "peer", r->peer_id ? json_object_new_uint64(r->peer_id) : NULL);
+	put(obj, "role", json_object_new_string(role_name(r->role)));
+	put(obj, "closer", json_object_new_string(close_kind_name(close->kind)));
+	put(obj, "path", path);
+	put(obj, "t_path_ns", times);
+	put(obj, "time_wait", json_object_new_boolean(r->flags & SYNSCOPE_CF_TIME_WAIT));
+	put(obj, "fin_received", json_object_new_boolean(r->flags & SYNSCOPE_CF_FIN_RECEIVED));
+	put(obj, "rst_received", json_object_new_boolean(r->flags & SYNSCOPE_CF_RST_RECEIVED));
+	put(obj, "truncated", json_object_new_boolean(r->flags & SYNSCOPE_CF_TRUNCATED));
+	put(obj, "errno", errno_name(r->err) ? json_object_new_string(errno_name(r->err)) : NULL);
+	put(obj, "lifetime_us", us >= 0 ? json_object_new_int64(us) : NULL);
+	put(obj, "ts", json_object_new_string(format_rfc3339(r->ts[r->nstates - 1], out->boot_to_real_ns,
+							     ts, sizeof(ts))));
+	put(obj, "ts_ns", json_object_new_uint64(r->ts[r->nstates - 1]));
+	err = write_object(out, obj);
+	json_object_put(obj);
+	return err;
+}
+
 const struct output_ops output_jsonl_ops = {
 	.end = jsonl_end,
 	.summary = jsonl_summary,
 	.flush = jsonl_flush,
 	.link = jsonl_link,
+	.close = jsonl_close,
 };

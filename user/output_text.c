@@ -91,8 +91,24 @@ static int text_link(struct output *out, const struct conn_link *link)
 	return 0;
 }
 
+static int text_close(struct output *out, const struct conn_close *close)
+{
+	const struct synscope_close *r = &close->raw;
+	const char *err = errno_name(r->err);
+	char path[160];
+
+	close_path_text(close, path, sizeof(path), " > ");
+	if (fprintf(out->f, "#%llu %s closed %s%s%s: %s, lifetime %.3f ms\n",
+		    (unsigned long long)r->id, role_name(r->role), close_kind_name(close->kind),
+		    err ? " " : "", err ? err : "", path, close_lifetime_us(close) / 1e3) < 0)
+		return -errno;
+	out->lines++;
+	return 0;
+}
+
 const struct output_ops output_text_ops = {
 	.end = text_end,
 	.summary = text_summary,
 	.link = text_link,
+	.close = text_close,
 };

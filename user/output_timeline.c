@@ -25,8 +25,9 @@
 #define MAX_ROWS 16
 
 struct pending {
-	unsigned int n;
+	unsigned int n, nclose;
 	struct conn_end ends[PENDING_MAX];
+	struct conn_close closes[PENDING_MAX];
 };
 
 struct row {
@@ -283,6 +284,128 @@ static int timeline_end(struct output *out, const struct conn_end *end)
 	return 0;
 }
 
+/* ---- the close (--close) ---- */
+
+#define ST_FIN_WAIT1 4
+#define ST_FIN_WAIT2 5
+#define ST_CLOSE 7
+#define ST_CLOSE_WAIT 8
+#define ST_LAST_ACK 9
+#define ST_CLOSING 11
+
+/* What an end sent when it moved from `from` to `to` (the ladder shows each segment once). */
+static const char *sent_on(int from, int to, const struct synscope_close *r, bool last)
+{
+	if (to == ST_FIN_WAIT1 || (from == ST_CLOSE_WAIT && to == ST_LAST_ACK))
+		return "FIN";
+	if (to == ST_CLOSE_WAIT || to == ST_CLOSING ||
+	    (last && (r->flags & SYNSCOPE_CF_TIME_WAIT) && (r->flags & SYNSCOPE_CF_FIN_RECEIVED)))
+		return "ACK";
+	if (to == ST_CLOSE && from == 1 && !(r->flags & SYNSCOPE_CF_RST_RECEIVED))
+		return "RST";
+	return NULL;
+}
+
+static void close_rows(struct ladder *l, const struct synscope_close *r)
+{
+	bool client = r->role == SYNSCOPE_ROLE_CLIENT;
+	unsigned int i;
+	struct row *row;
+
+	for (i = 1; i < r->nstates; i++) {
+		bool last = i == r->nstates - 1u;
+		const char *name = last ? close_final_state(&(struct conn_close){.raw = *r})
+					: tcp_state_name(r->states[i]);
+		const char *seg = sent_on(r->states[i - 1], r->states[i], r, last);
+
+		row = add_row(l, r->ts[i], client ? 2 * (int)i : 2 * (int)i + 1);
+		if (!row)
+			return;
+		snprintf(client ? row->client : row->server, client ? sizeof(row->client)
+								     : sizeof(row->server), "%s", name);
+		if (seg)
+			snprintf(row->seg, sizeof(row->seg), client ? "%s -->" : "<-- %s", seg);
+		else if (last && (r->flags & SYNSCOPE_CF_RST_RECEIVED))
+			snprintf(row->seg, sizeof(row->seg), "(RST in)");
+	}
+}
+
+static void close_summary(char *buf, size_t len, const struct conn_close *c)
+{
+	snprintf(buf, len, "%s %s%s", role_name(c->raw.role), close_kind_name(c->kind),
+		 (c->raw.flags & SYNSCOPE_CF_TIME_WAIT) ? ", keeps TIME_WAIT" : "");
+}
+
+static int draw_close(struct output *out, const struct conn_close *a, const struct conn_close *b)
+{
+	const struct conn_close *c = a && a->raw.role == SYNSCOPE_ROLE_CLIENT ? a : b;
+	const struct conn_close *s = c == a ? b : a;
+	char line[256], cs[64] = "", ss[64] = "";
+	struct ladder l = {.n = 0};
+	unsigned long long t0;
+	int i;
+
+	if (c)
+		close_rows(&l, &c->raw);
+	if (s)
+		close_rows(&l, &s->raw);
+	if (!l.n)
+		return 0;
+	qsort(l.rows, l.n, sizeof(l.rows[0]), cmp_rows);
+	t0 = l.rows[0].ts;
+	if (c)
+		close_summary(cs, sizeof(cs), c);
+	if (s)
+		close_summary(ss, sizeof(ss), s);
+	if (c && s)
+		fprintf(out->f, "\nclose of client #%llu, server #%llu: %s; %s\n",
+			(unsigned long long)c->raw.id, (unsigned long long)s->raw.id, cs, ss);
+	else
+		fprintf(out->f, "\nclose of %s #%llu: %s\n", c ? "client" : "server",
+			(unsigned long long)(c ? c->raw.id : s->raw.id), c ? cs : ss);
+	snprintf(line, sizeof(line), "%12s  %-30s %-40s %s", "time", c ? "client" : "", "segments",
+		 s ? "server" : "");
+	put_trimmed(out->f, line);
+	for (i = 0; i < l.n; i++) {
+		const struct row *r = &l.rows[i];
+
+		snprintf(line, sizeof(line), "%9.3f ms  %-30s %-40s %s", (r->ts - t0) / 1e6, r->client,
+			 r->seg, r->server);
+		put_trimmed(out->f, line);
+	}
+	out->lines++;
+	fflush(out->f);
+	return ferror(out->f) ? -EIO : 0;
+}
+
+static int timeline_close(struct output *out, const struct conn_close *close)
+{
+	struct pending *p = pending_of(out);
+	unsigned int i;
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	if (!close->raw.peer_id)
+		return draw_close(out, close, NULL);
+	for (i = 0; i < p->nclose; i++) {
+		if (p->closes[i].raw.id != close->raw.peer_id)
+			continue;
+		err = draw_close(out, close, &p->closes[i]);
+		p->closes[i] = p->closes[--p->nclose];
+		return err;
+	}
+	if (p->nclose == PENDING_MAX) {
+		err = draw_close(out, &p->closes[0], NULL);
+		memmove(&p->closes[0], &p->closes[1], (p->nclose - 1) * sizeof(p->closes[0]));
+		p->nclose--;
+		if (err)
+			return err;
+	}
+	p->closes[p->nclose++] = *close;
+	return 0;
+}
+
 static int timeline_flush(struct output *out)
 {
 	struct pending *p = out->state;
@@ -291,6 +414,8 @@ static int timeline_flush(struct output *out)
 
 	for (i = 0; p && i < p->n; i++)
 		err |= draw_end(out, &p->ends[i]);
+	for (i = 0; p && i < p->nclose; i++)
+		err |= draw_close(out, &p->closes[i], NULL);
 	if (p)
 		p->n = 0;
 	free(p);
@@ -309,4 +434,5 @@ const struct output_ops output_timeline_ops = {
 	.end = timeline_end,
 	.summary = timeline_summary,
 	.flush = timeline_flush,
+	.close = timeline_close,
 };

@@ -49,6 +49,12 @@ void summary_print(FILE *f, const struct run_summary *sum)
 	if (sum->destinations_untracked)
 		fprintf(f, "synscope: %llu client ends to further destinations not itemised\n",
 			sum->destinations_untracked);
+	if (sum->closes)
+		fprintf(f, "synscope: %llu closes: %llu active, %llu passive, %llu reset received, "
+			   "%llu reset sent, %llu unknown; TIME_WAIT kept by %llu clients, %llu servers\n",
+			sum->closes, sum->close_kinds[CLOSE_ACTIVE], sum->close_kinds[CLOSE_PASSIVE],
+			sum->close_kinds[CLOSE_RESET_IN], sum->close_kinds[CLOSE_RESET_OUT],
+			sum->close_kinds[CLOSE_UNKNOWN], sum->time_waits[0], sum->time_waits[1]);
 	if (sum->netstat.valid)
 		fprintf(f, "synscope: this netns' listen drops the state tracepoint cannot see: "
 			   "ListenOverflows %llu, ListenDrops %llu, SyncookiesSent %llu\n",

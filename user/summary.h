@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "decode.h"
 #include "histogram.h"
 #include "synscope.h"
 
@@ -68,6 +69,9 @@ struct run_summary {
 	struct destination_summary destinations[SUMMARY_MAX_DESTINATIONS];
 	unsigned long long syn_retrans;   /* SYN retransmissions of all client ends */
 	struct netstat_delta netstat;
+	unsigned long long closes;        /* --close: close records */
+	unsigned long long close_kinds[CLOSE_UNKNOWN + 1]; /* by enum close_kind */
+	unsigned long long time_waits[2]; /* TIME_WAIT kept by [0] clients, [1] servers */
 };
 
 /* Events the kernel side counted as lost, all kinds together. */

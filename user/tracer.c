@@ -58,14 +58,18 @@ static int handle_record(void *ctx, void *data, size_t size)
 {
 	struct tracker *t = ctx;
 	struct conn_link link;
+	struct conn_close close;
 	struct conn_end end;
 
-	switch (decode_record(data, size, &end, &link)) {
+	switch (decode_record(data, size, &end, &link, &close)) {
 	case DECODED_END:
 		tracker_end(t, &end, now_boot_ns());
 		break;
 	case DECODED_LINK:
 		tracker_link(t, &link);
+		break;
+	case DECODED_CLOSE:
+		tracker_close(t, &close);
 		break;
 	default:
 		tracker_bad_record(t);
@@ -106,6 +110,8 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	skel->rodata->filter_tgids = cfg->pid > 0 || tree;
 	skel->rodata->follow_forks = tree;
 	skel->rodata->wakeup_bytes = cfg->wakeup_bytes;
+	skel->rodata->track_close = cfg->track_close;
+	bpf_program__set_autoload(skel->progs.handle_receive_reset, cfg->track_close);
 	bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);
 	bpf_map__set_max_entries(skel->maps.socks, cfg->max_sockets);
 	bpf_program__set_autoload(skel->progs.handle_accept_fexit, with_fexit);

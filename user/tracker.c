@@ -192,6 +192,17 @@ void tracker_link(struct tracker *t, const struct conn_link *link)
 	t->sum.write_errors += output_link_all(t->out, link);
 }
 
+void tracker_close(struct tracker *t, const struct conn_close *close)
+{
+	struct run_summary *sum = &t->sum;
+
+	sum->closes++;
+	sum->close_kinds[close->kind]++;
+	if (close->raw.flags & SYNSCOPE_CF_TIME_WAIT)
+		sum->time_waits[close->raw.role == SYNSCOPE_ROLE_CLIENT ? 0 : 1]++;
+	sum->write_errors += output_close_all(t->out, close);
+}
+
 void tracker_bad_record(struct tracker *t)
 {
 	t->sum.decode_errors++;

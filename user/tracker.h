@@ -28,6 +28,8 @@ void tracker_free(struct tracker *t);
 void tracker_end(struct tracker *t, const struct conn_end *end, unsigned long long now_ns);
 /* A late join of a client to its server end. */
 void tracker_link(struct tracker *t, const struct conn_link *link);
+/* How an established end closed (--close). */
+void tracker_close(struct tracker *t, const struct conn_close *close);
 /* A record that did not decode. */
 void tracker_bad_record(struct tracker *t);
 /* Prints held clients older than hold_ns. */

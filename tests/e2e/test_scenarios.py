@@ -7,10 +7,13 @@ import os
 import subprocess
 import tempfile
 
+from types import SimpleNamespace
+
 from harness import SYNSCOPE, check, check_eq
 
 
 def run_demo(scenario, *args, timeout=120):
+    """Runs the scenario with -o; returns its stdout and records by type."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "demo.jsonl")
         before = set(subprocess.run(["ip", "netns", "list"], capture_output=True,
@@ -29,9 +32,9 @@ def run_demo(scenario, *args, timeout=120):
           "agrees")
     check_eq(records[-1]["type"], "stats", "the export ends with its stats record")
     check_eq(records[-1]["lost"]["total"], 0, "events lost")
-    ends = [r for r in records if r["type"] == "handshake"]
-    links = [r for r in records if r["type"] == "link"]
-    return p, ends, records[-1], links
+    of = lambda t: [r for r in records if r["type"] == t]  # noqa: E731
+    return SimpleNamespace(stdout=p.stdout, ends=of("handshake"), links=of("link"),
+                           closes=of("close"), stats=records[-1])
 
 
 def clients_of(ends, n):
@@ -42,8 +45,8 @@ def clients_of(ends, n):
 
 
 def test_scenario_refused():
-    _, ends, _, _ = run_demo("refused", "-n", "3")
-    for c in clients_of(ends, 3):
+    run = run_demo("refused", "-n", "3")
+    for c in clients_of(run.ends, 3):
         check_eq((c["outcome"], c["errno"], c["connect_ret"]), ("refused", "ECONNREFUSED", -111),
                  "refused outcome")
         check_eq(c["retrans"], 0, "no SYN retransmission before an RST")
@@ -51,21 +54,21 @@ def test_scenario_refused():
 
 
 def test_scenario_timeout():
-    p, ends, _, _ = run_demo("timeout", "-n", "2")
-    for c in clients_of(ends, 2):
+    run = run_demo("timeout", "-n", "2")
+    for c in clients_of(run.ends, 2):
         check_eq((c["outcome"], c["errno"], c["connect_ret"]), ("timeout", "ETIMEDOUT", -110),
                  "timeout outcome")
         check(1 <= c["retrans"] <= 6, "SYN retransmissions with TCP_SYNCNT=1", c["retrans"], "1..6")
         check(c["connect_us"] >= 900000, "connect() waited for the retransmissions (>= 0.9 s)",
               c["connect_us"], ">= 900000")
         check_eq(c["irs"], None, "no SYN-ACK, no IRS")
-    check("(no answer)" in p.stdout, "the ladder shows the unanswered SYN", p.stdout[-500:],
+    check("(no answer)" in run.stdout, "the ladder shows the unanswered SYN", run.stdout[-500:],
           "(no answer)")
 
 
 def test_scenario_unreachable():
-    _, ends, _, _ = run_demo("unreachable", "-n", "2")
-    for c in clients_of(ends, 2):
+    run = run_demo("unreachable", "-n", "2")
+    for c in clients_of(run.ends, 2):
         check_eq((c["outcome"], c["errno"], c["connect_ret"]),
                  ("unreachable", "EHOSTUNREACH", -113), "unreachable outcome")
         check_eq(c["daddr"], "10.99.2.3", "destination behind the router")
@@ -73,7 +76,8 @@ def test_scenario_unreachable():
 
 def test_scenario_backlog():
     n = 5
-    _, ends, stats, links = run_demo("backlog", "-n", str(n), timeout=180)
+    run = run_demo("backlog", "-n", str(n), timeout=180)
+    ends, stats, links = run.ends, run.stats, run.links
     clients = clients_of(ends, n)
     servers = [r for r in ends if r["role"] == "server"]
     check_eq(len(servers), n, "server records: every connection completed eventually")
@@ -102,3 +106,43 @@ def test_scenario_backlog():
           stats["netstat"], "> 0")
     check_eq(stats["syn_retrans"], sum(c["retrans"] for c in clients),
              "stats SYN retransmissions = sum over clients")
+
+
+def test_scenario_close():
+    run = run_demo("close", "-n", "2")
+    ends, stats, closes = run.ends, run.stats, run.closes
+    check_eq(len(closes), 4, "close records: both ends of both connections")
+    by_id = {c["id"]: c for c in closes}
+    clients = sorted((r for r in ends if r["role"] == "client"), key=lambda r: r["id"])
+    check_eq(len(clients), 2, "client records")
+    first, second = clients
+    for client, closer in ((first, "client"), (second, "server")):
+        c, s = by_id[client["id"]], by_id[client["peer"]]
+        active, passive = (c, s) if closer == "client" else (s, c)
+        check_eq(active["closer"], "active", f"{closer} closes first")
+        check_eq(passive["closer"], "passive", "the other end closes passively")
+        check_eq(active["path"][:2], ["ESTABLISHED", "FIN_WAIT1"], "active path starts with FIN_WAIT1")
+        check(active["path"][-1].startswith("TIME_WAIT") and active["time_wait"],
+              "the active closer keeps TIME_WAIT", active["path"], "... TIME_WAIT")
+        check_eq(passive["path"], ["ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"],
+                 "passive path CLOSE_WAIT -> LAST_ACK -> CLOSE")
+        check(not passive["time_wait"], "no TIME_WAIT on the passive side", passive["time_wait"],
+              False)
+        check(all(x["lifetime_us"] is not None and x["lifetime_us"] >= 0 for x in (c, s)),
+              "lifetimes reported", (c["lifetime_us"], s["lifetime_us"]), ">= 0")
+    check_eq((stats["closes"]["time_wait_clients"], stats["closes"]["time_wait_servers"]), (1, 1),
+             "TIME_WAIT counts in the stats record")
+
+
+def test_scenario_reset():
+    closes = run_demo("reset", "-n", "2").closes
+    check_eq(len(closes), 4, "close records")
+    for c in closes:
+        expected = "reset-sent" if c["role"] == "client" else "reset-received"
+        check_eq(c["closer"], expected, f"{c['role']} close kind")
+        check_eq(c["path"], ["ESTABLISHED", "CLOSE"], "straight to CLOSE")
+        check(not c["time_wait"], "no TIME_WAIT after an RST", c["time_wait"], False)
+    servers = [c for c in closes if c["role"] == "server"]
+    check(all(c["rst_received"] and c["errno"] == "ECONNRESET" for c in servers),
+          "the server saw the RST (ECONNRESET)", [(c["rst_received"], c["errno"]) for c in servers],
+          "RST, ECONNRESET")

@@ -18,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tracker *t;
 	struct conn_end end;
 	struct conn_link link;
+	struct conn_close close;
 	size_t off = 0, len;
 
 	if (!null)
@@ -37,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		len = (size_t)data[off++] * 2;
 		if (len > size - off)
 			len = size - off;
-		switch (decode_record(data + off, len, &end, &link)) {
+		switch (decode_record(data + off, len, &end, &link, &close)) {
 		case DECODED_END:
 			tracker_end(t, &end, off);
 			break;

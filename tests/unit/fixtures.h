@@ -87,8 +87,9 @@ static inline struct conn_end fixture_end(struct synscope_handshake raw)
 {
 	struct conn_end end;
 	struct conn_link link;
+	struct conn_close close;
 
-	decode_record(&raw, sizeof(raw), &end, &link);
+	decode_record(&raw, sizeof(raw), &end, &link, &close);
 	return end;
 }
 

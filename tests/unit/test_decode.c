@@ -13,9 +13,10 @@ static void decodes_a_client_end(void **state)
 	struct synscope_handshake raw = fixture_client(1, 2);
 	struct conn_end end;
 	struct conn_link link;
+	struct conn_close close;
 
 	(void)state;
-	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), DECODED_END);
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link, &close), DECODED_END);
 	assert_int_equal(end.family, AF_INET);
 	assert_false(end.v4mapped);
 	assert_string_equal(end.saddr, "10.0.0.1");
@@ -44,6 +45,7 @@ static void keeps_real_ipv6(void **state)
 	struct synscope_handshake raw = fixture_client(1, 0);
 	struct conn_end end;
 	struct conn_link link;
+	struct conn_close close;
 
 	(void)state;
 	raw.family = AF_INET6;
@@ -52,7 +54,7 @@ static void keeps_real_ipv6(void **state)
 	raw.saddr[15] = 1;                 /* ::1 */
 	raw.daddr[0] = 0x20, raw.daddr[1] = 0x01, raw.daddr[2] = 0x0d, raw.daddr[3] = 0xb8;
 	raw.daddr[15] = 2;                 /* 2001:db8::2 */
-	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), DECODED_END);
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link, &close), DECODED_END);
 	assert_int_equal(end.family, AF_INET6);
 	assert_false(end.v4mapped);
 	assert_string_equal(end.saddr, "::1");
@@ -72,21 +74,22 @@ static void rejects_short_and_unknown_records(void **state)
 	struct synscope_handshake raw = fixture_client(1, 2);
 	struct conn_end end;
 	struct conn_link link;
+	struct conn_close close;
 	__u16 bogus = 99;
 
 	(void)state;
-	assert_int_equal(decode_record(&raw, sizeof(raw) - 1, &end, &link), -EINVAL);
-	assert_int_equal(decode_record(&raw, 1, &end, &link), -EINVAL);
-	assert_int_equal(decode_record(NULL, 0, &end, &link), -EINVAL);
-	assert_int_equal(decode_record(&bogus, sizeof(bogus), &end, &link), -EINVAL);
+	assert_int_equal(decode_record(&raw, sizeof(raw) - 1, &end, &link, &close), -EINVAL);
+	assert_int_equal(decode_record(&raw, 1, &end, &link, &close), -EINVAL);
+	assert_int_equal(decode_record(NULL, 0, &end, &link, &close), -EINVAL);
+	assert_int_equal(decode_record(&bogus, sizeof(bogus), &end, &link, &close), -EINVAL);
 	raw.role = 3;
-	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), -EINVAL);
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link, &close), -EINVAL);
 	raw = fixture_client(1, 2);
 	raw.outcome = 0;
-	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), -EINVAL);
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link, &close), -EINVAL);
 	raw = fixture_client(1, 2);
 	raw.family = 1; /* AF_UNIX */
-	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), -EINVAL);
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link, &close), -EINVAL);
 }
 
 static void terminates_comm(void **state)
@@ -94,10 +97,11 @@ static void terminates_comm(void **state)
 	struct synscope_handshake raw = fixture_client(1, 2);
 	struct conn_end end;
 	struct conn_link link;
+	struct conn_close close;
 
 	(void)state;
 	memset(raw.comm, 'x', sizeof(raw.comm));
-	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), DECODED_END);
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link, &close), DECODED_END);
 	assert_int_equal(strlen(end.raw.comm), SYNSCOPE_COMM_LEN - 1);
 }
 
@@ -106,13 +110,14 @@ static void decodes_links(void **state)
 	struct synscope_link raw = {.type = SYNSCOPE_REC_LINK, .client_id = 5, .server_id = 9};
 	struct conn_end end;
 	struct conn_link link;
+	struct conn_close close;
 
 	(void)state;
-	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), DECODED_LINK);
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link, &close), DECODED_LINK);
 	assert_int_equal(link.client_id, 5);
 	assert_int_equal(link.server_id, 9);
 	raw.client_id = 0;
-	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link), -EINVAL);
+	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link, &close), -EINVAL);
 }
 
 static void names(void **state)

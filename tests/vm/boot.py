@@ -52,7 +52,7 @@ def main():
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     began = ended = False
-    result = None
+    result, result_line = None, ""
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     failure = None
     tail = []  # last console lines, shown when the VM did not get to the tests
@@ -90,7 +90,7 @@ def main():
                 continue
             m = RESULT.match(line)
             if m:
-                result = int(m.group(1))
+                result, result_line = int(m.group(1)), line
             t = TEST_LINE.match(line)
             if t:
                 counts[t.group(1)] += 1
@@ -121,7 +121,8 @@ def main():
     if result != 0:
         print(f"vmtest: FAIL: VM result rc={result}; {summary}")
         return 1
-    if counts["FAIL"] or counts["SKIP"] or not counts["PASS"]:
+    debug_run = " run=" in result_line  # VMTEST_RUN: a command, not the suites
+    if not debug_run and (counts["FAIL"] or counts["SKIP"] or not counts["PASS"]):
         print(f"vmtest: FAIL: rc=0 but the test lines disagree; {summary}")
         return 1
     print(f"vmtest: PASS: {summary}")

@@ -15,8 +15,8 @@
 #     /vmtest.env with the settings init reads.
 #
 #   - the kernel modules the tools need that the cloud kernel has as modules
-#     (sock_diag for `ss`: inet_diag, tcp_diag, ...), with their dependencies,
-#     loaded by init with insmod.
+#     (sock_diag for `ss`: inet_diag, tcp_diag, ...; veth for the demo's
+#     router scenarios), with their dependencies, loaded by init with insmod.
 #
 # Usage: mkinitramfs.sh ROOT BUILD VM_DIR KERNEL_ROOT EXPECT_HOOK [FILTER...]
 #   ROOT         the synscope tree
@@ -41,8 +41,9 @@ EXPECT_HOOK=${5:?}
 shift 5
 # Modules to load in the VM (their dependencies are added): the socket
 # diagnostics `ss` reads listeners and queues through (without them it falls
-# back to /proc/net/tcp, which has no backlog: Send-Q would read 0).
-MODULES="tcp_diag udp_diag raw_diag unix_diag af_packet_diag netlink_diag"
+# back to /proc/net/tcp, which has no backlog: Send-Q would read 0), and veth
+# for `synscope demo timeout|unreachable` (client and router namespaces).
+MODULES="tcp_diag udp_diag raw_diag unix_diag af_packet_diag netlink_diag veth"
 COMPRESS=${VMTEST_COMPRESS:-none}
 PYVER=3.11
 
@@ -173,7 +174,7 @@ done
 
 # ---- kernel modules ------------------------------------------------------------
 # The cloud kernel has BTF, BPF, tracefs, network namespaces, IPv6, AF_PACKET
-# and the serial console built in; only the sock_diag family is modular.
+# and the serial console built in; the sock_diag family and veth are modules.
 # No modinfo/depmod needed: a module's dependencies are in its .modinfo
 # section ("depends=a,b"). load.list gets them in load order.
 KREL=$(ls -1 "$KERNEL_ROOT/lib/modules" | head -n 1)
@@ -197,14 +198,12 @@ for m in $MODULES; do
 done
 
 # ---- configuration files --------------------------------------------------------
-cat > "$STAGE/etc/passwd" <<'EOF'
-root:x:0:0:root:/root:/bin/sh
-nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
-EOF
-cat > "$STAGE/etc/group" <<'EOF'
-root:x:0:
-nogroup:x:65534:
-EOF
+# The host's system accounts (uid < 1000, and nobody): setpriv runs as
+# nobody/nogroup, tcpdump -r drops to user tcpdump. No personal accounts.
+awk -F: '$3 < 1000 || $3 == 65534' /etc/passwd > "$STAGE/etc/passwd"
+awk -F: '$3 < 1000 || $3 == 65534' /etc/group > "$STAGE/etc/group"
+grep -q '^root:' "$STAGE/etc/passwd" || echo 'root:x:0:0:root:/root:/bin/sh' >> "$STAGE/etc/passwd"
+grep -q '^root:' "$STAGE/etc/group" || echo 'root:x:0:' >> "$STAGE/etc/group"
 cat > "$STAGE/etc/nsswitch.conf" <<'EOF'
 passwd: files
 group: files

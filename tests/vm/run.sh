@@ -51,7 +51,7 @@ t0=$(now)
 # package:file-it-provides; asks dpkg first, calls apt-get only for what is missing.
 # Kernel images are not installed: kernel.sh downloads and unpacks one.
 NEED="qemu-system-x86:/usr/bin/qemu-system-x86_64 busybox-static:/bin/busybox cpio:/usr/bin/cpio
-python3:/usr/bin/python3 iproute2:/usr/sbin/ss util-linux:/usr/bin/setpriv tcpdump:/usr/bin/tcpdump
+python3:/usr/bin/python3 iproute2:/usr/bin/ss util-linux:/usr/bin/setpriv tcpdump:/usr/bin/tcpdump
 zstd:/usr/bin/zstd"
 missing=
 for entry in $NEED; do
