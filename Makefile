@@ -32,7 +32,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps build vmlinux test check test-unit test-e2e test-asan fuzz demo bench install clean help
+.PHONY: all deps build vmlinux test check test-unit test-e2e test-asan fuzz vmtest demo bench install clean help
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -161,12 +161,18 @@ fuzz: deps
 		grep -E 'stat::number_of_executed_units' $(OUTPUT)/fuzz/$$t.log; \
 	done
 
+# Second kernel: the e2e tests in a QEMU (TCG) VM booting Debian's 6.1 cloud kernel (root).
+vmtest: deps
+	@$(MAKE) --no-print-directory build
+	@OUTPUT=$(OUTPUT) sh tests/vm/run.sh $(VMTEST_ARGS)
+
 # Everything; this is the command CI runs.
 test: deps
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-e2e
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory vmtest
 
 $(OUTPUT)/loadgen: tests/bench/loadgen.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
@@ -205,6 +211,7 @@ help:
 	@echo "  make test-e2e   end-to-end tests in private network namespaces (root)"
 	@echo "  make test-asan  unit and end-to-end tests against an ASan/UBSan build (root)"
 	@echo "  make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 20)"
+	@echo "  make vmtest     e2e tests on Debian's 6.1 kernel in a QEMU VM (root; VMTEST_ARGS=test-name filters)"
 	@echo "  make install    install $(OUTPUT)/synscope to /usr/local/sbin"
 	@echo "  make clean      remove $(OUTPUT)/"
 	@echo "  V=1             show full commands"

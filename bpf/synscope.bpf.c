@@ -187,6 +187,13 @@ static __always_inline bool is_v4mapped(const __u8 *a)
 	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
 }
 
+static __always_inline bool is_unspecified(const __u8 *a)
+{
+	const __u64 *w = (const __u64 *)a;
+
+	return w[0] == 0 && w[1] == 0;
+}
+
 /* -4 counts IPv4 carried by an IPv6 socket (::ffff:a.b.c.d) as IPv4. */
 static __always_inline bool family_allowed(__u16 family, const __u8 *daddr)
 {
@@ -207,6 +214,35 @@ static __always_inline void to_v6(__u8 *out, const __u8 *addr, __u16 family)
 	out[10] = 0xff;
 	out[11] = 0xff;
 	__builtin_memcpy(out + 12, addr, 4);
+}
+
+/*
+ * Two ways to read a socket: direct loads where the verifier knows the
+ * pointer (tp_btf/fexit arguments: cheap, on every handshake), and
+ * BPF_CORE_READ() probe reads for a socket found through an fd table.
+ */
+static __always_inline __u64 sock_netns_btf(const struct sock *sk)
+{
+	return sk->__sk_common.skc_net.net->ns.inum;
+}
+
+static __always_inline void read_endpoints_btf(struct synscope_handshake *rec,
+					       const struct sock *sk)
+{
+	rec->family = sk->__sk_common.skc_family;
+	rec->sport = sk->__sk_common.skc_num;
+	/* tcp_set_state(CLOSE) releases the port (inet_put_port() zeroes
+	 * inet_num) before the tracepoint fires; inet_sport keeps it. */
+	if (!rec->sport) /* the verifier allows direct loads only within struct sock */
+		rec->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	rec->dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (rec->family == AF_INET6) {
+		__builtin_memcpy(rec->saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(rec->daddr, &sk->__sk_common.skc_v6_daddr, 16);
+	} else {
+		*(__u32 *)rec->saddr = sk->__sk_common.skc_rcv_saddr;
+		*(__u32 *)rec->daddr = sk->__sk_common.skc_daddr;
+	}
 }
 
 static __always_inline __u64 sock_netns(const struct sock *sk)
@@ -350,7 +386,7 @@ static __always_inline void on_syn_sent(const struct sock *sk, __u64 key)
 	if (!rec)
 		return;
 	read_caller(rec);
-	rec->netns = sock_netns(sk);
+	rec->netns = sock_netns_btf(sk);
 	rec->ts_syn = bpf_ktime_get_boot_ns();
 	call = bpf_map_lookup_elem(&inflight, &tid);
 	if (call && call->kind == CALL_CONNECT) {
@@ -437,16 +473,23 @@ static __always_inline void on_child_created(const struct sock *sk, __u64 key)
 	struct listener_info *li;
 	struct synscope_handshake *rec;
 	__u8 daddr[16];
+	__u16 dport;
 
+	/*
+	 * Before 6.x reordered inet_csk_clone_lock(), this tracepoint fired
+	 * before the child got its remote port and (IPv6) addresses: what is
+	 * still zero is undecided here and checked again at ESTABLISHED.
+	 */
 	lk.port = sk->__sk_common.skc_num;
-	if (!ports_allowed(lk.port, bpf_ntohs(sk->__sk_common.skc_dport)))
+	dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (dport && !ports_allowed(lk.port, dport))
 		return;
 	if (filter_family) {
-		BPF_CORE_READ_INTO(&daddr, sk, __sk_common.skc_v6_daddr);
-		if (!family_allowed(sk->__sk_common.skc_family, daddr))
+		__builtin_memcpy(daddr, &sk->__sk_common.skc_v6_daddr, 16);
+		if (!is_unspecified(daddr) && !family_allowed(sk->__sk_common.skc_family, daddr))
 			return;
 	}
-	lk.netns = sock_netns(sk);
+	lk.netns = sock_netns_btf(sk);
 	li = bpf_map_lookup_elem(&listeners, &lk);
 	/* With a process filter, the child belongs to a traced listener. */
 	if (filter_tgids && !(li && tgid_allowed(li->tgid)))
@@ -468,11 +511,18 @@ static __always_inline void on_child_created(const struct sock *sk, __u64 key)
 static __always_inline void on_resolved(const struct sock *sk, __u64 key, int newstate)
 {
 	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
+	struct tcp_sock *tp;
 
 	if (!rec)
 		return;
 	rec->ts_end = bpf_ktime_get_boot_ns();
-	read_endpoints(rec, sk);
+	read_endpoints_btf(rec, sk);
+	/* The filters a server child could not decide at creation (see there). */
+	if (rec->role == SYNSCOPE_ROLE_SERVER && (filter_ports || filter_family) &&
+	    !(ports_allowed(rec->sport, rec->dport) && family_allowed(rec->family, rec->daddr))) {
+		bpf_map_delete_elem(&socks, &key);
+		return;
+	}
 	if (newstate == ST_ESTABLISHED) {
 		rec->outcome = SYNSCOPE_OUT_ESTABLISHED;
 		read_isn(rec, sk);
@@ -497,8 +547,11 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 	 * so snd_una is still the ISS. */
 	rec->err = sk->sk_err;
 	rec->outcome = outcome_of(rec->err);
-	rec->iss = BPF_CORE_READ((struct tcp_sock *)sk, snd_una);
-	rec->retrans = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
+	tp = bpf_skc_to_tcp_sock((void *)sk);
+	if (tp) {
+		rec->iss = tp->snd_una;
+		rec->retrans = tp->total_retrans;
+	}
 	complete(rec, key, SYNSCOPE_F_RESOLVED);
 }
 
@@ -524,12 +577,6 @@ static __always_inline void on_later_state(const struct sock *sk, __u64 key, int
 
 	if (!e)
 		return;
-	if (newstate == ST_CLOSE && !e->emitted) {
-		/* Reset or closed while waiting in the accept queue: accept() may
-		 * still return it, so the record waits for accept() or destroy. */
-		e->hs.err = sk->sk_err;
-		__sync_fetch_and_or(&e->hs.flags, SYNSCOPE_F_CLOSED);
-	}
 	cl = &e->cl;
 	if (!track_close || !cl->nstates)
 		return;
@@ -576,7 +623,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	} else if ((oldstate == ST_SYN_SENT || oldstate == ST_SYN_RECV) &&
 		   (newstate == ST_ESTABLISHED || newstate == ST_CLOSE)) {
 		on_resolved(sk, key, newstate);
-	} else if (newstate == ST_CLOSE || track_close) {
+	} else if (track_close) {
 		on_later_state(sk, key, oldstate, newstate);
 	}
 	return 0;
@@ -592,8 +639,14 @@ int BPF_PROG(handle_destroy, struct sock *sk)
 
 	if (!e)
 		return 0;
-	if (!e->emitted)
+	if (!e->emitted) {
+		if (e->hs.role == SYNSCOPE_ROLE_SERVER && !(e->hs.flags & SYNSCOPE_F_ACCEPTED)) {
+			/* Never accepted: it died in the accept queue. */
+			e->hs.err = sk->sk_err;
+			e->hs.flags |= SYNSCOPE_F_CLOSED;
+		}
 		emit(&e->hs, key);
+	}
 	if (track_close && e->emitted && e->cl.nstates) {
 		e->cl.peer_id = e->hs.peer_id;
 		e->cl.ts_destroy = bpf_ktime_get_boot_ns();
@@ -784,6 +837,7 @@ static __always_inline void on_accept_return(int ret)
 	struct synscope_handshake *rec;
 	struct inflight_call call = {};
 	bool seen = end_call(CALL_ACCEPT, &call);
+	bool closed;
 	__u64 key;
 
 	if (ret < 0)
@@ -801,8 +855,12 @@ static __always_inline void on_accept_return(int ret)
 	rec->ts_ret = bpf_ktime_get_boot_ns();
 	if (seen)
 		rec->ts_call = call.ts;
+	/* Reset while it waited in the queue: accept() returns it all the same. */
+	closed = BPF_CORE_READ((struct sock *)key, __sk_common.skc_state) == ST_CLOSE;
+	if (closed)
+		rec->err = BPF_CORE_READ((struct sock *)key, sk_err);
 	complete(rec, key, SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_RETURNED |
-				   (seen ? SYNSCOPE_F_CALL_SEEN : 0));
+				   (seen ? SYNSCOPE_F_CALL_SEEN : 0) | (closed ? SYNSCOPE_F_CLOSED : 0));
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")

@@ -34,6 +34,11 @@ int launch_held(struct launched *p, char *const argv[], bool capture_stdout)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
+		/* Only synscope may hold the write end: if it dies, read() sees EOF. */
+		close(go[1]);
+		close(err[0]);
+		if (out[0] >= 0)
+			close(out[0]);
 		if (out[1] >= 0 && dup2(out[1], STDOUT_FILENO) < 0)
 			_exit(127);
 		/* Held until synscope is attached; EOF means synscope gave up. */

@@ -83,7 +83,11 @@ static void explain(const char *what, int err)
 	const char *lockdown = probe_lockdown();
 
 	fprintf(stderr, "synscope: couldn't %s: %s\n", what, strerror(-err));
-	if (err == -EPERM || err == -EACCES) {
+	if (err == -EACCES && geteuid() == 0) {
+		/* As root, EACCES at load is the verifier rejecting a program. */
+		fprintf(stderr, "synscope: the BPF verifier rejected a program on this kernel: run with "
+				"-vv for its log, and report it as a synscope bug\n");
+	} else if (err == -EPERM || err == -EACCES) {
 		if (geteuid() != 0)
 			fprintf(stderr, "synscope: run as root (needs CAP_BPF, CAP_PERFMON and "
 					"CAP_SYS_ADMIN for tracefs)\n");

@@ -143,3 +143,13 @@ def handshakes(records, netns, port):
 
 def parse_kv(line):
     return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+
+
+def check_accept_waits(waits_us, delay_ms):
+    """A server sleeping delay_ms before each accept(), its clients all queued at once:
+    the k-th connection accepted (from 0) waited at least k * delay_ms in the queue.
+    (The first wait depends on when the clients started, which the test does not control.)"""
+    waits = sorted(waits_us)
+    for k, w in enumerate(waits):
+        check(w >= k * delay_ms * 1000 - 2000, f"accept-queue wait of the connection accepted "
+              f"{k + 1}th covers {k} accept delays", w, f">= {k * delay_ms * 1000}")

@@ -30,15 +30,20 @@ class Capture:
     def __init__(self, ns, port, path):
         self.path = path
         # -Z root: Debian's tcpdump drops to user tcpdump, which cannot write here.
-        self.proc = ns.popen(["tcpdump", "-Z", "root", "--immediate-mode", "-i", "lo", "-nn", "-S",
-                              "-U", "-w", path,
-                              f"tcp port {port}"], stderr=subprocess.PIPE, text=True)
+        # Only SYNs and RSTs, into a large buffer: a burst must not overrun it.
+        self.proc = ns.popen(["tcpdump", "-Z", "root", "--immediate-mode", "-B", "16384", "-i", "lo",
+                              "-nn", "-S", "-U", "-w", path,
+                              f"tcp port {port} and tcp[tcpflags] & (tcp-syn|tcp-rst) != 0"],
+                             stderr=subprocess.PIPE, text=True)
         wait_for_line(self.proc, r"listening on lo", 20, "stderr")
 
     def stop(self):
         time.sleep(0.3)  # let the last segments reach the capture
         self.proc.send_signal(signal.SIGINT)
-        self.proc.communicate(timeout=20)
+        _, err = self.proc.communicate(timeout=20)
+        dropped = re.search(r"(\d+) packets? dropped by kernel", err)
+        check(dropped and dropped.group(1) == "0", "the capture lost no packet", err.strip(),
+              "0 packets dropped by kernel")
         out = subprocess.run(["tcpdump", "-r", self.path, "-nn", "-S"], capture_output=True,
                              text=True, check=True).stdout
         segs = []

@@ -54,6 +54,7 @@ def main():
     began = ended = False
     result, result_line = None, ""
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
+    not_passed = []  # "FAIL name" / "SKIP name", repeated in the summary
     failure = None
     tail = []  # last console lines, shown when the VM did not get to the tests
     buf = b""
@@ -94,6 +95,8 @@ def main():
             t = TEST_LINE.match(line)
             if t:
                 counts[t.group(1)] += 1
+                if t.group(1) != "PASS":
+                    not_passed.append(line.split(":")[0])
             print(f"vm| {line}", flush=True)
     if proc.poll() is None:
         proc.kill()
@@ -115,6 +118,8 @@ def main():
             print(f"  {line}")
     summary = (f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped "
                f"in the VM; {elapsed:.0f}s; console log {args.log}")
+    for name in not_passed:
+        print(f"vmtest: {name}")
     if failure:
         print(f"vmtest: FAIL: {failure}; {summary}")
         return 1
