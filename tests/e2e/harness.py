@@ -6,6 +6,7 @@ the test), filters synscope to the test's own port, and keeps only records
 of that namespace: other traffic on the machine never reaches assertions.
 All waits are bounded.
 """
+import contextlib
 import json
 import os
 import re
@@ -153,3 +154,17 @@ def check_accept_waits(waits_us, delay_ms):
     for k, w in enumerate(waits):
         check(w >= k * delay_ms * 1000 - 2000, f"accept-queue wait of the connection accepted "
               f"{k + 1}th covers {k} accept delays", w, f">= {k * delay_ms * 1000}")
+
+
+@contextlib.contextmanager
+def demo_server(ns, args, timeout=10):
+    """demo-server ARGS in ns, once it listens: yields (process, its "listening" fields).
+    Killed on the way out if it is still running."""
+    proc = ns.popen([DEMO_SERVER] + list(args), stdout=subprocess.PIPE, text=True)
+    try:
+        m, _ = wait_for_line(proc, r"^listening .*", timeout)
+        yield proc, parse_kv(m.group(0))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """`synscope -- CMD` and `synscope demo`: the bundled pair, traced and annotated."""
+import json
 import os
 import re
 import subprocess
 import tempfile
 
-from harness import (DEMO_CLIENT, DEMO_SERVER, SYNSCOPE, Netns, check, check_accept_waits, check_eq,
-                     handshakes,
-                     parse_kv, wait_for_line)
+from harness import (DEMO_CLIENT, DEMO_SERVER, SYNSCOPE, Netns, check, check_accept_waits,
+                     check_eq, demo_server, handshakes, parse_kv)
 
 PORT = 8080  # private namespace: nothing else listens there
 DELAY_MS = 300
@@ -30,7 +30,6 @@ def test_pair_under_one_synscope():
         with open(os.path.join(tmp, "client")) as f:
             client_lines = f.read().splitlines()
         with open(out) as f:
-            import json
             records = [json.loads(line) for line in f]
         recs = handshakes(records, ns.inode, PORT)
     listening = parse_kv(server_lines[0])
@@ -60,21 +59,13 @@ def test_pair_under_one_synscope():
 def test_only_the_command_tree_is_traced():
     """A server outside the traced tree, in the same namespace and port, is not recorded."""
     with Netns("tree") as ns, tempfile.TemporaryDirectory() as tmp:
-        server = ns.popen([DEMO_SERVER, "-p", str(PORT), "-n", "2"], stdout=subprocess.PIPE,
-                          text=True)
-        try:
-            wait_for_line(server, r"^listening", 10)
+        with demo_server(ns, ["-p", str(PORT), "-n", "2"]) as (server, _):
             out = os.path.join(tmp, "out.jsonl")
             p = ns.run([SYNSCOPE, "-f", "jsonl", "-o", out, "--", DEMO_CLIENT, "-n", "2",
                         "127.0.0.1", str(PORT)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=60)
             server.communicate(timeout=30)
-        finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
         check_eq(p.returncode, 0, "synscope -- demo-client exit status")
-        import json
         with open(out) as f:
             recs = handshakes([json.loads(x) for x in f], ns.inode, PORT)
     check_eq(sorted(r["role"] for r in recs), ["client", "client"], "only the traced client's ends")

@@ -4,9 +4,8 @@ import subprocess
 import tempfile
 import os
 
-from harness import (DEMO_CLIENT, DEMO_SERVER, Netns, Tracer, check, check_accept_waits, check_eq,
-                     free_port,
-                     handshakes, parse_kv, wait_for_line)
+from harness import (DEMO_CLIENT, Netns, Tracer, check, check_accept_waits, check_eq, demo_server,
+                     free_port, handshakes, parse_kv)
 
 ACCEPT_DELAY_MS = 400
 
@@ -21,23 +20,16 @@ def run_pair(tag, server_args, client_addr, n_conns, n_accept, threads=1, tracer
     port = free_port(hash(tag) % 1000)
     with Netns(tag) as ns, tempfile.TemporaryDirectory() as tmp:
         tracer = Tracer(["-P", str(port)] + list(tracer_args), os.path.join(tmp, "out.jsonl"))
-        server = client = None
         try:
-            server = ns.popen([DEMO_SERVER, "-p", str(port), "-n", str(n_accept), "-b", "16",
-                               "--accept-delay-ms", str(ACCEPT_DELAY_MS)] + list(server_args),
-                              stdout=subprocess.PIPE, text=True)
-            m, _ = wait_for_line(server, r"^listening .*", 10)
-            listening = parse_kv(m.group(0))
-            client = ns.run([DEMO_CLIENT, "-n", str(n_conns), "-c", str(threads), client_addr,
-                             str(port)], stdout=subprocess.PIPE, text=True, timeout=60)
-            check_eq(client.returncode, 0, "demo-client exit status")
-            server_out, _ = server.communicate(timeout=60)
-            check_eq(server.returncode, 0, "demo-server exit status")
+            with demo_server(ns, ["-p", str(port), "-n", str(n_accept), "-b", "16",
+                                  "--accept-delay-ms", str(ACCEPT_DELAY_MS)] + list(server_args)
+                             ) as (server, listening):
+                client = ns.run([DEMO_CLIENT, "-n", str(n_conns), "-c", str(threads), client_addr,
+                                 str(port)], stdout=subprocess.PIPE, text=True, timeout=60)
+                check_eq(client.returncode, 0, "demo-client exit status")
+                server_out, _ = server.communicate(timeout=60)
+                check_eq(server.returncode, 0, "demo-server exit status")
         finally:
-            for p in (server,):
-                if p and p.poll() is None:
-                    p.kill()
-                    p.wait()
             status, records = tracer.stop()
         check_eq(status, 0, "synscope exit status after SIGTERM")
         accepted = [parse_kv(line) for line in server_out.splitlines() if line.startswith("accepted")]
@@ -147,18 +139,11 @@ def test_ipv4_filter_keeps_only_ipv4():
     port = free_port(321)
     with Netns("only4") as ns, tempfile.TemporaryDirectory() as tmp:
         tracer = Tracer(["-P", str(port), "-4"], os.path.join(tmp, "out.jsonl"))
-        server = ns.popen([DEMO_SERVER, "-6", "-p", str(port), "-n", "2"], stdout=subprocess.PIPE,
-                          text=True)
-        try:
-            wait_for_line(server, r"^listening", 10)
+        with demo_server(ns, ["-6", "-p", str(port), "-n", "2"]) as (server, _):
             for addr in ("::1", "127.0.0.1"):
                 c = ns.run([DEMO_CLIENT, addr, str(port)], stdout=subprocess.PIPE, timeout=30)
                 check_eq(c.returncode, 0, f"demo-client {addr} exit status")
             server.communicate(timeout=30)
-        finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
         status, records = tracer.stop()
         check_eq(status, 0, "synscope exit status")
         recs = handshakes(records, ns.inode, port)
@@ -197,19 +182,12 @@ def test_pid_filter_existing_server():
     """-p PID of a server started before synscope: its listener is found in /proc."""
     port = free_port(555)
     with Netns("pid") as ns, tempfile.TemporaryDirectory() as tmp:
-        server = ns.popen([DEMO_SERVER, "-p", str(port), "-n", "2"], stdout=subprocess.PIPE,
-                          text=True)
-        try:
-            m, _ = wait_for_line(server, r"^listening .*", 10)
-            pid = parse_kv(m.group(0))["pid"]
+        with demo_server(ns, ["-p", str(port), "-n", "2"]) as (server, listening):
+            pid = listening["pid"]
             tracer = Tracer(["-p", pid], os.path.join(tmp, "out.jsonl"))
             client = ns.run([DEMO_CLIENT, "-n", "2", "127.0.0.1", str(port)],
                             stdout=subprocess.PIPE, text=True, timeout=30)
             server.communicate(timeout=30)
-        finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
         status, records = tracer.stop()
         check_eq(status, 0, "synscope exit status")
         check_eq(client.returncode, 0, "demo-client exit status")

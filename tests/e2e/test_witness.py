@@ -14,8 +14,8 @@ import subprocess
 import tempfile
 import time
 
-from harness import (DEMO_CLIENT, DEMO_SERVER, Netns, Tracer, check, check_eq, handshakes,
-                     parse_kv, wait_for_line)
+from harness import (DEMO_CLIENT, Netns, Tracer, check, check_eq, demo_server, handshakes,
+                     wait_for_line)
 
 PORT = 8080
 
@@ -61,18 +61,11 @@ def test_iss_irs_match_the_wire():
     with Netns("wire") as ns, tempfile.TemporaryDirectory() as tmp:
         cap = Capture(ns, PORT, os.path.join(tmp, "cap.pcap"))
         tracer = Tracer(["-P", str(PORT)], os.path.join(tmp, "out.jsonl"))
-        server = ns.popen([DEMO_SERVER, "-p", str(PORT), "-n", str(n)], stdout=subprocess.PIPE,
-                          text=True)
-        try:
-            wait_for_line(server, r"^listening", 10)
+        with demo_server(ns, ["-p", str(PORT), "-n", str(n)]) as (server, _):
             c = ns.run([DEMO_CLIENT, "-n", str(n), "-c", "2", "127.0.0.1", str(PORT)],
                        stdout=subprocess.PIPE, text=True, timeout=60)
             check_eq(c.returncode, 0, "demo-client exit status")
             server.communicate(timeout=30)
-        finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
         status, records = tracer.stop()
         segs = cap.stop()
         check_eq(status, 0, "synscope exit status")
@@ -123,20 +116,14 @@ def test_queue_depth_and_backlog_match_ss():
     held = backlog + 1  # Linux queues backlog + 1 completed connections
     with Netns("ss") as ns, tempfile.TemporaryDirectory() as tmp:
         tracer = Tracer(["-P", str(PORT)], os.path.join(tmp, "out.jsonl"))
-        server = ns.popen([DEMO_SERVER, "-p", str(PORT), "-b", str(backlog), "-n", str(held),
-                           "--accept-delay-ms", "1500"], stdout=subprocess.PIPE, text=True)
-        try:
-            wait_for_line(server, r"^listening", 10)
+        with demo_server(ns, ["-p", str(PORT), "-b", str(backlog), "-n", str(held),
+                              "--accept-delay-ms", "1500"]) as (server, _):
             c = ns.run([DEMO_CLIENT, "-n", str(held), "127.0.0.1", str(PORT)],
                        stdout=subprocess.PIPE, text=True, timeout=30)
             check_eq(c.returncode, 0, "demo-client exit status")
             ss = ns.run(["ss", "-ltnH", f"sport = :{PORT}"], capture_output=True, text=True,
                         check=True).stdout.split()
             server.communicate(timeout=60)
-        finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
         status, records = tracer.stop()
         recs = handshakes(records, ns.inode, PORT)
     # State Recv-Q Send-Q Local Peer
