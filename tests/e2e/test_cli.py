@@ -84,3 +84,16 @@ def test_duration_ends_with_complete_log():
     check(lines and '"type":"stats"' in lines[-1], "the log ends with its stats record", lines,
           "stats")
     check("lost: 0" in p.stderr, "summary with lost-event counts on stderr", p.stderr, "lost: 0")
+
+
+def test_unmounted_tracefs_is_mounted_again():
+    """A fresh boot has tracefs unmounted: synscope mounts it (in a private mount namespace here,
+    so the machine's own mount is left alone) and says so."""
+    script = (f"umount /sys/kernel/tracing 2>/dev/null; "
+              f"test -e /sys/kernel/tracing/events && {{ echo still mounted; exit 3; }}; "
+              f"exec {SYNSCOPE} -d 1 -P 9")
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0 and "mounted tracefs at /sys/kernel/tracing" in p.stderr,
+          "synscope mounts an absent tracefs and runs", (p.returncode, p.stderr[-300:]),
+          "exit 0, 'mounted tracefs'")
