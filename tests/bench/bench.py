@@ -4,8 +4,8 @@
 
 In a private network namespace, build/loadgen makes loopback connections
 (connect + RST close against accept + close) as fast as it can for a fixed
-time. Configurations run interleaved (A B C ... A B C ...) for several rounds
-and each figure is the median over rounds, reported as a ratio to the
+time. Configurations run interleaved (A B C ..., then B C ... A, and so on) for
+several rounds and each figure is the median over rounds, reported as a ratio to the
 untraced rate of the same run: this machine is small and noisy.
 
 For each synscope run it also reports records per second, lost events, the
@@ -216,8 +216,15 @@ def main():
         ns_inode = os.stat(f"/run/netns/{ns}").st_ino
         with tempfile.TemporaryDirectory() as tmp:
             for rnd in range(args.rounds):
-                for c in configs:
+                # Rotate the order each round, so no configuration always
+                # follows the same one.
+                for c in configs[rnd % len(configs):] + configs[:rnd % len(configs)]:
                     r = run_config(c, ns, ns_inode, args.seconds, tmp)
+                    # The previous run's output must not be written back
+                    # to disk during the next one.
+                    for f in os.listdir(tmp):
+                        os.unlink(os.path.join(tmp, f))
+                    os.sync()
                     results[c].append(r)
                     print(f"round {rnd + 1} {c:16s} {r['rate']:9.0f} conn/s", file=sys.stderr,
                           flush=True)
