@@ -339,6 +339,16 @@ static __always_inline __u8 outcome_of(int err)
 	}
 }
 
+/* Starts a connection end's record: type, role, no fd yet, a per-run id. */
+static __always_inline void init_end(struct synscope_handshake *rec, __u8 role)
+{
+	count(&stats.ends_tracked);
+	rec->type = SYNSCOPE_REC_HANDSHAKE;
+	rec->role = role;
+	rec->fd = -1;
+	rec->id = __sync_fetch_and_add(&next_id, 1) + 1;
+}
+
 static __always_inline struct synscope_handshake *new_end(__u64 key, __u8 role)
 {
 	struct synscope_handshake *rec;
@@ -348,13 +358,8 @@ static __always_inline struct synscope_handshake *new_end(__u64 key, __u8 role)
 		return NULL;
 	}
 	rec = bpf_map_lookup_elem(&socks, &key);
-	if (!rec)
-		return NULL;
-	count(&stats.ends_tracked);
-	rec->type = SYNSCOPE_REC_HANDSHAKE;
-	rec->role = role;
-	rec->fd = -1;
-	rec->id = __sync_fetch_and_add(&next_id, 1) + 1;
+	if (rec)
+		init_end(rec, role);
 	return rec;
 }
 
@@ -692,19 +697,17 @@ static __always_inline bool is_tcp(struct sock *sk)
 	       BPF_CORE_READ(sk, sk_type) == SOCK_STREAM;
 }
 
-static __always_inline struct inflight_call *begin_call(__u32 kind, __s32 fd)
+/* Records the thread's call, filled by the caller, in one map update. */
+static __always_inline void begin_call(struct inflight_call *call)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct inflight_call call = {.ts = bpf_ktime_get_boot_ns(), .fd = fd, .kind = kind};
 	__u32 tid = (__u32)id;
 
 	if (!tgid_allowed(id >> 32))
-		return NULL;
-	if (bpf_map_update_elem(&inflight, &tid, &call, BPF_ANY)) {
+		return;
+	call->ts = bpf_ktime_get_boot_ns();
+	if (bpf_map_update_elem(&inflight, &tid, call, BPF_ANY))
 		count(&stats.call_map_full);
-		return NULL;
-	}
-	return bpf_map_lookup_elem(&inflight, &tid);
 }
 
 /* Takes the thread's in-flight call of this kind, removing it from the map. */
@@ -739,23 +742,21 @@ struct user_sockaddr {
 SEC("tracepoint/syscalls/sys_enter_connect")
 int handle_connect_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	struct inflight_call call = {.kind = CALL_CONNECT, .fd = (__s32)ctx->args[0]};
 	struct user_sockaddr sa = {};
-	struct inflight_call *call;
 
 	/* Most connect() calls on a host are AF_UNIX: drop them first. */
 	if (bpf_probe_read_user(&sa, sizeof(sa), (void *)ctx->args[1]))
 		return 0;
 	if (sa.family != AF_INET && sa.family != AF_INET6)
 		return 0;
-	call = begin_call(CALL_CONNECT, (__s32)ctx->args[0]);
-	if (!call)
-		return 0;
-	call->family = sa.family;
-	call->port = bpf_ntohs(sa.port);
+	call.family = sa.family;
+	call.port = bpf_ntohs(sa.port);
 	if (sa.family == AF_INET)
-		__builtin_memcpy(call->addr, &sa.addr4, 4);
+		__builtin_memcpy(call.addr, &sa.addr4, 4);
 	else
-		__builtin_memcpy(call->addr, sa.addr6, 16);
+		__builtin_memcpy(call.addr, sa.addr6, 16);
+	begin_call(&call);
 	return 0;
 }
 
@@ -768,9 +769,7 @@ static __always_inline void report_no_syn(struct inflight_call *call, int err)
 	if (!is_tcp(sk) || !ports_allowed(0, call->port) ||
 	    !family_allowed(BPF_CORE_READ(sk, __sk_common.skc_family), call->addr))
 		return;
-	rec.type = SYNSCOPE_REC_HANDSHAKE;
-	rec.role = SYNSCOPE_ROLE_CLIENT;
-	rec.id = __sync_fetch_and_add(&next_id, 1) + 1;
+	init_end(&rec, SYNSCOPE_ROLE_CLIENT);
 	read_endpoints(&rec, sk);
 	/* The socket may have dropped the destination on failure: use the call's. */
 	rec.dport = call->port;
@@ -788,7 +787,6 @@ static __always_inline void report_no_syn(struct inflight_call *call, int err)
 		    SYNSCOPE_F_NO_SYN;
 	rec.ts_call = call->ts;
 	rec.ts_end = rec.ts_ret = bpf_ktime_get_boot_ns();
-	count(&stats.ends_tracked);
 	if (bpf_ringbuf_output(&rb, &rec, sizeof(rec), wakeup_flag()))
 		count(&stats.ringbuf_drops);
 	else
@@ -818,17 +816,24 @@ int handle_connect_exit(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+static __always_inline void begin_accept(struct trace_event_raw_sys_enter *ctx)
+{
+	struct inflight_call call = {.kind = CALL_ACCEPT, .fd = (__s32)ctx->args[0]};
+
+	begin_call(&call);
+}
+
 SEC("tracepoint/syscalls/sys_enter_accept4")
 int handle_accept4_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	begin_call(CALL_ACCEPT, (__s32)ctx->args[0]);
+	begin_accept(ctx);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_accept")
 int handle_accept_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	begin_call(CALL_ACCEPT, (__s32)ctx->args[0]);
+	begin_accept(ctx);
 	return 0;
 }
 
@@ -913,10 +918,10 @@ int handle_accept_fexit(__u64 *ctx)
 SEC("tracepoint/syscalls/sys_enter_listen")
 int handle_listen_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	struct inflight_call *call = begin_call(CALL_LISTEN, (__s32)ctx->args[0]);
+	struct inflight_call call = {.kind = CALL_LISTEN, .fd = (__s32)ctx->args[0],
+				     .arg = (__u32)ctx->args[1]};
 
-	if (call)
-		call->arg = (__u32)ctx->args[1];
+	begin_call(&call);
 	return 0;
 }
 

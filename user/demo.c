@@ -54,6 +54,9 @@ struct scenario {
 	const char *lecture;
 	bool routed;  /* client behind a router namespace */
 	bool server;  /* run demo-server */
+	bool track_close;           /* needs --close */
+	unsigned long count;        /* connections, unless -n */
+	unsigned int accept_delay_ms; /* server's sleep before accept(), unless -a */
 	void (*build)(struct demo_argv *a, const struct demo_opts *o);
 	/* Prints what happened beside the lecture; true if they agree. */
 	bool (*verdict)(const struct run_summary *sum, const struct demo_opts *o);
@@ -306,22 +309,28 @@ static bool verdict_reset(const struct run_summary *sum, const struct demo_opts 
 }
 
 static const struct scenario scenarios[] = {
-	{"handshake", "IPv4 connections on loopback, accepted after a delay", normal_lecture, false,
-	 true, build_handshake, verdict_handshake},
-	{"ipv6", "IPv6 connections on ::1, accepted after a delay", normal_lecture, false, true,
-	 build_ipv6, verdict_handshake},
-	{"refused", "connect() to a port nobody listens on", refused_lecture, false, false,
-	 build_refused, verdict_refused},
-	{"timeout", "connect() whose SYN a router drops", timeout_lecture, true, false, build_timeout,
-	 verdict_timeout},
-	{"unreachable", "connect() answered by ICMP host unreachable", unreachable_lecture, true, false,
-	 build_unreachable, verdict_unreachable},
-	{"backlog", "listen(fd, 1), slow accept(), five clients at once", backlog_lecture, false, true,
-	 build_backlog, verdict_backlog},
-	{"close", "the four-way close, client first then server first", close_lecture, false, true,
-	 build_close, verdict_close},
-	{"reset", "close() with SO_LINGER 0: an RST instead of a FIN", reset_lecture, false, true,
-	 build_reset, verdict_reset},
+	{.name = "handshake", .summary = "IPv4 connections on loopback, accepted after a delay",
+	 .lecture = normal_lecture, .server = true, .count = 3, .accept_delay_ms = 100,
+	 .build = build_handshake, .verdict = verdict_handshake},
+	{.name = "ipv6", .summary = "IPv6 connections on ::1, accepted after a delay",
+	 .lecture = normal_lecture, .server = true, .count = 3, .accept_delay_ms = 100,
+	 .build = build_ipv6, .verdict = verdict_handshake},
+	{.name = "refused", .summary = "connect() to a port nobody listens on",
+	 .lecture = refused_lecture, .count = 2, .build = build_refused, .verdict = verdict_refused},
+	{.name = "timeout", .summary = "connect() whose SYN a router drops", .lecture = timeout_lecture,
+	 .routed = true, .count = 2, .build = build_timeout, .verdict = verdict_timeout},
+	{.name = "unreachable", .summary = "connect() answered by ICMP host unreachable",
+	 .lecture = unreachable_lecture, .routed = true, .count = 2, .build = build_unreachable,
+	 .verdict = verdict_unreachable},
+	{.name = "backlog", .summary = "listen(fd, 1), slow accept(), five clients at once",
+	 .lecture = backlog_lecture, .server = true, .count = 5, .accept_delay_ms = 1500,
+	 .build = build_backlog, .verdict = verdict_backlog},
+	{.name = "close", .summary = "the four-way close, client first then server first",
+	 .lecture = close_lecture, .server = true, .track_close = true, .count = 2,
+	 .accept_delay_ms = 100, .build = build_close, .verdict = verdict_close},
+	{.name = "reset", .summary = "close() with SO_LINGER 0: an RST instead of a FIN",
+	 .lecture = reset_lecture, .server = true, .track_close = true, .count = 3,
+	 .accept_delay_ms = 100, .build = build_reset, .verdict = verdict_reset},
 };
 
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -580,12 +589,10 @@ static int sibling_path(const char *name, char *buf, size_t len)
 
 static void defaults_for(struct demo_opts *o, bool count_set, bool delay_set)
 {
-	bool backlog = !strcmp(o->sc->name, "backlog");
-
 	if (!count_set)
-		o->count = backlog ? 5 : (o->sc->server && o->sc->verdict != verdict_close ? 3 : 2);
+		o->count = o->sc->count;
 	if (!delay_set)
-		o->accept_delay_ms = backlog ? 1500 : 100;
+		o->accept_delay_ms = o->sc->accept_delay_ms;
 	snprintf(o->count_text, sizeof(o->count_text), "%lu", o->count);
 	snprintf(o->delay_text, sizeof(o->delay_text), "%u", o->accept_delay_ms);
 	snprintf(o->client_ns, sizeof(o->client_ns), "synscope-demo-%d-client", getpid());
@@ -638,7 +645,7 @@ int demo_main(int argc, char **argv)
 	options_defaults(&cfg);
 	cfg.timeline = true;
 	cfg.verbose = o.verbose;
-	cfg.track_close = o.sc->verdict == verdict_close || o.sc->verdict == verdict_reset;
+	cfg.track_close = o.sc->track_close;
 	if (o.jsonl_path) {
 		cfg.output_path = o.jsonl_path;
 		cfg.format = OUTPUT_JSONL;

@@ -110,7 +110,8 @@ int output_finish_all(struct output *out, const struct run_summary *sum)
 	for (; out; out = out->next) {
 		if (out->ops->flush)
 			failed += out->ops->flush(out) != 0;
-		failed += out->ops->summary(out, sum) != 0;
+		if (out->ops->summary)
+			failed += out->ops->summary(out, sum) != 0;
 	}
 	return failed;
 }

@@ -18,7 +18,8 @@ struct output;
 struct output_ops {
 	/* One completed connection end. Returns 0 or -errno (write failed). */
 	int (*end)(struct output *out, const struct conn_end *end);
-	/* Counts at exit, written into the same stream (JSONL: a "stats" record). */
+	/* Counts at exit, written into the same stream (JSONL: a "stats" record). Optional:
+	 * the human summary goes to stderr for every format. */
 	int (*summary)(struct output *out, const struct run_summary *sum);
 	/* Prints whatever the sink still holds (at exit). Optional. */
 	int (*flush)(struct output *out);

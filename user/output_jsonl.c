@@ -43,22 +43,11 @@ static void set_null(json_object *obj, const char *key)
 		put(obj, key, NULL);
 }
 
-static void set_u64(json_object *obj, const char *key, unsigned long long v, bool valid)
-{
-	json_object *cur;
-
-	if (!valid) {
-		set_null(obj, key);
-		return;
-	}
-	cur = current(obj, key, json_type_int);
-	if (cur)
-		json_object_set_uint64(cur, v);
-	else
-		put(obj, key, json_object_new_uint64(v));
-}
-
-static void set_i64(json_object *obj, const char *key, long long v, bool valid)
+/*
+ * Every number synscope writes fits in an int64 (u32 sequence numbers,
+ * boot-time ns, inode numbers, per-run ids), so one setter serves them all.
+ */
+static void set_int(json_object *obj, const char *key, long long v, bool valid)
 {
 	json_object *cur;
 
@@ -140,47 +129,47 @@ static int jsonl_end(struct output *out, const struct conn_end *end)
 	if (!obj)
 		return -ENOMEM;
 	set_str(obj, "type", "handshake");
-	set_u64(obj, "id", r->id, true);
-	set_u64(obj, "peer", r->peer_id, r->peer_id != 0);
+	set_int(obj, "id", r->id, true);
+	set_int(obj, "peer", r->peer_id, r->peer_id != 0);
 	set_str(obj, "role", role_name(r->role));
 	set_str(obj, "outcome", outcome_name(r->outcome));
 	set_str(obj, "errno", errno_name(r->err));
 	set_str(obj, "family", end->family == AF_INET6 ? "ipv6" : "ipv4");
 	set_bool(obj, "v4mapped", end->v4mapped);
 	set_str(obj, "saddr", end->saddr);
-	set_i64(obj, "sport", r->sport, true);
+	set_int(obj, "sport", r->sport, true);
 	set_str(obj, "daddr", end->daddr);
-	set_i64(obj, "dport", r->dport, true);
-	set_u64(obj, "netns", r->netns, true);
+	set_int(obj, "dport", r->dport, true);
+	set_int(obj, "netns", r->netns, true);
 	/* A failed client sent a SYN (its ISS is known) but received no SYN-ACK. */
-	set_u64(obj, "iss", r->iss, !(r->flags & SYNSCOPE_F_NO_SYN));
-	set_u64(obj, "irs", r->irs, established);
-	set_i64(obj, "retrans", r->retrans, true);
-	set_u64(obj, "pid", r->pid, has_caller);
-	set_u64(obj, "tid", r->tid, has_caller);
+	set_int(obj, "iss", r->iss, !(r->flags & SYNSCOPE_F_NO_SYN));
+	set_int(obj, "irs", r->irs, established);
+	set_int(obj, "retrans", r->retrans, true);
+	set_int(obj, "pid", r->pid, has_caller);
+	set_int(obj, "tid", r->tid, has_caller);
 	set_str(obj, "comm", has_caller ? r->comm : NULL);
-	set_i64(obj, "fd", r->fd, has_caller && r->fd >= 0);
+	set_int(obj, "fd", r->fd, has_caller && r->fd >= 0);
 	if (client) {
 		us = end_connect_us(end);
-		set_i64(obj, "connect_ret", r->call_ret, returned && (r->flags & SYNSCOPE_F_CALL_SEEN));
-		set_i64(obj, "connect_us", us, us >= 0);
+		set_int(obj, "connect_ret", r->call_ret, returned && (r->flags & SYNSCOPE_F_CALL_SEEN));
+		set_int(obj, "connect_us", us, us >= 0);
 	} else {
 		us = end_accept_wait_us(end);
 		set_bool(obj, "accepted", r->flags & SYNSCOPE_F_ACCEPTED);
 		set_bool(obj, "closed_in_queue", r->flags & SYNSCOPE_F_CLOSED);
-		set_i64(obj, "accept_wait_us", us, us >= 0);
-		set_i64(obj, "acceptq", r->acceptq, true);
-		set_i64(obj, "backlog", r->backlog, true);
-		set_u64(obj, "backlog_req", r->backlog_req, r->backlog_req != 0);
+		set_int(obj, "accept_wait_us", us, us >= 0);
+		set_int(obj, "acceptq", r->acceptq, true);
+		set_int(obj, "backlog", r->backlog, true);
+		set_int(obj, "backlog_req", r->backlog_req, r->backlog_req != 0);
 		set_str(obj, "accept_hook", !(r->flags & SYNSCOPE_F_ACCEPTED) ? NULL
 					    : (r->flags & SYNSCOPE_F_FEXIT) ? "fexit" : "syscall");
 	}
-	set_u64(obj, "t_call_ns", r->ts_call, r->flags & SYNSCOPE_F_CALL_SEEN);
-	set_u64(obj, "t_syn_ns", r->ts_syn, r->ts_syn != 0);
-	set_u64(obj, "t_end_ns", r->ts_end, r->ts_end != 0);
-	set_u64(obj, "t_ret_ns", r->ts_ret, returned && r->ts_ret);
+	set_int(obj, "t_call_ns", r->ts_call, r->flags & SYNSCOPE_F_CALL_SEEN);
+	set_int(obj, "t_syn_ns", r->ts_syn, r->ts_syn != 0);
+	set_int(obj, "t_end_ns", r->ts_end, r->ts_end != 0);
+	set_int(obj, "t_ret_ns", r->ts_ret, returned && r->ts_ret);
 	set_str(obj, "ts", format_rfc3339(r->ts_end, out->boot_to_real_ns, ts, sizeof(ts)));
-	set_u64(obj, "ts_ns", r->ts_end, true);
+	set_int(obj, "ts_ns", r->ts_end, true);
 	return write_object(out, obj);
 }
 

@@ -74,14 +74,6 @@ static int text_end(struct output *out, const struct conn_end *end)
 	return 0;
 }
 
-static int text_summary(struct output *out, const struct run_summary *sum)
-{
-	/* The human summary goes to stderr (see synscope.c); nothing in the stream. */
-	(void)out;
-	(void)sum;
-	return 0;
-}
-
 static int text_link(struct output *out, const struct conn_link *link)
 {
 	if (fprintf(out->f, "#%llu client joined to #%llu server (server end completed later)\n",
@@ -108,7 +100,6 @@ static int text_close(struct output *out, const struct conn_close *close)
 
 const struct output_ops output_text_ops = {
 	.end = text_end,
-	.summary = text_summary,
 	.link = text_link,
 	.close = text_close,
 };

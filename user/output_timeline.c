@@ -252,36 +252,93 @@ static int draw_end(struct output *out, const struct conn_end *end)
 	return draw(out, client ? end : NULL, client ? NULL : end);
 }
 
+/*
+ * A record waits here until its peer's arrives, oldest first; when the room
+ * is full the oldest is drawn alone rather than lost. Ends and closes each
+ * have a room of their own.
+ */
+struct room {
+	void *recs;        /* PENDING_MAX records of `size` bytes */
+	unsigned int *n;
+	size_t size;
+	__u64 (*id_of)(const void *rec);
+	int (*draw_alone)(struct output *out, const void *rec);
+};
+
+/* Takes the waiting record with this id out of the room into *found. */
+static bool room_take(const struct room *r, __u64 id, void *found)
+{
+	char *base = r->recs;
+	unsigned int i;
+
+	for (i = 0; i < *r->n; i++) {
+		if (r->id_of(base + i * r->size) != id)
+			continue;
+		memcpy(found, base + i * r->size, r->size);
+		memmove(base + i * r->size, base + (i + 1) * r->size, (*r->n - i - 1) * r->size);
+		(*r->n)--;
+		return true;
+	}
+	return false;
+}
+
+static int room_put(struct output *out, const struct room *r, const void *rec)
+{
+	char *base = r->recs;
+	int err = 0;
+
+	if (*r->n == PENDING_MAX) {
+		err = r->draw_alone(out, base);
+		memmove(base, base + r->size, (*r->n - 1) * r->size);
+		(*r->n)--;
+	}
+	memcpy(base + *r->n * r->size, rec, r->size);
+	(*r->n)++;
+	return err;
+}
+
+static int room_drain(struct output *out, const struct room *r)
+{
+	char *base = r->recs;
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < *r->n; i++)
+		err |= r->draw_alone(out, base + i * r->size);
+	*r->n = 0;
+	return err;
+}
+
+static __u64 end_id(const void *rec)
+{
+	return ((const struct conn_end *)rec)->raw.id;
+}
+
+static int draw_end_alone(struct output *out, const void *rec)
+{
+	return draw_end(out, rec);
+}
+
+static struct room ends_room(struct pending *p)
+{
+	return (struct room){p->ends, &p->n, sizeof(p->ends[0]), end_id, draw_end_alone};
+}
+
 static int timeline_end(struct output *out, const struct conn_end *end)
 {
 	struct pending *p = pending_of(out);
-	unsigned int i;
-	int err;
+	struct conn_end other;
+	struct room room;
 
 	if (!p)
 		return -ENOMEM;
 	if (!end->raw.peer_id)
 		return draw_end(out, end);
-	for (i = 0; i < p->n; i++) {
-		const struct conn_end *other = &p->ends[i];
-
-		if (other->raw.id != end->raw.peer_id)
-			continue;
-		err = end->raw.role == SYNSCOPE_ROLE_CLIENT ? draw(out, end, other)
-							    : draw(out, other, end);
-		p->ends[i] = p->ends[--p->n];
-		return err;
-	}
-	if (p->n == PENDING_MAX) {
-		/* Full: draw the oldest alone rather than lose it. */
-		err = draw_end(out, &p->ends[0]);
-		memmove(&p->ends[0], &p->ends[1], (p->n - 1) * sizeof(p->ends[0]));
-		p->n--;
-		if (err)
-			return err;
-	}
-	p->ends[p->n++] = *end;
-	return 0;
+	room = ends_room(p);
+	if (room_take(&room, end->raw.peer_id, &other))
+		return end->raw.role == SYNSCOPE_ROLE_CLIENT ? draw(out, end, &other)
+							     : draw(out, &other, end);
+	return room_put(out, &room, end);
 }
 
 /* ---- the close (--close) ---- */
@@ -378,61 +435,56 @@ static int draw_close(struct output *out, const struct conn_close *a, const stru
 	return ferror(out->f) ? -EIO : 0;
 }
 
+static __u64 close_id(const void *rec)
+{
+	return ((const struct conn_close *)rec)->raw.id;
+}
+
+static int draw_close_alone(struct output *out, const void *rec)
+{
+	return draw_close(out, rec, NULL);
+}
+
+static struct room closes_room(struct pending *p)
+{
+	return (struct room){p->closes, &p->nclose, sizeof(p->closes[0]), close_id, draw_close_alone};
+}
+
 static int timeline_close(struct output *out, const struct conn_close *close)
 {
 	struct pending *p = pending_of(out);
-	unsigned int i;
-	int err;
+	struct conn_close other;
+	struct room room;
 
 	if (!p)
 		return -ENOMEM;
 	if (!close->raw.peer_id)
 		return draw_close(out, close, NULL);
-	for (i = 0; i < p->nclose; i++) {
-		if (p->closes[i].raw.id != close->raw.peer_id)
-			continue;
-		err = draw_close(out, close, &p->closes[i]);
-		p->closes[i] = p->closes[--p->nclose];
-		return err;
-	}
-	if (p->nclose == PENDING_MAX) {
-		err = draw_close(out, &p->closes[0], NULL);
-		memmove(&p->closes[0], &p->closes[1], (p->nclose - 1) * sizeof(p->closes[0]));
-		p->nclose--;
-		if (err)
-			return err;
-	}
-	p->closes[p->nclose++] = *close;
-	return 0;
+	room = closes_room(p);
+	if (room_take(&room, close->raw.peer_id, &other))
+		return draw_close(out, close, &other);
+	return room_put(out, &room, close);
 }
 
 static int timeline_flush(struct output *out)
 {
 	struct pending *p = out->state;
-	unsigned int i;
-	int err = 0;
+	struct room ends, closes;
+	int err;
 
-	for (i = 0; p && i < p->n; i++)
-		err |= draw_end(out, &p->ends[i]);
-	for (i = 0; p && i < p->nclose; i++)
-		err |= draw_close(out, &p->closes[i], NULL);
-	if (p)
-		p->n = 0;
+	if (!p)
+		return 0;
+	ends = ends_room(p);
+	closes = closes_room(p);
+	err = room_drain(out, &ends);
+	err |= room_drain(out, &closes);
 	free(p);
 	out->state = NULL;
 	return err;
 }
 
-static int timeline_summary(struct output *out, const struct run_summary *sum)
-{
-	(void)out;
-	(void)sum;
-	return 0;
-}
-
 const struct output_ops output_timeline_ops = {
 	.end = timeline_end,
-	.summary = timeline_summary,
 	.flush = timeline_flush,
 	.close = timeline_close,
 };

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
@@ -54,16 +55,23 @@ static unsigned long long now_boot_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* What the ring-buffer callback needs: the tracker and when this batch was read. */
+struct reader {
+	struct tracker *tracker;
+	unsigned long long now_ns; /* boot ns, once per batch rather than per record */
+};
+
 static int handle_record(void *ctx, void *data, size_t size)
 {
-	struct tracker *t = ctx;
+	struct reader *rd = ctx;
+	struct tracker *t = rd->tracker;
 	struct conn_link link;
 	struct conn_close close;
 	struct conn_end end;
 
 	switch (decode_record(data, size, &end, &link, &close)) {
 	case DECODED_END:
-		tracker_end(t, &end, now_boot_ns());
+		tracker_end(t, &end, rd->now_ns);
 		break;
 	case DECODED_LINK:
 		tracker_link(t, &link);
@@ -278,6 +286,8 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	struct output out, timeline;
 	unsigned long long deadline = 0;
 	struct tcpext_counters netstat0, netstat1;
+	struct reader rd = {0};
+	struct epoll_event ev;
 	bool mounted = false, stop_sent = false, netstat_ok = false;
 	FILE *f = NULL;
 	int err, fexit_err = 0, status = 1;
@@ -329,7 +339,8 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		fprintf(stderr, "synscope: out of memory\n");
 		goto cleanup;
 	}
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.rb), handle_record, tracker, NULL);
+	rd.tracker = tracker;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.rb), handle_record, &rd, NULL);
 	if (!rb) {
 		explain("create ring buffer", -errno);
 		goto cleanup;
@@ -353,15 +364,20 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 			w->stop(w, exiting);
 			stop_sent = true;
 		}
-		err = ring_buffer__poll(rb, cfg->poll_ms);
-		/* Records submitted without a wakeup are only seen by consuming. */
-		if (err >= 0)
-			err = ring_buffer__consume(rb);
-		if (err < 0 && err != -EINTR) {
-			fprintf(stderr, "synscope: ring buffer poll failed: %s\n", strerror(-err));
+		/* Wait for a wakeup or the poll interval, then consume either way:
+		 * records submitted without a wakeup are only seen by consuming. */
+		err = epoll_wait(ring_buffer__epoll_fd(rb), &ev, 1, cfg->poll_ms);
+		if (err < 0 && errno != EINTR) {
+			fprintf(stderr, "synscope: ring buffer poll failed: %s\n", strerror(errno));
 			goto cleanup;
 		}
-		tracker_tick(tracker, now_boot_ns());
+		rd.now_ns = now_boot_ns();
+		err = ring_buffer__consume(rb);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "synscope: ring buffer read failed: %s\n", strerror(-err));
+			goto cleanup;
+		}
+		tracker_tick(tracker, rd.now_ns);
 		if (w && w->finished(w))
 			break;
 		if (deadline && now_boot_ns() >= deadline) {
@@ -372,6 +388,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	}
 
 	/* Drain what the kernel submitted before we stopped, then print all. */
+	rd.now_ns = now_boot_ns();
 	ring_buffer__consume(rb);
 	tracker_flush(tracker);
 	sum = tracker_summary(tracker);

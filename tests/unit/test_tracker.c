@@ -25,13 +25,6 @@ static int capture_end(struct output *out, const struct conn_end *end)
 	return 0;
 }
 
-static int capture_summary(struct output *out, const struct run_summary *sum)
-{
-	(void)out;
-	(void)sum;
-	return 0;
-}
-
 static int capture_link(struct output *out, const struct conn_link *link)
 {
 	(void)out;
@@ -41,7 +34,7 @@ static int capture_link(struct output *out, const struct conn_link *link)
 }
 
 static const struct output_ops capture_ops = {
-	.end = capture_end, .summary = capture_summary, .link = capture_link};
+	.end = capture_end, .link = capture_link};
 static struct output capture = {.ops = &capture_ops};
 
 static int reset(void **state)
