@@ -169,6 +169,62 @@ static __always_inline void count(__u64 *counter)
 	__sync_fetch_and_add(counter, 1);
 }
 
+/*
+ * The kernel does not run a tp_btf program on a CPU where that same program
+ * is already running (__bpf_trace_run() in kernel/trace/bpf_trace.c, 6.2+):
+ * a softirq that interrupts handle_set_state() in process context and
+ * changes another socket's state would go unseen, counted only in the
+ * program's recursion_misses. So each hook that can fire in both contexts
+ * has a second program, attached after the first (tracer.c), that handles
+ * exactly the events its primary was skipped for. Per CPU: whether the
+ * primary is running, and whether a kernel without that check ran it nested.
+ */
+enum nest_hook { NEST_SET_STATE, NEST_DESTROY, NEST_RESET, NEST_HOOKS };
+
+struct nest_state {
+	__u32 depth[NEST_HOOKS];
+	__u32 ran_nested[NEST_HOOKS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nest_state);
+} nesting SEC(".maps");
+
+static __always_inline struct nest_state *primary_enter(int hook)
+{
+	__u32 zero = 0;
+	struct nest_state *n = bpf_map_lookup_elem(&nesting, &zero);
+
+	if (n && n->depth[hook]++)
+		n->ran_nested[hook] = 1;
+	return n;
+}
+
+static __always_inline void primary_exit(struct nest_state *n, int hook)
+{
+	if (n)
+		n->depth[hook]--;
+}
+
+/* In the fallback program: true when the kernel skipped the primary for this event. */
+static __always_inline bool primary_was_skipped(int hook)
+{
+	__u32 zero = 0;
+	struct nest_state *n = bpf_map_lookup_elem(&nesting, &zero);
+
+	if (!n || !n->depth[hook])
+		return false;
+	if (n->ran_nested[hook]) {
+		n->ran_nested[hook] = 0;
+		return false;
+	}
+	count(&stats.nested_handled);
+	return true;
+}
+
 static __always_inline bool tgid_allowed(__u32 tgid)
 {
 	return !filter_tgids || bpf_map_lookup_elem(&traced_tgids, &tgid);
@@ -600,26 +656,39 @@ static __always_inline void on_later_state(const struct sock *sk, __u64 key, int
 		cl->flags |= SYNSCOPE_CF_TIME_WAIT;
 }
 
+static __always_inline void receive_reset(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct sock_entry *e = bpf_map_lookup_elem(&socks, &key);
+
+	if (e)
+		e->cl.flags |= SYNSCOPE_CF_RST_RECEIVED;
+}
+
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(handle_receive_reset, struct sock *sk)
 {
-	__u64 key = (__u64)sk;
-	struct sock_entry *e;
+	struct nest_state *n = primary_enter(NEST_RESET);
 
-	if (!track_close)
-		return 0;
-	e = bpf_map_lookup_elem(&socks, &key);
-	if (e)
-		e->cl.flags |= SYNSCOPE_CF_RST_RECEIVED;
+	receive_reset(sk);
+	primary_exit(n, NEST_RESET);
 	return 0;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(handle_receive_reset_nested, struct sock *sk)
+{
+	if (primary_was_skipped(NEST_RESET))
+		receive_reset(sk);
+	return 0;
+}
+
+static __always_inline void set_state(const struct sock *sk, int oldstate, int newstate)
 {
 	__u64 key = (__u64)sk;
+
 	if (sk->sk_protocol != IPPROTO_TCP)
-		return 0;
+		return;
 
 	if (newstate == ST_SYN_SENT) {
 		on_syn_sent(sk, key);
@@ -631,19 +700,36 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	} else if (track_close) {
 		on_later_state(sk, key, oldstate, newstate);
 	}
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	struct nest_state *n = primary_enter(NEST_SET_STATE);
+
+	set_state(sk, oldstate, newstate);
+	primary_exit(n, NEST_SET_STATE);
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state_nested, const struct sock *sk, const int oldstate,
+	     const int newstate)
+{
+	if (primary_was_skipped(NEST_SET_STATE))
+		set_state(sk, oldstate, newstate);
 	return 0;
 }
 
 /* Last chance for an end still waiting: a server child never accepted (its
  * listener closed), or a client whose connect() never returned. */
-SEC("tp_btf/tcp_destroy_sock")
-int BPF_PROG(handle_destroy, struct sock *sk)
+static __always_inline void destroy(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 	struct sock_entry *e = bpf_map_lookup_elem(&socks, &key);
 
 	if (!e)
-		return 0;
+		return;
 	if (!e->emitted) {
 		if (e->hs.role == SYNSCOPE_ROLE_SERVER && !(e->hs.flags & SYNSCOPE_F_ACCEPTED)) {
 			/* Never accepted: it died in the accept queue. */
@@ -661,6 +747,23 @@ int BPF_PROG(handle_destroy, struct sock *sk)
 			count(&stats.records_emitted);
 	}
 	bpf_map_delete_elem(&socks, &key);
+}
+
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(handle_destroy, struct sock *sk)
+{
+	struct nest_state *n = primary_enter(NEST_DESTROY);
+
+	destroy(sk);
+	primary_exit(n, NEST_DESTROY);
+	return 0;
+}
+
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(handle_destroy_nested, struct sock *sk)
+{
+	if (primary_was_skipped(NEST_DESTROY))
+		destroy(sk);
 	return 0;
 }
 

@@ -158,6 +158,7 @@ struct synscope_stats {
 	__u64 listener_map_full; /* listen() could not be recorded */
 	__u64 tgid_map_full;     /* forked child could not be added to the traced tree */
 	__u64 links_emitted;     /* late joins sent as SYNSCOPE_REC_LINK */
+	__u64 nested_handled;    /* events a *_nested program handled for its skipped primary */
 };
 
 #endif /* SYNSCOPE_H */

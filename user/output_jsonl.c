@@ -212,6 +212,7 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 	put(obj, "joined", json_object_new_uint64(sum->joined));
 	put(obj, "not_accepted", json_object_new_uint64(sum->not_accepted));
 	put(obj, "syn_retrans", json_object_new_uint64(sum->syn_retrans));
+	put(obj, "nested_handled", json_object_new_uint64(k->nested_handled));
 	for (o = SYNSCOPE_OUT_ESTABLISHED; o <= SYNSCOPE_OUT_ABANDONED; o++)
 		put(outcomes, outcome_name(o), json_object_new_uint64(sum->by_outcome[o]));
 	put(obj, "outcomes", outcomes);
@@ -266,6 +267,7 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 	put(lost, "join_index_full", json_object_new_uint64(k->index_map_full));
 	put(lost, "listener_map_full", json_object_new_uint64(k->listener_map_full));
 	put(lost, "tgid_map_full", json_object_new_uint64(k->tgid_map_full));
+	put(lost, "prog_skipped", json_object_new_uint64(sum->prog_misses));
 	put(lost, "undecodable", json_object_new_uint64(sum->decode_errors));
 	put(lost, "late_joins", json_object_new_uint64(sum->late_links));
 	if (sum->closes) {

@@ -61,6 +61,7 @@ struct run_summary {
 	unsigned long long write_errors;  /* records the sink failed to write */
 	struct synscope_stats kernel;     /* the BPF side's counters */
 	bool kernel_valid;
+	unsigned long long prog_misses;   /* program runs the kernel skipped (recursion_misses) */
 	unsigned int nlisteners;
 	unsigned long long listeners_untracked; /* server ends beyond SUMMARY_MAX_LISTENERS */
 	struct listener_summary listeners[SUMMARY_MAX_LISTENERS];

@@ -124,6 +124,7 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	skel->rodata->wakeup_bytes = cfg->wakeup_bytes;
 	skel->rodata->track_close = cfg->track_close;
 	bpf_program__set_autoload(skel->progs.handle_receive_reset, cfg->track_close);
+	bpf_program__set_autoload(skel->progs.handle_receive_reset_nested, cfg->track_close);
 	bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);
 	bpf_map__set_max_entries(skel->maps.socks, cfg->max_sockets);
 	bpf_program__set_autoload(skel->progs.handle_accept_fexit, with_fexit);
@@ -174,6 +175,71 @@ static int load_skel(const struct synscope_config *cfg, bool tree, struct synsco
 	}
 	*out = skel;
 	return 0;
+}
+
+/* The programs that handle what their primary was skipped for (see nest_state in the BPF code). */
+static bool is_nested_fallback(struct synscope_bpf *skel, const struct bpf_program *prog)
+{
+	return prog == skel->progs.handle_set_state_nested ||
+	       prog == skel->progs.handle_destroy_nested ||
+	       prog == skel->progs.handle_receive_reset_nested;
+}
+
+/*
+ * The fallbacks must run after their primaries on each event, so they are
+ * attached last: a tracepoint calls its probes in the order they were added.
+ */
+static int attach_programs(struct synscope_bpf *skel)
+{
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	int err;
+
+	bpf_object__for_each_program(prog, skel->obj)
+		if (is_nested_fallback(skel, prog))
+			bpf_program__set_autoattach(prog, false);
+	err = synscope_bpf__attach(skel);
+	if (err)
+		return err;
+	bpf_object__for_each_program(prog, skel->obj) {
+		if (!is_nested_fallback(skel, prog) || !bpf_program__autoload(prog))
+			continue;
+		link = bpf_program__attach(prog);
+		if (!link)
+			return -errno;
+		/* The skeleton destroys its programs' links: keep this one with them. */
+		if (prog == skel->progs.handle_set_state_nested)
+			skel->links.handle_set_state_nested = link;
+		else if (prog == skel->progs.handle_destroy_nested)
+			skel->links.handle_destroy_nested = link;
+		else
+			skel->links.handle_receive_reset_nested = link;
+	}
+	return 0;
+}
+
+/*
+ * Events no program saw: runs the kernel skipped because the program was
+ * already running on that CPU (bpf_prog_info.recursion_misses, kernel 5.12+),
+ * less those a fallback handled. A fallback's own misses are events its
+ * primary ran for.
+ */
+static unsigned long long program_misses(struct synscope_bpf *skel)
+{
+	unsigned long long misses = 0;
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !is_nested_fallback(skel, prog) &&
+		    !bpf_obj_get_info_by_fd(fd, &info, &len))
+			misses += info.recursion_misses;
+	}
+	return misses > skel->bss->stats.nested_handled ? misses - skel->bss->stats.nested_handled
+							: 0;
 }
 
 static int trace_tgid(struct synscope_bpf *skel, pid_t pid)
@@ -317,7 +383,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		explain("set filters", err);
 		goto cleanup;
 	}
-	err = synscope_bpf__attach(skel);
+	err = attach_programs(skel);
 	if (err) {
 		explain("attach BPF programs", err);
 		goto cleanup;
@@ -394,6 +460,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	sum = tracker_summary(tracker);
 	sum->kernel = skel->bss->stats;
 	sum->kernel_valid = true;
+	sum->prog_misses = program_misses(skel);
 	if (netstat_ok && tcpext_read_self(&netstat1) == 0) {
 		sum->netstat.valid = true;
 		sum->netstat.listen_overflows = netstat1.listen_overflows - netstat0.listen_overflows;

@@ -26,8 +26,10 @@ def run_demo(scenario, *args, timeout=120):
             records = [json.loads(line) for line in f]
     check_eq(sorted(n for n in after - before if n.startswith("synscope-demo")), [],
              f"namespaces left behind by demo {scenario}")
+    closes = [(r["id"], r["role"], r["path"], r["errno"]) for r in records if r["type"] == "close"]
     check_eq(p.returncode, 0, f"synscope demo {scenario} exit status (stdout tail "
-             f"{p.stdout[-600:]!r}, stderr {p.stderr[-600:]!r})")
+             f"{p.stdout[-600:]!r}, stderr {p.stderr[-600:]!r}, close records {closes}, "
+             f"stats {records[-1] if records else None})")
     check("agrees with the lecture: yes" in p.stdout, "the demo's verdict agrees", p.stdout[-400:],
           "agrees")
     check_eq(records[-1]["type"], "stats", "the export ends with its stats record")
