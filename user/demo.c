@@ -268,6 +268,9 @@ static void build_close(struct demo_argv *a, const struct demo_opts *o)
 	client_args(a, o, "127.0.0.1");
 	add(a->client, &a->nc, "--close-first");
 	add(a->client, &a->nc, "alternate");
+	/* One close at a time: each ladder on its own, as in the lecture. */
+	add(a->client, &a->nc, "--pause-ms");
+	add(a->client, &a->nc, "20");
 }
 
 static bool verdict_close(const struct run_summary *sum, const struct demo_opts *o)

@@ -40,6 +40,7 @@ struct client_opts {
 	int syn_retries;           /* TCP_SYNCNT, -1: the system's net.ipv4.tcp_syn_retries */
 	bool nonblock;             /* non-blocking connect(): EINPROGRESS, poll(), SO_ERROR */
 	unsigned int hold_ms;      /* keep the connection open this long before closing */
+	unsigned int pause_ms;     /* wait this long after a close before the next connect() */
 };
 
 static const char doc[] =
@@ -54,7 +55,7 @@ static const char doc[] =
 static const char args_doc[] = "ADDR PORT";
 
 enum { OPT_PAYLOAD = 1000, OPT_BIND_PORT, OPT_LINGER_RST, OPT_CLOSE_FIRST, OPT_SYN_RETRIES,
-       OPT_NONBLOCK, OPT_HOLD_MS };
+       OPT_NONBLOCK, OPT_HOLD_MS, OPT_PAUSE_MS };
 
 static const struct argp_option options[] = {
 	{"count", 'n', "COUNT", 0, "Connections to make (default 1)", 0},
@@ -68,6 +69,8 @@ static const struct argp_option options[] = {
 	{"syn-retries", OPT_SYN_RETRIES, "N", 0, "SYN retransmissions before ETIMEDOUT (TCP_SYNCNT, 1-127)", 0},
 	{"nonblock", OPT_NONBLOCK, NULL, 0, "Non-blocking connect(): EINPROGRESS, then poll() and SO_ERROR", 0},
 	{"hold-ms", OPT_HOLD_MS, "MS", 0, "Keep each connection open MS milliseconds before closing", 0},
+	{"pause-ms", OPT_PAUSE_MS, "MS", 0,
+	 "Wait MS milliseconds after each close before the next connect() (per thread)", 0},
 	{},
 };
 
@@ -112,6 +115,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_SYN_RETRIES: o->syn_retries = (int)number(state, "SYN retries", arg, 1, 127); break;
 	case OPT_NONBLOCK: o->nonblock = true; break;
 	case OPT_HOLD_MS: o->hold_ms = number(state, "hold time", arg, 0, 3600000); break;
+	case OPT_PAUSE_MS: o->pause_ms = number(state, "pause", arg, 0, 3600000); break;
 	case ARGP_KEY_ARG:
 		if (state->arg_num == 0)
 			o->host = arg;
@@ -279,8 +283,11 @@ static void *worker(void *arg)
 	(void)arg;
 	unsigned long index;
 
-	while ((index = __atomic_fetch_add(&next_conn, 1, __ATOMIC_RELAXED)) < opts.count)
+	while ((index = __atomic_fetch_add(&next_conn, 1, __ATOMIC_RELAXED)) < opts.count) {
+		if (index >= opts.concurrency && opts.pause_ms)
+			usleep(opts.pause_ms * 1000);
 		one_connection(index);
+	}
 	return NULL;
 }
 
