@@ -179,8 +179,8 @@ def bpf_runtime(ns, seconds):
                                          os.path.join(tmp, "x")], b"synscope: tracing",
                             os.path.join(tmp, "stdout"))
             before = bpf_prog_stats()
-            netns_run(ns, [LOADGEN, "-d", str(seconds), "-p", str(PORT)], capture_output=True,
-                      check=True)
+            load = netns_run(ns, [LOADGEN, "-d", str(seconds), "-p", str(PORT)],
+                             capture_output=True, text=True, check=True)
             after = bpf_prog_stats()
             tracer.stop()
     finally:
@@ -191,8 +191,11 @@ def bpf_runtime(ns, seconds):
         if cnt > c0:
             progs[name] = {"runs": cnt - c0, "mean_ns": (ns_ - n0) / (cnt - c0)}
     total_runs = sum(p["runs"] for p in progs.values())
-    mean = sum(p["mean_ns"] * p["runs"] for p in progs.values()) / total_runs if total_runs else 0
-    return progs, mean
+    total_ns = sum(p["mean_ns"] * p["runs"] for p in progs.values())
+    mean = total_ns / total_runs if total_runs else 0
+    # Per connection counts both ends and every hook, fallbacks included.
+    per_conn = total_ns / max(json.loads(load.stdout)["connections"], 1)
+    return progs, mean, per_conn
 
 
 def main():
@@ -228,13 +231,14 @@ def main():
                     results[c].append(r)
                     print(f"round {rnd + 1} {c:16s} {r['rate']:9.0f} conn/s", file=sys.stderr,
                           flush=True)
-        progs, mean_ns = bpf_runtime(ns, args.seconds)
+        progs, mean_ns, per_conn_ns = bpf_runtime(ns, args.seconds)
     finally:
         subprocess.run(["ip", "netns", "del", ns])
 
     base = statistics.median(r["rate"] for r in results["untraced"])
     summary = {"seconds": args.seconds, "rounds": args.rounds, "untraced_rate": base,
-               "configs": {}, "bpf_mean_ns": mean_ns, "bpf_programs": progs,
+               "configs": {}, "bpf_mean_ns": mean_ns, "bpf_ns_per_connection": per_conn_ns,
+               "bpf_programs": progs,
                "not_installed": missing}
     print(f"\n{'configuration':16s} {'conn/s':>9s} {'ratio':>6s} {'records/s':>10s} "
           f"{'lost':>5s} {'records ok':>10s} {'cpu us/conn':>11s} {'peak RSS':>9s}")
@@ -263,7 +267,8 @@ def main():
               f"{cpu:>11s} {rss:>9s}")
     for t in missing:
         print(f"{t:16s} not installed")
-    print(f"\nmean BPF run time per invocation: {mean_ns:.0f} ns")
+    print(f"\nmean BPF run time per invocation: {mean_ns:.0f} ns; "
+          f"per connection (both ends, all hooks): {per_conn_ns:.0f} ns")
     for name, p in sorted(progs.items()):
         print(f"  {name:24s} {p['runs']:9d} runs {p['mean_ns']:7.0f} ns")
     with open(args.json, "w") as f:
