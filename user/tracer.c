@@ -177,12 +177,34 @@ static int load_skel(const struct synscope_config *cfg, bool tree, struct synsco
 	return 0;
 }
 
-/* The programs that handle what their primary was skipped for (see nest_state in the BPF code). */
+/* A program that handles what its primary was skipped for (nest_state in the BPF code). */
+struct fallback {
+	struct bpf_program *prog;
+	struct bpf_link **link; /* the skeleton's slot: destroyed with the skeleton */
+};
+
+#define NFALLBACKS 3
+
+static void nested_fallbacks(struct synscope_bpf *skel, struct fallback out[NFALLBACKS])
+{
+	out[0] = (struct fallback){skel->progs.handle_set_state_nested,
+				   &skel->links.handle_set_state_nested};
+	out[1] = (struct fallback){skel->progs.handle_destroy_nested,
+				   &skel->links.handle_destroy_nested};
+	out[2] = (struct fallback){skel->progs.handle_receive_reset_nested,
+				   &skel->links.handle_receive_reset_nested};
+}
+
 static bool is_nested_fallback(struct synscope_bpf *skel, const struct bpf_program *prog)
 {
-	return prog == skel->progs.handle_set_state_nested ||
-	       prog == skel->progs.handle_destroy_nested ||
-	       prog == skel->progs.handle_receive_reset_nested;
+	struct fallback fb[NFALLBACKS];
+	int i;
+
+	nested_fallbacks(skel, fb);
+	for (i = 0; i < NFALLBACKS; i++)
+		if (fb[i].prog == prog)
+			return true;
+	return false;
 }
 
 /*
@@ -191,29 +213,21 @@ static bool is_nested_fallback(struct synscope_bpf *skel, const struct bpf_progr
  */
 static int attach_programs(struct synscope_bpf *skel)
 {
-	struct bpf_program *prog;
-	struct bpf_link *link;
-	int err;
+	struct fallback fb[NFALLBACKS];
+	int i, err;
 
-	bpf_object__for_each_program(prog, skel->obj)
-		if (is_nested_fallback(skel, prog))
-			bpf_program__set_autoattach(prog, false);
+	nested_fallbacks(skel, fb);
+	for (i = 0; i < NFALLBACKS; i++)
+		bpf_program__set_autoattach(fb[i].prog, false);
 	err = synscope_bpf__attach(skel);
 	if (err)
 		return err;
-	bpf_object__for_each_program(prog, skel->obj) {
-		if (!is_nested_fallback(skel, prog) || !bpf_program__autoload(prog))
+	for (i = 0; i < NFALLBACKS; i++) {
+		if (!bpf_program__autoload(fb[i].prog))
 			continue;
-		link = bpf_program__attach(prog);
-		if (!link)
+		*fb[i].link = bpf_program__attach(fb[i].prog);
+		if (!*fb[i].link)
 			return -errno;
-		/* The skeleton destroys its programs' links: keep this one with them. */
-		if (prog == skel->progs.handle_set_state_nested)
-			skel->links.handle_set_state_nested = link;
-		else if (prog == skel->progs.handle_destroy_nested)
-			skel->links.handle_destroy_nested = link;
-		else
-			skel->links.handle_receive_reset_nested = link;
 	}
 	return 0;
 }
