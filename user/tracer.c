@@ -248,10 +248,18 @@ static unsigned long long program_misses(struct synscope_bpf *skel)
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(prog);
 
-		if (fd >= 0 && !is_nested_fallback(skel, prog) &&
-		    !bpf_obj_get_info_by_fd(fd, &info, &len))
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		if (verbose && info.recursion_misses)
+			fprintf(stderr, "synscope: the kernel skipped %llu runs of %s (already running "
+					"on that CPU)\n", (unsigned long long)info.recursion_misses,
+				bpf_program__name(prog));
+		if (!is_nested_fallback(skel, prog))
 			misses += info.recursion_misses;
 	}
+	if (verbose && skel->bss->stats.nested_handled)
+		fprintf(stderr, "synscope: %llu of them handled by a fallback program\n",
+			(unsigned long long)skel->bss->stats.nested_handled);
 	return misses > skel->bss->stats.nested_handled ? misses - skel->bss->stats.nested_handled
 							: 0;
 }
