@@ -5,8 +5,9 @@
 In a private network namespace, build/loadgen makes loopback connections
 (connect + RST close against accept + close) as fast as it can for a fixed
 time. Configurations run interleaved (A B C ..., then B C ... A, and so on) for
-several rounds and each figure is the median over rounds, reported as a ratio to the
-untraced rate of the same run: this machine is small and noisy.
+several rounds and each figure is the median over rounds. The ratio is the
+median over rounds of each configuration's rate divided by the untraced rate of
+the same round, so slow drift of the machine (it is small and noisy) cancels.
 
 For each synscope run it also reports records per second, lost events, the
 records-per-connection check (exactly one client and one server record per
@@ -245,7 +246,8 @@ def main():
     for c in configs:
         runs = results[c]
         rate = statistics.median(r["rate"] for r in runs)
-        row = {"rate": rate, "ratio": rate / base, "runs": runs}
+        ratio = statistics.median(r["rate"] / u["rate"] for r, u in zip(runs, results["untraced"]))
+        row = {"rate": rate, "ratio": ratio, "runs": runs}
         recs = ok = cpu = rss = lost = "-"
         if c.startswith("synscope"):
             per_s = [(r["clients"] + r["servers"]) / r["seconds"] for r in runs]
@@ -263,7 +265,7 @@ def main():
             cpu = f"{row['cpu_us_per_conn']:.2f}"
             rss = f"{row['peak_rss_kib'] / 1024:.1f}M"
         summary["configs"][c] = row
-        print(f"{c:16s} {rate:9.0f} {rate / base:6.2f} {recs:>10s} {lost:>5s} {ok:>10s} "
+        print(f"{c:16s} {rate:9.0f} {ratio:6.2f} {recs:>10s} {lost:>5s} {ok:>10s} "
               f"{cpu:>11s} {rss:>9s}")
     for t in missing:
         print(f"{t:16s} not installed")
