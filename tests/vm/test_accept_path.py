@@ -79,13 +79,19 @@ def check_servers(run, hook, n=3):
         check_eq(s["accepted"], True, "server end accepted")
         check_eq((s["pid"], s["comm"]), (int(run["listening"]["pid"]), "demo-server"),
                  "server end names the accept() caller")
-        check(s["accept_wait_us"] is not None and s["accept_wait_us"] >= 50_000,
-              "accept-queue wait covers the server's 200 ms delay", s["accept_wait_us"],
-              ">= 50000")
+        check(s["accept_wait_us"] is not None and s["accept_wait_us"] >= 0,
+              "accept-queue wait measured", s["accept_wait_us"], ">= 0")
         c = by_id.get(s["peer"])
         check(c is not None and c["role"] == "client", "server end joined to its client",
               s["peer"], "a client id")
         check_eq((s["iss"], s["irs"]), (c["irs"], c["iss"]), "ISS/IRS cross-match")
+    # The server sleeps 200 ms before each accept() and the client connects at
+    # once, so in accept order each end waited about 200 ms longer than the one
+    # before, however late the client started.
+    waits = [s["accept_wait_us"] for s in sorted(servers, key=lambda r: r["t_ret_ns"])]
+    check(all(b - a >= 100_000 for a, b in zip(waits, waits[1:])),
+          "each accepted end waited one 200 ms accept delay longer than the previous", waits,
+          "steps >= 100000 us")
 
 
 def test_auto_chooses_the_expected_accept_path():
