@@ -477,13 +477,27 @@ static __always_inline void index_client(struct synscope_handshake *rec, __u64 k
 		count(&stats.index_map_full);
 }
 
+/* Tells user space that client_id's peer is server_id (its record has left). */
+static __always_inline void send_link(__u64 client_id, __u64 server_id)
+{
+	struct synscope_link link = {.type = SYNSCOPE_REC_LINK,
+				     .client_id = client_id,
+				     .server_id = server_id};
+
+	if (bpf_ringbuf_output(&rb, &link, sizeof(link), wakeup_flag()))
+		count(&stats.ringbuf_drops);
+	else
+		count(&stats.links_emitted);
+}
+
 /* Server child reached ESTABLISHED: find the client end of the same connection. */
 static __always_inline void join_server(struct synscope_handshake *srv)
 {
+	const __u32 client_done = SYNSCOPE_F_RESOLVED | SYNSCOPE_F_RETURNED;
 	struct synscope_handshake *cli;
 	struct join_key jk = {};
-	struct synscope_link link;
 	struct join_val *jv;
+	__u32 old;
 
 	to_v6(jk.caddr, srv->daddr, srv->family);
 	to_v6(jk.saddr, srv->saddr, srv->family);
@@ -496,19 +510,19 @@ static __always_inline void join_server(struct synscope_handshake *srv)
 		return;
 	srv->peer_id = jv->id;
 	cli = bpf_map_lookup_elem(&socks, &jv->sk);
+	old = client_done;
+	/*
+	 * The client record may be leaving on another CPU right now: complete()
+	 * copies it only after its own atomic OR on flags. If our OR comes first
+	 * (the client is not complete in `old`), that copy carries peer_id;
+	 * otherwise it may not, and a LINK says it again.
+	 */
 	if (cli && cli->id == jv->id) {
 		cli->peer_id = srv->id;
-	} else {
-		/* The client record left already: tell user space. */
-		link.type = SYNSCOPE_REC_LINK;
-		link.pad[0] = link.pad[1] = link.pad[2] = 0;
-		link.client_id = jv->id;
-		link.server_id = srv->id;
-		if (bpf_ringbuf_output(&rb, &link, sizeof(link), wakeup_flag()))
-			count(&stats.ringbuf_drops);
-		else
-			count(&stats.links_emitted);
+		old = __sync_fetch_and_or(&cli->flags, SYNSCOPE_F_PEER);
 	}
+	if ((old & client_done) == client_done)
+		send_link(jv->id, srv->id);
 	bpf_map_delete_elem(&join_index, &jk);
 }
 

@@ -52,6 +52,7 @@ enum synscope_flags {
 	SYNSCOPE_F_FEXIT = 1 << 4,     /* server end: accept seen by fexit/inet_csk_accept */
 	SYNSCOPE_F_NO_SYN = 1 << 5,    /* client: connect() failed before a SYN was sent */
 	SYNSCOPE_F_CLOSED = 1 << 6,    /* reached CLOSE before the record left (e.g. reset in the accept queue) */
+	SYNSCOPE_F_PEER = 1 << 7,      /* client: the server end set peer_id in the kernel */
 };
 
 /*

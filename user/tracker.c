@@ -6,6 +6,8 @@
 
 /* Clients held for a late join; bounded: the oldest is printed when full. */
 #define HOLD_CAPACITY 8192
+/* Recently printed joined clients remembered to drop repeated LINKs (tiny race window). */
+#define PRINTED_JOINED 64
 
 struct tracker {
 	struct output *out;
@@ -13,6 +15,10 @@ struct tracker {
 	struct conn_end *held; /* ring of HOLD_CAPACITY */
 	unsigned long long *held_at;
 	unsigned int head, count;
+	/* Clients printed already joined: a LINK for one of them repeats what
+	 * it said (the kernel sends one when it cannot tell, see join_server()). */
+	unsigned long long printed_joined[PRINTED_JOINED];
+	unsigned int printed_next;
 	struct run_summary sum;
 };
 
@@ -134,8 +140,13 @@ static void count_client(struct run_summary *sum, const struct conn_end *end)
 
 static void print_end(struct tracker *t, const struct conn_end *end)
 {
-	if (end->raw.peer_id)
+	if (end->raw.peer_id) {
 		t->sum.joined++;
+		if (end->raw.role == SYNSCOPE_ROLE_CLIENT) {
+			t->printed_joined[t->printed_next] = end->raw.id;
+			t->printed_next = (t->printed_next + 1) % PRINTED_JOINED;
+		}
+	}
 	t->sum.write_errors += output_end_all(t->out, end);
 }
 
@@ -187,7 +198,10 @@ void tracker_link(struct tracker *t, const struct conn_link *link)
 			return;
 		}
 	}
-	/* Already written: the join is written on its own. */
+	for (i = 0; i < PRINTED_JOINED; i++)
+		if (t->printed_joined[i] == link->client_id)
+			return;
+	/* Already written without its peer: the join is written on its own. */
 	t->sum.late_links++;
 	t->sum.write_errors += output_link_all(t->out, link);
 }

@@ -95,6 +95,22 @@ static void unjoined_client_prints_after_hold(void **state)
 	tracker_free(t);
 }
 
+static void repeated_link_for_joined_client_is_dropped(void **state)
+{
+	struct tracker *t = tracker_new(&capture, 200 * MS);
+	struct conn_end c = fixture_end(fixture_client(1, 2));
+	struct conn_link link = {.client_id = 1, .server_id = 2};
+
+	(void)state;
+	tracker_end(t, &c, 0); /* printed at once, already joined in the kernel */
+	tracker_link(t, &link); /* the kernel could not tell and said it again */
+	assert_int_equal(printed.n, 1);
+	assert_int_equal(printed.links, 0);
+	assert_int_equal(tracker_summary(t)->late_links, 0);
+	assert_int_equal(tracker_summary(t)->joined, 1);
+	tracker_free(t);
+}
+
 static void held_clients_keep_arrival_order(void **state)
 {
 	struct tracker *t = tracker_new(&capture, 200 * MS);
@@ -177,6 +193,7 @@ int main(void)
 		cmocka_unit_test_setup(joined_ends_print_at_once, reset),
 		cmocka_unit_test_setup(late_link_patches_held_client, reset),
 		cmocka_unit_test_setup(unjoined_client_prints_after_hold, reset),
+		cmocka_unit_test_setup(repeated_link_for_joined_client_is_dropped, reset),
 		cmocka_unit_test_setup(held_clients_keep_arrival_order, reset),
 		cmocka_unit_test_setup(failed_clients_are_not_held, reset),
 		cmocka_unit_test_setup(flush_prints_everything, reset),
