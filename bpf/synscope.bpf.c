@@ -86,7 +86,7 @@ static const struct sock_entry zero_entry;
 
 enum call_kind { CALL_CONNECT = 1, CALL_ACCEPT = 2, CALL_LISTEN = 3 };
 
-/* A connect()/accept()/listen() in progress, keyed by thread id. */
+/* A connect()/accept()/listen() in progress, in the calling thread's task storage. */
 struct inflight_call {
 	__u64 ts;    /* syscall entry, boot ns */
 	__u64 sk;    /* socket the call acted on, once known (SYN_SENT, fexit) */
@@ -98,12 +98,20 @@ struct inflight_call {
 	__u8 addr[16]; /* connect: destination address, network byte order */
 };
 
+/* Task storage: no hashing, no bucket lock, freed with the thread (kind 0 = none). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct inflight_call);
 } inflight SEC(".maps");
+
+/* The calling thread's in-flight call slot; NULL if it has none (or, with create, no memory). */
+static __always_inline struct inflight_call *current_call(bool create)
+{
+	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
 
 /* Listeners seen calling listen() (or seeded by user space for -p). */
 struct listener_key {
@@ -422,7 +430,6 @@ static __always_inline struct synscope_handshake *new_end(__u64 key, __u8 role)
 /* CLOSE -> SYN_SENT runs inside connect(), in the caller's context. */
 static __always_inline void on_syn_sent(const struct sock *sk, __u64 key)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct synscope_handshake *rec;
 	struct inflight_call *call;
 	__u16 family, sport, dport;
@@ -449,7 +456,7 @@ static __always_inline void on_syn_sent(const struct sock *sk, __u64 key)
 	read_caller(rec);
 	rec->netns = sock_netns_btf(sk);
 	rec->ts_syn = bpf_ktime_get_boot_ns();
-	call = bpf_map_lookup_elem(&inflight, &tid);
+	call = current_call(false);
 	if (call && call->kind == CALL_CONNECT) {
 		call->sk = key;
 		rec->fd = call->fd;
@@ -814,31 +821,31 @@ static __always_inline bool is_tcp(struct sock *sk)
 	       BPF_CORE_READ(sk, sk_type) == SOCK_STREAM;
 }
 
-/* Records the thread's call, filled by the caller, in one map update. */
+/* Records the thread's call, filled by the caller. */
 static __always_inline void begin_call(struct inflight_call *call)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
+	struct inflight_call *slot;
 
-	if (!tgid_allowed(id >> 32))
+	if (!tgid_allowed(bpf_get_current_pid_tgid() >> 32))
 		return;
-	call->ts = bpf_ktime_get_boot_ns();
-	if (bpf_map_update_elem(&inflight, &tid, call, BPF_ANY))
+	slot = current_call(true);
+	if (!slot) {
 		count(&stats.call_map_full);
+		return;
+	}
+	call->ts = bpf_ktime_get_boot_ns();
+	*slot = *call;
 }
 
-/* Takes the thread's in-flight call of this kind, removing it from the map. */
+/* Takes the thread's in-flight call of this kind, leaving the slot empty. */
 static __always_inline bool end_call(__u32 kind, struct inflight_call *out)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight_call *call = bpf_map_lookup_elem(&inflight, &tid);
+	struct inflight_call *call = current_call(false);
 
-	if (!call)
-		return false;
-	if (call->kind != kind)
+	if (!call || call->kind != kind)
 		return false;
 	*out = *call;
-	bpf_map_delete_elem(&inflight, &tid);
+	call->kind = 0;
 	return true;
 }
 
@@ -1008,7 +1015,6 @@ int handle_accept_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("fexit/inet_csk_accept")
 int handle_accept_fexit(__u64 *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct synscope_handshake *rec;
 	struct inflight_call *call;
 	__u64 key = 0;
@@ -1019,7 +1025,7 @@ int handle_accept_fexit(__u64 *ctx)
 	rec = bpf_map_lookup_elem(&socks, &key);
 	if (!rec || rec->role != SYNSCOPE_ROLE_SERVER)
 		return 0;
-	call = bpf_map_lookup_elem(&inflight, &tid);
+	call = current_call(false);
 	if (call && call->kind == CALL_ACCEPT) {
 		call->sk = key;
 		__sync_fetch_and_or(&rec->flags, SYNSCOPE_F_FEXIT);

@@ -154,7 +154,7 @@ struct synscope_stats {
 	__u64 records_emitted;   /* handshake records submitted */
 	__u64 ringbuf_drops;     /* bpf_ringbuf_output() failed: ring buffer full */
 	__u64 sock_map_full;     /* socket entry could not be created: map full */
-	__u64 call_map_full;     /* in-flight syscall could not be recorded */
+	__u64 call_map_full;     /* in-flight syscall could not be recorded (no task storage) */
 	__u64 index_map_full;    /* client could not be indexed for joining */
 	__u64 listener_map_full; /* listen() could not be recorded */
 	__u64 tgid_map_full;     /* forked child could not be added to the traced tree */
