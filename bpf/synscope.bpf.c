@@ -30,18 +30,7 @@
 #define EHOSTUNREACH 113
 #define ENETUNREACH 101
 
-/* Kernel TCP states (include/net/tcp_states.h), stable ABI of the tracepoint. */
-enum {
-	ST_ESTABLISHED = 1,
-	ST_SYN_SENT = 2,
-	ST_SYN_RECV = 3,
-	ST_FIN_WAIT1 = 4,
-	ST_FIN_WAIT2 = 5,
-	ST_CLOSE = 7,
-	ST_LISTEN = 10,
-	ST_CLOSING = 11,
-};
-
+/* TCP states: the kernel's own TCP_* enum (include/net/tcp_states.h), from vmlinux.h. */
 
 /* Configuration, set by user space before load. */
 const volatile __u16 filter_family = 0; /* 0: any, AF_INET (incl. v4-mapped), AF_INET6 */
@@ -232,6 +221,29 @@ static __always_inline bool primary_was_skipped(int hook)
 	count(&stats.nested_handled);
 	return true;
 }
+
+/*
+ * A hook's two programs on tracepoint TP: NAME runs CALL for every event,
+ * NAME_nested only for the events the kernel skipped NAME for.
+ */
+#define PRIMARY_AND_FALLBACK(TP, NAME, HOOK, CALL, ...)				\
+	SEC("tp_btf/" TP)							\
+	int BPF_PROG(NAME, __VA_ARGS__)						\
+	{									\
+		struct nest_state *n = primary_enter(HOOK);			\
+										\
+		CALL;								\
+		primary_exit(n, HOOK);						\
+		return 0;							\
+	}									\
+										\
+	SEC("tp_btf/" TP)							\
+	int BPF_PROG(NAME##_nested, __VA_ARGS__)				\
+	{									\
+		if (primary_was_skipped(HOOK))					\
+			CALL;							\
+		return 0;							\
+	}
 
 static __always_inline bool tgid_allowed(__u32 tgid)
 {
@@ -605,7 +617,7 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 		bpf_map_delete_elem(&socks, &key);
 		return;
 	}
-	if (newstate == ST_ESTABLISHED) {
+	if (newstate == TCP_ESTABLISHED) {
 		rec->outcome = SYNSCOPE_OUT_ESTABLISHED;
 		read_isn(rec, sk);
 		if (track_close) {
@@ -614,7 +626,7 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 			cl->type = SYNSCOPE_REC_CLOSE;
 			cl->role = rec->role;
 			cl->id = rec->id;
-			cl->states[0] = ST_ESTABLISHED;
+			cl->states[0] = TCP_ESTABLISHED;
 			cl->ts[0] = rec->ts_end;
 			cl->nstates = 1;
 		}
@@ -663,7 +675,7 @@ static __always_inline void on_later_state(const struct sock *sk, __u64 key, int
 	if (!track_close || !cl->nstates)
 		return;
 	append_state(cl, newstate);
-	if (newstate != ST_CLOSE)
+	if (newstate != TCP_CLOSE)
 		return;
 	cl->err = sk->sk_err;
 	/* tcp_fin() marks the socket SOCK_DONE when the peer's FIN arrives
@@ -672,7 +684,7 @@ static __always_inline void on_later_state(const struct sock *sk, __u64 key, int
 		cl->flags |= SYNSCOPE_CF_FIN_RECEIVED;
 	/* From FIN_WAIT1/2 or CLOSING without an error, CLOSE is tcp_time_wait()
 	 * handing the connection to a timewait socket. */
-	if ((oldstate == ST_FIN_WAIT2 || oldstate == ST_CLOSING || oldstate == ST_FIN_WAIT1) &&
+	if ((oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING || oldstate == TCP_FIN_WAIT1) &&
 	    !(cl->flags & SYNSCOPE_CF_RST_RECEIVED) && !cl->err)
 		cl->flags |= SYNSCOPE_CF_TIME_WAIT;
 }
@@ -686,23 +698,8 @@ static __always_inline void receive_reset(const struct sock *sk)
 		e->cl.flags |= SYNSCOPE_CF_RST_RECEIVED;
 }
 
-SEC("tp_btf/tcp_receive_reset")
-int BPF_PROG(handle_receive_reset, struct sock *sk)
-{
-	struct nest_state *n = primary_enter(NEST_RESET);
-
-	receive_reset(sk);
-	primary_exit(n, NEST_RESET);
-	return 0;
-}
-
-SEC("tp_btf/tcp_receive_reset")
-int BPF_PROG(handle_receive_reset_nested, struct sock *sk)
-{
-	if (primary_was_skipped(NEST_RESET))
-		receive_reset(sk);
-	return 0;
-}
+PRIMARY_AND_FALLBACK("tcp_receive_reset", handle_receive_reset, NEST_RESET, receive_reset(sk),
+		     struct sock *sk)
 
 static __always_inline void set_state(const struct sock *sk, int oldstate, int newstate)
 {
@@ -711,36 +708,21 @@ static __always_inline void set_state(const struct sock *sk, int oldstate, int n
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return;
 
-	if (newstate == ST_SYN_SENT) {
+	if (newstate == TCP_SYN_SENT) {
 		on_syn_sent(sk, key);
-	} else if (newstate == ST_SYN_RECV && oldstate == ST_LISTEN) {
+	} else if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN) {
 		on_child_created(sk, key);
-	} else if ((oldstate == ST_SYN_SENT || oldstate == ST_SYN_RECV) &&
-		   (newstate == ST_ESTABLISHED || newstate == ST_CLOSE)) {
+	} else if ((oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV) &&
+		   (newstate == TCP_ESTABLISHED || newstate == TCP_CLOSE)) {
 		on_resolved(sk, key, newstate);
 	} else if (track_close) {
 		on_later_state(sk, key, oldstate, newstate);
 	}
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
-{
-	struct nest_state *n = primary_enter(NEST_SET_STATE);
-
-	set_state(sk, oldstate, newstate);
-	primary_exit(n, NEST_SET_STATE);
-	return 0;
-}
-
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(handle_set_state_nested, const struct sock *sk, const int oldstate,
-	     const int newstate)
-{
-	if (primary_was_skipped(NEST_SET_STATE))
-		set_state(sk, oldstate, newstate);
-	return 0;
-}
+PRIMARY_AND_FALLBACK("inet_sock_set_state", handle_set_state, NEST_SET_STATE,
+		     set_state(sk, oldstate, newstate), const struct sock *sk, const int oldstate,
+		     const int newstate)
 
 /* Last chance for an end still waiting: a server child never accepted (its
  * listener closed), or a client whose connect() never returned. */
@@ -770,23 +752,8 @@ static __always_inline void destroy(const struct sock *sk)
 	bpf_map_delete_elem(&socks, &key);
 }
 
-SEC("tp_btf/tcp_destroy_sock")
-int BPF_PROG(handle_destroy, struct sock *sk)
-{
-	struct nest_state *n = primary_enter(NEST_DESTROY);
-
-	destroy(sk);
-	primary_exit(n, NEST_DESTROY);
-	return 0;
-}
-
-SEC("tp_btf/tcp_destroy_sock")
-int BPF_PROG(handle_destroy_nested, struct sock *sk)
-{
-	if (primary_was_skipped(NEST_DESTROY))
-		destroy(sk);
-	return 0;
-}
+PRIMARY_AND_FALLBACK("tcp_destroy_sock", handle_destroy, NEST_DESTROY, destroy(sk),
+		     struct sock *sk)
 
 /* ---- syscalls: who made the call, with which fd ---- */
 
@@ -985,7 +952,7 @@ static __always_inline void on_accept_return(int ret)
 	if (seen)
 		rec->ts_call = call.ts;
 	/* Reset while it waited in the queue: accept() returns it all the same. */
-	closed = BPF_CORE_READ((struct sock *)key, __sk_common.skc_state) == ST_CLOSE;
+	closed = BPF_CORE_READ((struct sock *)key, __sk_common.skc_state) == TCP_CLOSE;
 	if (closed)
 		rec->err = BPF_CORE_READ((struct sock *)key, sk_err);
 	complete(rec, key, SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_RETURNED |

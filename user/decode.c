@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* strerrorname_np() */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/tcp.h> /* TCP_* states */
 #include <string.h>
 #include "decode.h"
 
@@ -86,10 +87,7 @@ static const char *const state_names[] = {
 	[9] = "LAST_ACK",    [10] = "LISTEN",    [11] = "CLOSING",   [12] = "NEW_SYN_RECV",
 };
 
-#define TCP_ST_ESTABLISHED 1
-#define TCP_ST_FIN_WAIT1 4
-#define TCP_ST_CLOSE 7
-#define TCP_ST_CLOSE_WAIT 8
+/* The last kernel TCP state (TCP_NEW_SYN_RECV; glibc's enum stops at TCP_CLOSING). */
 #define TCP_ST_MAX 12
 
 const char *tcp_state_name(int state)
@@ -134,13 +132,13 @@ static int decode_close(const struct synscope_close *raw, struct conn_close *clo
 	memset(close, 0, sizeof(*close));
 	close->raw = *raw;
 	first = raw->nstates > 1 ? raw->states[1] : 0;
-	if (first == TCP_ST_FIN_WAIT1)
+	if (first == TCP_FIN_WAIT1)
 		close->kind = CLOSE_ACTIVE;
-	else if (first == TCP_ST_CLOSE_WAIT)
+	else if (first == TCP_CLOSE_WAIT)
 		close->kind = CLOSE_PASSIVE;
-	else if (first == TCP_ST_CLOSE && (raw->flags & SYNSCOPE_CF_RST_RECEIVED))
+	else if (first == TCP_CLOSE && (raw->flags & SYNSCOPE_CF_RST_RECEIVED))
 		close->kind = CLOSE_RESET_IN;
-	else if (first == TCP_ST_CLOSE)
+	else if (first == TCP_CLOSE)
 		close->kind = CLOSE_RESET_OUT;
 	else
 		close->kind = CLOSE_UNKNOWN;

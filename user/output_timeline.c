@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <netinet/tcp.h> /* TCP_* states */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,22 +344,15 @@ static int timeline_end(struct output *out, const struct conn_end *end)
 
 /* ---- the close (--close) ---- */
 
-#define ST_FIN_WAIT1 4
-#define ST_FIN_WAIT2 5
-#define ST_CLOSE 7
-#define ST_CLOSE_WAIT 8
-#define ST_LAST_ACK 9
-#define ST_CLOSING 11
-
 /* What an end sent when it moved from `from` to `to` (the ladder shows each segment once). */
 static const char *sent_on(int from, int to, const struct synscope_close *r, bool last)
 {
-	if (to == ST_FIN_WAIT1 || (from == ST_CLOSE_WAIT && to == ST_LAST_ACK))
+	if (to == TCP_FIN_WAIT1 || (from == TCP_CLOSE_WAIT && to == TCP_LAST_ACK))
 		return "FIN";
-	if (to == ST_CLOSE_WAIT || to == ST_CLOSING ||
+	if (to == TCP_CLOSE_WAIT || to == TCP_CLOSING ||
 	    (last && (r->flags & SYNSCOPE_CF_TIME_WAIT) && (r->flags & SYNSCOPE_CF_FIN_RECEIVED)))
 		return "ACK";
-	if (to == ST_CLOSE && from == 1 && !(r->flags & SYNSCOPE_CF_RST_RECEIVED))
+	if (to == TCP_CLOSE && from == TCP_ESTABLISHED && !(r->flags & SYNSCOPE_CF_RST_RECEIVED))
 		return "RST";
 	return NULL;
 }
