@@ -44,8 +44,18 @@ const volatile __u64 wakeup_bytes = 0;
 /* --close: keep each established end until its socket dies and report how it closed. */
 const volatile bool track_close = false;
 
-struct synscope_stats stats = {};
 static __u64 next_id;
+
+/*
+ * Counters, one copy per CPU (user space sums them): a global counter
+ * bumped on every record is one cache line bouncing between CPUs.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct synscope_stats);
+} stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -154,17 +164,27 @@ struct {
 	__type(value, __u8);
 } traced_tgids SEC(".maps");
 
+/* -P: one flag per port. An array lookup is a few inlined instructions, a
+ * hash lookup a helper call, and this runs several times per connection. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SYNSCOPE_MAX_PORTS);
-	__type(key, __u16);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
 	__type(value, __u8);
 } port_filter SEC(".maps");
 
-static __always_inline void count(__u64 *counter)
-{
-	__sync_fetch_and_add(counter, 1);
-}
+/*
+ * Bumps one counter of this CPU's struct synscope_stats. Atomic even so: a
+ * softirq may interrupt a program in process context on the same CPU.
+ */
+#define count(field)								\
+	do {									\
+		__u32 zero_ = 0;						\
+		struct synscope_stats *s_ = bpf_map_lookup_elem(&stats, &zero_);	\
+										\
+		if (s_)								\
+			__sync_fetch_and_add(&s_->field, 1);			\
+	} while (0)
 
 /*
  * The kernel does not run a tp_btf program on a CPU where that same program
@@ -218,7 +238,7 @@ static __always_inline bool primary_was_skipped(int hook)
 		n->ran_nested[hook] = 0;
 		return false;
 	}
-	count(&stats.nested_handled);
+	count(nested_handled);
 	return true;
 }
 
@@ -252,8 +272,16 @@ static __always_inline bool tgid_allowed(__u32 tgid)
 
 static __always_inline bool ports_allowed(__u16 sport, __u16 dport)
 {
-	return !filter_ports || bpf_map_lookup_elem(&port_filter, &sport) ||
-	       bpf_map_lookup_elem(&port_filter, &dport);
+	__u32 s = sport, d = dport;
+	__u8 *hit;
+
+	if (!filter_ports)
+		return true;
+	hit = bpf_map_lookup_elem(&port_filter, &s);
+	if (hit && *hit)
+		return true;
+	hit = bpf_map_lookup_elem(&port_filter, &d);
+	return hit && *hit;
 }
 
 static __always_inline bool is_v4mapped(const __u8 *a)
@@ -371,9 +399,9 @@ static __always_inline void emit(struct synscope_handshake *rec, __u64 key)
 	struct sock_entry *e = (struct sock_entry *)rec;
 
 	if (bpf_ringbuf_output(&rb, rec, sizeof(*rec), wakeup_flag()))
-		count(&stats.ringbuf_drops);
+		count(ringbuf_drops);
 	else
-		count(&stats.records_emitted);
+		count(records_emitted);
 	if (track_close && rec->outcome == SYNSCOPE_OUT_ESTABLISHED)
 		e->emitted = 1;
 	else
@@ -418,7 +446,7 @@ static __always_inline __u8 outcome_of(int err)
 /* Starts a connection end's record: type, role, no fd yet, a per-run id. */
 static __always_inline void init_end(struct synscope_handshake *rec, __u8 role)
 {
-	count(&stats.ends_tracked);
+	count(ends_tracked);
 	rec->type = SYNSCOPE_REC_HANDSHAKE;
 	rec->role = role;
 	rec->fd = -1;
@@ -430,7 +458,7 @@ static __always_inline struct synscope_handshake *new_end(__u64 key, __u8 role)
 	struct synscope_handshake *rec;
 
 	if (bpf_map_update_elem(&socks, &key, &zero_entry, BPF_ANY)) {
-		count(&stats.sock_map_full);
+		count(sock_map_full);
 		return NULL;
 	}
 	rec = bpf_map_lookup_elem(&socks, &key);
@@ -493,7 +521,7 @@ static __always_inline void index_client(struct synscope_handshake *rec, __u64 k
 	jk.c_iss = rec->iss;
 	jk.c_irs = rec->irs;
 	if (bpf_map_update_elem(&join_index, &jk, &jv, BPF_ANY))
-		count(&stats.index_map_full);
+		count(index_map_full);
 }
 
 /* Tells user space that client_id's peer is server_id (its record has left). */
@@ -504,9 +532,9 @@ static __always_inline void send_link(__u64 client_id, __u64 server_id)
 				     .server_id = server_id};
 
 	if (bpf_ringbuf_output(&rb, &link, sizeof(link), wakeup_flag()))
-		count(&stats.ringbuf_drops);
+		count(ringbuf_drops);
 	else
-		count(&stats.links_emitted);
+		count(links_emitted);
 }
 
 /* Server child reached ESTABLISHED: find the client end of the same connection. */
@@ -745,9 +773,9 @@ static __always_inline void destroy(const struct sock *sk)
 		e->cl.peer_id = e->hs.peer_id;
 		e->cl.ts_destroy = bpf_ktime_get_boot_ns();
 		if (bpf_ringbuf_output(&rb, &e->cl, sizeof(e->cl), wakeup_flag()))
-			count(&stats.ringbuf_drops);
+			count(ringbuf_drops);
 		else
-			count(&stats.records_emitted);
+			count(records_emitted);
 	}
 	bpf_map_delete_elem(&socks, &key);
 }
@@ -757,29 +785,51 @@ PRIMARY_AND_FALLBACK("tcp_destroy_sock", handle_destroy, NEST_DESTROY, destroy(s
 
 /* ---- syscalls: who made the call, with which fd ---- */
 
-/* current->files->fdt->fd[fd]->private_data->sk; NULL if not a socket. */
-static __always_inline struct sock *fd_to_sock(int fd)
+/*
+ * current->files->fdt->fd[fd]->private_data->sk, unchecked: the file may not
+ * be a socket, so the result is only good as a key to look up (as accept()'s
+ * new fd is) or after fd_to_sock()'s check. The first hops are direct loads
+ * through the task's BTF pointer (no helper call each); the fd array holds
+ * plain pointers, read with probe reads.
+ */
+static __always_inline struct sock *fd_to_sock_unchecked(int fd, struct file **filep)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct file **fds, *file;
-	struct socket *sock;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct socket *sock = NULL;
+	struct file **fds, *file = NULL;
 	struct fdtable *fdt;
+	struct sock *sk = NULL;
 
 	if (fd < 0)
 		return NULL;
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	fdt = task->files->fdt;
+	if (!fdt || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
-	if (!sock)
+	if (bpf_probe_read_kernel(&sock, sizeof(sock), &file->private_data) || !sock)
+		return NULL;
+	if (bpf_probe_read_kernel(&sk, sizeof(sk), &sock->sk))
+		return NULL;
+	*filep = file;
+	return sk;
+}
+
+/* The socket behind fd in the current task; NULL if it is not a socket. */
+static __always_inline struct sock *fd_to_sock(int fd)
+{
+	struct file *file = NULL;
+	struct sock *sk = fd_to_sock_unchecked(fd, &file);
+	struct socket *sock;
+
+	if (!sk)
 		return NULL;
 	/* private_data of a socket file points to a socket whose file is it. */
+	sock = BPF_CORE_READ(file, private_data);
 	if (BPF_CORE_READ(sock, file) != file)
 		return NULL;
-	return BPF_CORE_READ(sock, sk);
+	return sk;
 }
 
 static __always_inline bool is_tcp(struct sock *sk)
@@ -797,7 +847,7 @@ static __always_inline void begin_call(struct inflight_call *call)
 		return;
 	slot = current_call(true);
 	if (!slot) {
-		count(&stats.call_map_full);
+		count(call_map_full);
 		return;
 	}
 	call->ts = bpf_ktime_get_boot_ns();
@@ -835,10 +885,16 @@ int handle_connect_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	struct inflight_call call = {.kind = CALL_CONNECT, .fd = (__s32)ctx->args[0]};
 	struct user_sockaddr sa = {};
+	__u64 len = ctx->args[2];
 
-	/* Most connect() calls on a host are AF_UNIX: drop them first. */
-	if (bpf_probe_read_user(&sa, sizeof(sa), (void *)ctx->args[1]))
+	/* Read no more than the caller passed: a 16-byte sockaddr_in may end a
+	 * page, and reading past it would fail the whole read. */
+	if (len > sizeof(sa))
+		len = sizeof(sa);
+	if (len < sizeof(sa.family) + sizeof(sa.port) ||
+	    bpf_probe_read_user(&sa, len, (void *)ctx->args[1]))
 		return 0;
+	/* Most connect() calls on a host are AF_UNIX: drop them first. */
 	if (sa.family != AF_INET && sa.family != AF_INET6)
 		return 0;
 	call.family = sa.family;
@@ -879,9 +935,9 @@ static __always_inline void report_no_syn(struct inflight_call *call, int err)
 	rec.ts_call = call->ts;
 	rec.ts_end = rec.ts_ret = bpf_ktime_get_boot_ns();
 	if (bpf_ringbuf_output(&rb, &rec, sizeof(rec), wakeup_flag()))
-		count(&stats.ringbuf_drops);
+		count(ringbuf_drops);
 	else
-		count(&stats.records_emitted);
+		count(records_emitted);
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
@@ -938,8 +994,15 @@ static __always_inline void on_accept_return(int ret)
 
 	if (ret < 0)
 		return;
-	/* fexit handed over the socket; otherwise resolve the new fd. */
-	key = call.sk ? call.sk : (__u64)fd_to_sock(ret);
+	/* fexit handed over the socket; otherwise resolve the new fd (a socket
+	 * accept() just made: the lookup below is the only check it needs). */
+	if (call.sk) {
+		key = call.sk;
+	} else {
+		struct file *file;
+
+		key = (__u64)fd_to_sock_unchecked(ret, &file);
+	}
 	if (!key)
 		return;
 	rec = bpf_map_lookup_elem(&socks, &key);
@@ -1034,7 +1097,7 @@ int handle_listen_exit(struct trace_event_raw_sys_exit *ctx)
 	li.tgid = bpf_get_current_pid_tgid() >> 32;
 	li.backlog_req = call.arg;
 	if (bpf_map_update_elem(&listeners, &lk, &li, BPF_ANY))
-		count(&stats.listener_map_full);
+		count(listener_map_full);
 	return 0;
 }
 
@@ -1048,7 +1111,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	if (!follow_forks || ptgid == ctgid || !bpf_map_lookup_elem(&traced_tgids, &ptgid))
 		return 0;
 	if (bpf_map_update_elem(&traced_tgids, &ctgid, &one, BPF_ANY))
-		count(&stats.tgid_map_full);
+		count(tgid_map_full);
 	return 0;
 }
 

@@ -238,7 +238,8 @@ static int attach_programs(struct synscope_bpf *skel)
  * less those a fallback handled. A fallback's own misses are events its
  * primary ran for.
  */
-static unsigned long long program_misses(struct synscope_bpf *skel)
+static unsigned long long program_misses(struct synscope_bpf *skel,
+					 const struct synscope_stats *k)
 {
 	unsigned long long misses = 0;
 	struct bpf_program *prog;
@@ -257,11 +258,37 @@ static unsigned long long program_misses(struct synscope_bpf *skel)
 		if (!is_nested_fallback(skel, prog))
 			misses += info.recursion_misses;
 	}
-	if (verbose && skel->bss->stats.nested_handled)
+	if (verbose && k->nested_handled)
 		fprintf(stderr, "synscope: %llu of them handled by a fallback program\n",
-			(unsigned long long)skel->bss->stats.nested_handled);
-	return misses > skel->bss->stats.nested_handled ? misses - skel->bss->stats.nested_handled
-							: 0;
+			(unsigned long long)k->nested_handled);
+	return misses > k->nested_handled ? misses - k->nested_handled : 0;
+}
+
+/* The BPF side's counters, summed over the CPUs. Returns 0 or -errno. */
+static int read_kernel_stats(struct synscope_bpf *skel, struct synscope_stats *sum)
+{
+	int i, c, ncpus = libbpf_num_possible_cpus();
+	const size_t nfields = sizeof(*sum) / sizeof(__u64);
+	struct synscope_stats *per_cpu;
+	__u32 zero = 0;
+
+	_Static_assert(sizeof(struct synscope_stats) % sizeof(__u64) == 0, "u64 counters only");
+	memset(sum, 0, sizeof(*sum));
+	if (ncpus < 0)
+		return ncpus;
+	per_cpu = calloc(ncpus, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	if (bpf_map__lookup_elem(skel->maps.stats, &zero, sizeof(zero), per_cpu,
+				 sizeof(*per_cpu) * ncpus, 0)) {
+		free(per_cpu);
+		return -errno;
+	}
+	for (c = 0; c < ncpus; c++)
+		for (i = 0; i < (int)nfields; i++)
+			((__u64 *)sum)[i] += ((const __u64 *)&per_cpu[c])[i];
+	free(per_cpu);
+	return 0;
 }
 
 static int trace_tgid(struct synscope_bpf *skel, pid_t pid)
@@ -283,7 +310,7 @@ static int fill_filters(struct synscope_bpf *skel, const struct synscope_config 
 	int n, err;
 
 	for (i = 0; i < cfg->nports; i++) {
-		__u16 port = cfg->ports[i];
+		__u32 port = cfg->ports[i];
 
 		if (bpf_map__update_elem(skel->maps.port_filter, &port, sizeof(port), &one, sizeof(one), 0))
 			return -errno;
@@ -480,9 +507,11 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	ring_buffer__consume(rb);
 	tracker_flush(tracker);
 	sum = tracker_summary(tracker);
-	sum->kernel = skel->bss->stats;
-	sum->kernel_valid = true;
-	sum->prog_misses = program_misses(skel);
+	err = read_kernel_stats(skel, &sum->kernel);
+	if (err)
+		fprintf(stderr, "synscope: couldn't read the BPF side's counters: %s\n", strerror(-err));
+	sum->kernel_valid = !err;
+	sum->prog_misses = program_misses(skel, &sum->kernel);
 	if (netstat_ok && tcpext_read_self(&netstat1) == 0) {
 		sum->netstat.valid = true;
 		sum->netstat.listen_overflows = netstat1.listen_overflows - netstat0.listen_overflows;
