@@ -178,12 +178,19 @@ $(OUTPUT)/loadgen: tests/bench/loadgen.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< -lpthread -o $@
 
-# Connection rate untraced / with synscope / with libbpf-tools (root; not part of `make test`).
+# Connection rate untraced / with synscope / with libbpf-tools under four loads
+# (root; not part of `make test`). BENCH_ARGS: --quick, --loads, --seconds, --soak.
+BENCH_PKGS := libbpf-tools nginx apache2-utils
 bench: deps
 	@$(MAKE) --no-print-directory build $(OUTPUT)/loadgen
-	@dpkg-query -W -f='$${Status}' libbpf-tools 2>/dev/null | grep -q 'ok installed' || \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q libbpf-tools >/dev/null 2>&1 || \
-		echo "  BENCH    libbpf-tools not installable: tcpstates/tcplife columns skipped"
+	@missing=; for p in $(BENCH_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "  DEPS     installing$$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
+		echo "  BENCH    couldn't install$$missing: those rows are skipped"; \
+	fi
 	@python3 tests/bench/bench.py $(BENCH_ARGS)
 
 # The main job: the bundled pair traced and annotated (root).
@@ -206,7 +213,7 @@ help:
 	@echo "  make vmlinux    regenerate $(VMLINUX) from /sys/kernel/btf/vmlinux"
 	@echo "  make demo       run the bundled client/server pair under synscope (root)"
 	@echo "  make test       unit tests, then end-to-end tests (root)"
-	@echo "  make bench      connection rate untraced vs traced (root; BENCH_ARGS='--seconds 5 --rounds 3')"
+	@echo "  make bench      connection rate untraced vs traced, four loads (root; BENCH_ARGS='--quick')"
 	@echo "  make check      unit tests only (no root)"
 	@echo "  make test-e2e   end-to-end tests in private network namespaces (root)"
 	@echo "  make test-asan  unit and end-to-end tests against an ASan/UBSan build (root)"

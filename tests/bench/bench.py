@@ -2,25 +2,43 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """synscope's benchmark (`make bench`): connection rate with and without tracers.
 
-In a private network namespace, build/loadgen makes loopback connections
-(connect + RST close against accept + close) as fast as it can for a fixed
-time. Configurations run interleaved (A B C ..., then B C ... A, and so on) for
-several rounds and each figure is the median over rounds. The ratio is the
-median over rounds of each configuration's rate divided by the untraced rate of
-the same round, so slow drift of the machine (it is small and noisy) cancels.
+Loads, each in a private network namespace on loopback:
+  loadgen   build/loadgen, 1 client thread: connect + RST close against accept + close
+  rst       the same with 2 client threads: the saturating load
+  fin       2 client threads closing normally (FIN): each close races the
+            server's close of the same connection (overlapping teardown)
+  nginx     nginx, 2 workers, keepalive_timeout 0, under `ab -c 8` (one
+            connection per request; the server closes first)
 
-For each synscope run it also reports records per second, lost events, the
-records-per-connection check (exactly one client and one server record per
-connection loadgen made), synscope's CPU time per connection and peak RSS.
-Mean BPF run time per program comes from one extra run with
-kernel.bpf_stats_enabled=1 (timing every program slows it, so that run is
-not used for throughput).
+Each load runs untraced and under each tracer: synscope -f jsonl -o FILE,
+synscope -f text -o FILE, synscope -w FILE (capture; counted by reading it
+back with -r afterwards), and bcc's libbpf-tools tcpstates and tcplife.
+synscope runs with its defaults and no filter. Configurations run interleaved
+(A B C ..., then B C ... A, and so on), rounds in turn; each figure is the
+median over rounds. The ratio is the median over rounds of each
+configuration's rate divided by the untraced rate of the same round, so slow
+drift of the machine (it is small and noisy) cancels.
 
-Usage: bench.py [--seconds S] [--rounds R] [--json FILE]
+Columns for synscope: records per second; lost (the largest `lost.total`
+over rounds); records complete (exactly one client and one server record per
+connection the load made, in every round; ab does not count the up to 8
+connections open when it stops, so there the client and server counts must
+be equal and within 8 above ab's); synscope's CPU time per record
+(utime + stime from /proc over the records it wrote); peak RSS. BPF time per
+connection comes from one extra run per load with kernel.bpf_stats_enabled=1
+(timing every program slows it, so that run is not used for throughput): all
+hooks of both ends, fallback programs included, divided by connections.
+
+--soak SECONDS instead runs the rst load for that long under
+`synscope -f jsonl -o /dev/null` and prints its RSS every 10 s.
+
+Usage: bench.py [--seconds S] [--rounds R] [--quick] [--loads a,b] [--configs a,b]
+                [--json FILE] [--soak SECONDS]
 """
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -47,10 +65,10 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
-def peak_rss_kib(pid):
+def rss_kib(pid, field="VmHWM:"):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return int(line.split()[1])
     return 0
 
@@ -91,10 +109,10 @@ class Tracer:
 
     def stop(self):
         cpu = cpu_seconds(self.proc.pid) - self.cpu0
-        rss = peak_rss_kib(self.proc.pid)
+        rss = rss_kib(self.proc.pid)
         self.proc.send_signal(signal.SIGINT if self.name != "synscope" else signal.SIGTERM)
         try:
-            self.proc.wait(timeout=60)
+            self.proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -102,6 +120,99 @@ class Tracer:
         err = self.proc.stderr.read().decode(errors="replace")
         self.out.close()
         return cpu, rss, err
+
+
+# ---- loads ------------------------------------------------------------------
+
+class Loadgen:
+    def __init__(self, threads, fin):
+        self.args = ["-c", str(threads)] + (["-F"] if fin else [])
+
+    def setup(self, ns, tmp):
+        # FIN closes leave TIME_WAIT behind: let connect() reuse those ports.
+        netns_run(ns, ["sysctl", "-q", "net.ipv4.tcp_tw_reuse=1",
+                       "net.ipv4.ip_local_port_range=1024 65535"], check=True)
+
+    def run(self, ns, seconds):
+        load = netns_run(ns, [LOADGEN, "-d", str(seconds), "-p", str(PORT)] + self.args,
+                         capture_output=True, text=True, check=True)
+        return json.loads(load.stdout)
+
+    def teardown(self):
+        pass
+
+
+NGINX_CONF = """
+daemon off;
+master_process on;
+worker_processes 2;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx.err warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_timeout 0;
+    client_body_temp_path {tmp};
+    proxy_temp_path {tmp};
+    fastcgi_temp_path {tmp};
+    uwsgi_temp_path {tmp};
+    scgi_temp_path {tmp};
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{ return 200 "ok\\n"; }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    """nginx in the namespace for the whole bench, ab as the client."""
+
+    def setup(self, ns, tmp):
+        self.dir = os.path.join(tmp, "nginx")
+        os.makedirs(self.dir, exist_ok=True)
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(tmp=self.dir, port=PORT))
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, shutil.which("nginx"), "-c",
+                                      conf, "-e", os.path.join(self.dir, "nginx.err")])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if netns_run(ns, ["ab", "-q", "-n", "1", f"http://127.0.0.1:{PORT}/"],
+                         capture_output=True).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("nginx did not answer")
+
+    def run(self, ns, seconds):
+        out = netns_run(ns, ["ab", "-q", "-t", str(seconds), "-n", "100000000", "-c", "8",
+                             f"http://127.0.0.1:{PORT}/"], capture_output=True, text=True,
+                        check=True).stdout
+        done = int(re.search(r"Complete requests:\s+(\d+)", out).group(1))
+        failed = int(re.search(r"Failed requests:\s+(\d+)", out).group(1))
+        secs = float(re.search(r"Time taken for tests:\s+([\d.]+)", out).group(1))
+        # ab stops at -t with up to -c connections open that it does not count.
+        return {"connections": done, "failed": failed, "seconds": secs, "rate": done / secs,
+                "uncounted": 8}
+
+    def teardown(self):
+        if getattr(self, "proc", None):
+            self.proc.send_signal(signal.SIGQUIT)  # graceful: workers finish their requests
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+LOADS = {
+    "loadgen": lambda: Loadgen(1, False),
+    "rst": lambda: Loadgen(2, False),
+    "fin": lambda: Loadgen(2, True),
+    "nginx": Nginx,
+}
+
+# ---- counting what a tracer wrote -------------------------------------------------
 
 
 def jsonl_counts(path, netns_inode):
@@ -112,7 +223,8 @@ def jsonl_counts(path, netns_inode):
             r = json.loads(line)
             if r["type"] == "stats":
                 lost = r["lost"]["total"]
-            elif r["netns"] == netns_inode and PORT in (r["sport"], r["dport"]):
+            elif (r["type"] == "handshake" and r["netns"] == netns_inode and
+                  PORT in (r["sport"], r["dport"])):
                 clients += r["role"] == "client"
                 servers += r["role"] == "server"
     return clients, servers, lost
@@ -120,13 +232,64 @@ def jsonl_counts(path, netns_inode):
 
 def text_counts(path):
     clients = servers = 0
+    port = f":{PORT}"
     with open(path) as f:
         for line in f:
             parts = line.split()
-            if len(parts) > 1:
+            if len(parts) > 4 and (parts[2].endswith(port) or parts[4].endswith(port)):
                 clients += parts[1] == "client"
                 servers += parts[1] == "server"
     return clients, servers
+
+
+def parse_lost(stderr):
+    for line in stderr.splitlines():
+        if line.startswith("synscope: lost: "):
+            return int(line.split()[2])
+    return None
+
+
+def synscope_supports(flag):
+    out = subprocess.run([SYNSCOPE, "--help"], capture_output=True, text=True).stdout
+    return re.search(rf"(^|\s){re.escape(flag)}[ ,=]", out, re.M) is not None
+
+
+SYNSCOPE_CONFIGS = {
+    "synscope-jsonl": lambda out: ["-f", "jsonl", "-o", out],
+    "synscope-text": lambda out: ["-o", out],
+    "synscope-capture": lambda out: ["-w", out],
+}
+
+
+def run_config(name, load, ns, ns_inode, seconds, tmp):
+    out = os.path.join(tmp, f"{name}.out")
+    tracer = None
+    if name in SYNSCOPE_CONFIGS:
+        tracer = Tracer("synscope", [SYNSCOPE] + SYNSCOPE_CONFIGS[name](out),
+                        b"synscope: tracing", out + ".stdout")
+    elif name in ("tcpstates", "tcplife"):
+        tracer = Tracer(name, [shutil.which(name)], None, out)
+    result = load.run(ns, seconds)
+    if not tracer:
+        return result
+    cpu, rss, err = tracer.stop()
+    result.update(cpu_s=cpu, rss_kib=rss)
+    if name == "synscope-capture":
+        # Read the capture back (not timed): the records it holds.
+        replay = out + ".jsonl"
+        subprocess.run([SYNSCOPE, "-r", out, "-f", "jsonl", "-o", replay],
+                       capture_output=True, check=False)
+        c, s, lost = jsonl_counts(replay, ns_inode)
+        result.update(clients=c, servers=s, lost=lost)
+    elif name == "synscope-jsonl":
+        c, s, lost = jsonl_counts(out, ns_inode)
+        result.update(clients=c, servers=s, lost=lost)
+    elif name == "synscope-text":
+        c, s = text_counts(out)
+        result.update(clients=c, servers=s, lost=parse_lost(err))
+    if "clients" in result and result["lost"] is None:
+        print(f"bench: {name}: no loss count in its output:\n{err[-800:]}", file=sys.stderr)
+    return result
 
 
 def bpf_prog_stats():
@@ -138,141 +301,173 @@ def bpf_prog_stats():
     return progs
 
 
-def run_config(name, ns, ns_inode, seconds, tmp):
-    out = os.path.join(tmp, f"{name}.out")
-    tracer = None
-    if name == "synscope-jsonl":
-        tracer = Tracer("synscope", [SYNSCOPE, "-P", str(PORT), "-f", "jsonl", "-o", out],
-                        b"synscope: tracing", out + ".stdout")
-    elif name == "synscope-text":
-        tracer = Tracer("synscope", [SYNSCOPE, "-P", str(PORT), "-o", out], b"synscope: tracing",
-                        out + ".stdout")
-    elif name in ("tcpstates", "tcplife"):
-        tracer = Tracer(name, [shutil.which(name)], None, out)
-    load = netns_run(ns, [LOADGEN, "-d", str(seconds), "-p", str(PORT)], capture_output=True,
-                     text=True, check=True)
-    result = json.loads(load.stdout)
-    if tracer:
-        cpu, rss, err = tracer.stop()
-        result.update(cpu_s=cpu, rss_kib=rss)
-        if name == "synscope-jsonl":
-            c, s, lost = jsonl_counts(out, ns_inode)
-            result.update(clients=c, servers=s, lost=lost)
-        elif name == "synscope-text":
-            c, s = text_counts(out)
-            result.update(clients=c, servers=s, lost=parse_lost(err))
-    return result
-
-
-def parse_lost(stderr):
-    for line in stderr.splitlines():
-        if line.startswith("synscope: lost: "):
-            return int(line.split()[2])
-    return None
-
-
-def bpf_runtime(ns, seconds):
+def bpf_runtime(load, ns, seconds, tmp):
     """One synscope run with BPF statistics on: mean ns per program invocation."""
     subprocess.run(["sysctl", "-q", "kernel.bpf_stats_enabled=1"], check=True)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            tracer = Tracer("synscope", [SYNSCOPE, "-P", str(PORT), "-f", "jsonl", "-o",
-                                         os.path.join(tmp, "x")], b"synscope: tracing",
-                            os.path.join(tmp, "stdout"))
-            before = bpf_prog_stats()
-            load = netns_run(ns, [LOADGEN, "-d", str(seconds), "-p", str(PORT)],
-                             capture_output=True, text=True, check=True)
-            after = bpf_prog_stats()
-            tracer.stop()
+        tracer = Tracer("synscope", [SYNSCOPE, "-f", "jsonl", "-o", os.path.join(tmp, "bpf.out")],
+                        b"synscope: tracing", os.path.join(tmp, "bpf.stdout"))
+        before = bpf_prog_stats()
+        result = load.run(ns, seconds)
+        after = bpf_prog_stats()
+        tracer.stop()
     finally:
         subprocess.run(["sysctl", "-q", "kernel.bpf_stats_enabled=0"])
     progs = {}
     for name, (cnt, ns_) in after.items():
         c0, n0 = before.get(name, (0, 0))
         if cnt > c0:
-            progs[name] = {"runs": cnt - c0, "mean_ns": (ns_ - n0) / (cnt - c0)}
-    total_runs = sum(p["runs"] for p in progs.values())
-    total_ns = sum(p["mean_ns"] * p["runs"] for p in progs.values())
-    mean = total_ns / total_runs if total_runs else 0
-    # Per connection counts both ends and every hook, fallbacks included.
-    per_conn = total_ns / max(json.loads(load.stdout)["connections"], 1)
-    return progs, mean, per_conn
+            progs[name] = {"runs": cnt - c0, "ns": ns_ - n0, "mean_ns": (ns_ - n0) / (cnt - c0)}
+    conns = max(result["connections"], 1)
+    for p in progs.values():
+        p["runs_per_connection"] = p["runs"] / conns
+    return progs, sum(p["ns"] for p in progs.values()) / conns
+
+
+def median_row(c, runs, base_runs):
+    rate = statistics.median(r["rate"] for r in runs)
+    ratio = statistics.median(r["rate"] / u["rate"] for r, u in zip(runs, base_runs))
+    row = {"rate": rate, "ratio": ratio, "runs": runs}
+    if "clients" in runs[0]:
+        row["records_per_s"] = statistics.median((r["clients"] + r["servers"]) / r["seconds"]
+                                                 for r in runs)
+        row["lost"] = max(r["lost"] if r["lost"] is not None else -1 for r in runs)
+        row["records_complete"] = all(
+            r["clients"] == r["servers"] and
+            r["connections"] <= r["clients"] <= r["connections"] + r.get("uncounted", 0)
+            for r in runs)
+        row["cpu_us_per_record"] = statistics.median(
+            r["cpu_s"] * 1e6 / max(r["clients"] + r["servers"], 1) for r in runs)
+    if "cpu_s" in runs[0]:
+        row["cpu_us_per_conn"] = statistics.median(r["cpu_s"] * 1e6 / max(r["connections"], 1)
+                                                   for r in runs)
+        row["peak_rss_kib"] = max(r["rss_kib"] for r in runs)
+    return row
+
+
+def print_table(load_name, rows, bpf_ns):
+    print(f"\nload {load_name}: untraced {rows['untraced']['rate']:.0f} conn/s; "
+          f"BPF {bpf_ns:.0f} ns per connection")
+    print(f"  {'configuration':16s} {'conn/s':>8s} {'ratio':>6s} {'records/s':>10s} {'lost':>6s} "
+          f"{'complete':>8s} {'us/record':>9s} {'us/conn':>8s} {'peak RSS':>9s}")
+    for c, row in rows.items():
+        recs = lost = ok = cpu_rec = cpu_conn = rss = "-"
+        if "records_per_s" in row:
+            recs, lost = f"{row['records_per_s']:.0f}", str(row["lost"])
+            ok = "yes" if row["records_complete"] else "NO"
+            cpu_rec = f"{row['cpu_us_per_record']:.2f}"
+        if "cpu_us_per_conn" in row:
+            cpu_conn = f"{row['cpu_us_per_conn']:.2f}"
+            rss = f"{row['peak_rss_kib'] / 1024:.1f}M"
+        print(f"  {c:16s} {row['rate']:8.0f} {row['ratio']:6.2f} {recs:>10s} {lost:>6s} "
+              f"{ok:>8s} {cpu_rec:>9s} {cpu_conn:>8s} {rss:>9s}")
+
+
+def make_ns(tmp):
+    ns = f"synscope-bench-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    netns_run(ns, ["ip", "link", "set", "lo", "up"], check=True)
+    return ns, os.stat(f"/run/netns/{ns}").st_ino
+
+
+def soak(seconds):
+    """RSS of synscope over a long saturated run (rst load, output to /dev/null)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ns, _ = make_ns(tmp)
+        try:
+            load = LOADS["rst"]()
+            load.setup(ns, tmp)
+            tracer = Tracer("synscope", [SYNSCOPE, "-f", "jsonl", "-o", "/dev/null"],
+                            b"synscope: tracing", os.path.join(tmp, "stdout"))
+            gen = subprocess.Popen(["ip", "netns", "exec", ns, LOADGEN, "-d", str(seconds), "-p",
+                                    str(PORT), "-c", "2"], stdout=subprocess.PIPE, text=True)
+            start = time.monotonic()
+            print(f"{'seconds':>8s} {'RSS':>9s} {'peak RSS':>9s}")
+            while gen.poll() is None:
+                print(f"{time.monotonic() - start:8.0f} "
+                      f"{rss_kib(tracer.proc.pid, 'VmRSS:') / 1024:8.1f}M "
+                      f"{rss_kib(tracer.proc.pid) / 1024:8.1f}M", flush=True)
+                time.sleep(10)
+            result = json.loads(gen.stdout.read())
+            _, rss, err = tracer.stop()
+            print(f"{result['connections']} connections at {result['rate']:.0f}/s; "
+                  f"final peak RSS {rss / 1024:.1f}M; {parse_lost(err)} lost")
+        finally:
+            subprocess.run(["ip", "netns", "del", ns])
+    return 0
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--quick", action="store_true",
+                    help="for development: 2 s, 1 round, no libbpf-tools")
+    ap.add_argument("--loads", default=",".join(LOADS))
+    ap.add_argument("--configs", default=None, help="comma-separated subset")
     ap.add_argument("--json", default=os.path.join(BUILD, "bench.json"))
+    ap.add_argument("--soak", type=float, default=0)
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("bench: needs root (BPF, network namespaces)", file=sys.stderr)
         return 1
+    if args.soak:
+        return soak(args.soak)
+    if args.quick:
+        args.seconds, args.rounds = 2, 1
     configs = ["untraced", "synscope-jsonl", "synscope-text"]
+    if synscope_supports("-w"):
+        configs.append("synscope-capture")
     missing = [t for t in ("tcpstates", "tcplife") if not shutil.which(t)]
-    configs += [t for t in ("tcpstates", "tcplife") if t not in missing]
+    if not args.quick:
+        configs += [t for t in ("tcpstates", "tcplife") if t not in missing]
+    if args.configs:
+        configs = ["untraced"] + [c for c in configs if c in args.configs.split(",")
+                                  and c != "untraced"]
+    loads = [name for name in args.loads.split(",") if name in LOADS]
+    if "nginx" in loads and not (shutil.which("nginx") and shutil.which("ab")):
+        print("bench: nginx or ab missing (make bench installs them): nginx load skipped",
+              file=sys.stderr)
+        loads.remove("nginx")
 
-    ns = f"synscope-bench-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    results = {c: [] for c in configs}
-    try:
-        netns_run(ns, ["ip", "link", "set", "lo", "up"], check=True)
-        ns_inode = os.stat(f"/run/netns/{ns}").st_ino
+    summary = {"date": time.strftime("%Y-%m-%d"), "seconds": args.seconds,
+               "rounds": args.rounds, "loads": {}, "not_installed": missing}
+    for load_name in loads:
         with tempfile.TemporaryDirectory() as tmp:
-            for rnd in range(args.rounds):
-                # Rotate the order each round, so no configuration always
-                # follows the same one.
-                for c in configs[rnd % len(configs):] + configs[:rnd % len(configs)]:
-                    r = run_config(c, ns, ns_inode, args.seconds, tmp)
-                    # The previous run's output must not be written back
-                    # to disk during the next one.
-                    for f in os.listdir(tmp):
-                        os.unlink(os.path.join(tmp, f))
-                    os.sync()
-                    results[c].append(r)
-                    print(f"round {rnd + 1} {c:16s} {r['rate']:9.0f} conn/s", file=sys.stderr,
-                          flush=True)
-        progs, mean_ns, per_conn_ns = bpf_runtime(ns, args.seconds)
-    finally:
-        subprocess.run(["ip", "netns", "del", ns])
-
-    base = statistics.median(r["rate"] for r in results["untraced"])
-    summary = {"seconds": args.seconds, "rounds": args.rounds, "untraced_rate": base,
-               "configs": {}, "bpf_mean_ns": mean_ns, "bpf_ns_per_connection": per_conn_ns,
-               "bpf_programs": progs,
-               "not_installed": missing}
-    print(f"\n{'configuration':16s} {'conn/s':>9s} {'ratio':>6s} {'records/s':>10s} "
-          f"{'lost':>5s} {'records ok':>10s} {'cpu us/conn':>11s} {'peak RSS':>9s}")
-    for c in configs:
-        runs = results[c]
-        rate = statistics.median(r["rate"] for r in runs)
-        ratio = statistics.median(r["rate"] / u["rate"] for r, u in zip(runs, results["untraced"]))
-        row = {"rate": rate, "ratio": ratio, "runs": runs}
-        recs = ok = cpu = rss = lost = "-"
-        if c.startswith("synscope"):
-            per_s = [(r["clients"] + r["servers"]) / r["seconds"] for r in runs]
-            row["records_per_s"] = statistics.median(per_s)
-            row["lost"] = max(r["lost"] if r["lost"] is not None else -1 for r in runs)
-            row["records_match"] = all(r["clients"] == r["connections"] and
-                                       r["servers"] == r["connections"] for r in runs)
-            recs = f"{row['records_per_s']:.0f}"
-            lost = str(row["lost"])
-            ok = "yes" if row["records_match"] else "NO"
-        if "cpu_s" in runs[0]:
-            row["cpu_us_per_conn"] = statistics.median(
-                r["cpu_s"] * 1e6 / max(r["connections"], 1) for r in runs)
-            row["peak_rss_kib"] = max(r["rss_kib"] for r in runs)
-            cpu = f"{row['cpu_us_per_conn']:.2f}"
-            rss = f"{row['peak_rss_kib'] / 1024:.1f}M"
-        summary["configs"][c] = row
-        print(f"{c:16s} {rate:9.0f} {ratio:6.2f} {recs:>10s} {lost:>5s} {ok:>10s} "
-              f"{cpu:>11s} {rss:>9s}")
+            ns, ns_inode = make_ns(tmp)
+            load = LOADS[load_name]()
+            results = {c: [] for c in configs}
+            try:
+                load.setup(ns, tmp)
+                runs_dir = os.path.join(tmp, "runs")
+                os.makedirs(runs_dir)
+                for rnd in range(args.rounds):
+                    # Rotate the order each round, so no configuration always
+                    # follows the same one.
+                    for c in configs[rnd % len(configs):] + configs[:rnd % len(configs)]:
+                        r = run_config(c, load, ns, ns_inode, args.seconds, runs_dir)
+                        # The previous run's output must not be written back
+                        # to disk during the next one.
+                        for f in os.listdir(runs_dir):
+                            os.unlink(os.path.join(runs_dir, f))
+                        os.sync()
+                        results[c].append(r)
+                        print(f"{load_name} round {rnd + 1} {c:16s} {r['rate']:9.0f} conn/s",
+                              file=sys.stderr, flush=True)
+                progs, bpf_ns = bpf_runtime(load, ns, args.seconds, runs_dir)
+            finally:
+                load.teardown()
+                subprocess.run(["ip", "netns", "del", ns])
+        rows = {c: median_row(c, results[c], results["untraced"]) for c in configs}
+        summary["loads"][load_name] = {"configs": rows, "bpf_ns_per_connection": bpf_ns,
+                                       "bpf_programs": progs}
+        print_table(load_name, rows, bpf_ns)
+        for name, p in sorted(progs.items()):
+            print(f"    {name:26s} {p['runs_per_connection']:5.2f} runs/conn "
+                  f"{p['mean_ns']:6.0f} ns")
+        sys.stdout.flush()
     for t in missing:
-        print(f"{t:16s} not installed")
-    print(f"\nmean BPF run time per invocation: {mean_ns:.0f} ns; "
-          f"per connection (both ends, all hooks): {per_conn_ns:.0f} ns")
-    for name, p in sorted(progs.items()):
-        print(f"  {name:24s} {p['runs']:9d} runs {p['mean_ns']:7.0f} ns")
+        print(f"{t} not installed: its rows are missing")
     with open(args.json, "w") as f:
         json.dump(summary, f, indent=1)
     print(f"\nfigures written to {args.json}")

@@ -3,9 +3,12 @@
  * loadgen: loopback connections as fast as the machine allows, for the
  * benchmark. A server thread accepts and closes; client threads connect and
  * close with an RST (SO_LINGER 0) so that no TIME_WAIT exhausts the
- * ephemeral ports. Prints one JSON object:
+ * ephemeral ports, or with -F with a normal close (FIN): then each close
+ * races the server's close of the same connection (overlapping teardown),
+ * and the caller must let TIME_WAIT ports be reused (net.ipv4.tcp_tw_reuse).
+ * Prints one JSON object:
  *   {"connections":N,"accepted":A,"failed":F,"seconds":S,"rate":R}
- * Usage: loadgen [-d SECONDS] [-c CLIENT_THREADS] [-p PORT]
+ * Usage: loadgen [-d SECONDS] [-c CLIENT_THREADS] [-p PORT] [-F]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,6 +27,7 @@
 static atomic_bool stop;
 static atomic_ulong connections, accepted, failed;
 static struct sockaddr_in target;
+static bool fin_close; /* -F: close with FIN instead of RST */
 
 static double now(void)
 {
@@ -59,7 +63,8 @@ static void *client(void *arg)
 			atomic_fetch_add(&failed, 1);
 			continue;
 		}
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+		if (!fin_close)
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
 		if (connect(fd, (struct sockaddr *)&target, sizeof(target)) == 0)
 			atomic_fetch_add(&connections, 1);
 		else
@@ -75,13 +80,14 @@ int main(int argc, char **argv)
 	int threads = 1, port = 9000, opt, lfd, one = 1, i;
 	pthread_t srv, cli[64];
 
-	while ((opt = getopt(argc, argv, "d:c:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:c:p:F")) != -1) {
 		switch (opt) {
 		case 'd': seconds = atof(optarg); break;
 		case 'c': threads = atoi(optarg); break;
 		case 'p': port = atoi(optarg); break;
+		case 'F': fin_close = true; break;
 		default:
-			fprintf(stderr, "usage: loadgen [-d SECONDS] [-c THREADS] [-p PORT]\n");
+			fprintf(stderr, "usage: loadgen [-d SECONDS] [-c THREADS] [-p PORT] [-F]\n");
 			return 2;
 		}
 	}
