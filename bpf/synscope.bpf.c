@@ -47,6 +47,14 @@ const volatile bool track_close = false;
 static __u64 next_id;
 
 /*
+ * Record stamps: CLOCK_MONOTONIC. bpf_ktime_get_boot_ns() also reads the
+ * boot offset from the timekeeper's core cache line, written on every tick:
+ * 60-80 ns more per read here, at 8 reads per connection. User space adds
+ * the boot offset (decode.c).
+ */
+#define now_ns() bpf_ktime_get_ns()
+
+/*
  * Counters, one copy per CPU (user space sums them): a global counter
  * bumped on every record is one cache line bouncing between CPUs.
  */
@@ -87,14 +95,12 @@ enum call_kind { CALL_CONNECT = 1, CALL_ACCEPT = 2, CALL_LISTEN = 3 };
 
 /* A connect()/accept()/listen() in progress, in the calling thread's task storage. */
 struct inflight_call {
-	__u64 ts;    /* syscall entry, boot ns */
+	__u64 ts;    /* syscall entry, CLOCK_MONOTONIC ns */
 	__u64 sk;    /* socket the call acted on, once known (SYN_SENT, fexit) */
 	__s32 fd;    /* connect/listen: the socket fd argument */
 	__u32 kind;  /* enum call_kind */
-	__u32 arg;   /* listen: requested backlog */
-	__u16 family; /* connect: sockaddr family */
-	__u16 port;  /* connect: destination port, host byte order */
-	__u8 addr[16]; /* connect: destination address, network byte order */
+	__u32 arg;   /* listen: requested backlog; connect: sockaddr length */
+	__u64 uaddr; /* connect: the caller's sockaddr (user pointer), read only on failure */
 };
 
 /* Task storage: no hashing, no bucket lock, freed with the thread (kind 0 = none). */
@@ -150,8 +156,10 @@ struct join_val {
 	__u64 id;
 };
 
+/* Per-CPU LRU lists (BPF_F_NO_COMMON_LRU): no global LRU lock per update. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(max_entries, 16384);
 	__type(key, struct join_key);
 	__type(value, struct join_val);
@@ -495,7 +503,7 @@ static __always_inline void on_syn_sent(const struct sock *sk, __u64 key)
 		return;
 	read_caller(rec);
 	rec->netns = sock_netns_btf(sk);
-	rec->ts_syn = bpf_ktime_get_boot_ns();
+	rec->ts_syn = now_ns();
 	call = current_call(false);
 	if (call && call->kind == CALL_CONNECT) {
 		call->sk = key;
@@ -621,7 +629,7 @@ static __always_inline void on_child_created(const struct sock *sk, __u64 key)
 	if (!rec)
 		return;
 	rec->netns = lk.netns;
-	rec->ts_syn = bpf_ktime_get_boot_ns();
+	rec->ts_syn = now_ns();
 	/* The clone copied the listener's counters before this child was queued
 	 * (inet_csk_reqsk_queue_add() runs after the clone): +1 counts it. */
 	rec->acceptq = sk->sk_ack_backlog + 1;
@@ -637,7 +645,7 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 
 	if (!rec)
 		return;
-	rec->ts_end = bpf_ktime_get_boot_ns();
+	rec->ts_end = now_ns();
 	read_endpoints_btf(rec, sk);
 	/* The filters a server child could not decide at creation (see there). */
 	if (rec->role == SYNSCOPE_ROLE_SERVER && (filter_ports || filter_family) &&
@@ -687,7 +695,7 @@ static __always_inline void append_state(struct synscope_close *cl, int state)
 		return;
 	}
 	cl->states[n & (SYNSCOPE_CLOSE_STATES - 1)] = state;
-	cl->ts[n & (SYNSCOPE_CLOSE_STATES - 1)] = bpf_ktime_get_boot_ns();
+	cl->ts[n & (SYNSCOPE_CLOSE_STATES - 1)] = now_ns();
 	cl->nstates = n + 1;
 }
 
@@ -771,7 +779,7 @@ static __always_inline void destroy(const struct sock *sk)
 	}
 	if (track_close && e->emitted && e->cl.nstates) {
 		e->cl.peer_id = e->hs.peer_id;
-		e->cl.ts_destroy = bpf_ktime_get_boot_ns();
+		e->cl.ts_destroy = now_ns();
 		if (bpf_ringbuf_output(&rb, &e->cl, sizeof(e->cl), wakeup_flag()))
 			count(ringbuf_drops);
 		else
@@ -850,7 +858,7 @@ static __always_inline void begin_call(struct inflight_call *call)
 		count(call_map_full);
 		return;
 	}
-	call->ts = bpf_ktime_get_boot_ns();
+	call->ts = now_ns();
 	*slot = *call;
 }
 
@@ -880,29 +888,18 @@ struct user_sockaddr {
 	};
 };
 
+/*
+ * The destination is not read here: SYN_SENT has it in the socket. Only a
+ * connect() that fails before any SYN needs the caller's sockaddr, and it is
+ * read then (report_no_syn), which keeps user-memory reads and AF_UNIX
+ * filtering off the path every connect() takes.
+ */
 SEC("tracepoint/syscalls/sys_enter_connect")
 int handle_connect_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	struct inflight_call call = {.kind = CALL_CONNECT, .fd = (__s32)ctx->args[0]};
-	struct user_sockaddr sa = {};
-	__u64 len = ctx->args[2];
+	struct inflight_call call = {.kind = CALL_CONNECT, .fd = (__s32)ctx->args[0],
+				     .uaddr = ctx->args[1], .arg = (__u32)ctx->args[2]};
 
-	/* Read no more than the caller passed: a 16-byte sockaddr_in may end a
-	 * page, and reading past it would fail the whole read. */
-	if (len > sizeof(sa))
-		len = sizeof(sa);
-	if (len < sizeof(sa.family) + sizeof(sa.port) ||
-	    bpf_probe_read_user(&sa, len, (void *)ctx->args[1]))
-		return 0;
-	/* Most connect() calls on a host are AF_UNIX: drop them first. */
-	if (sa.family != AF_INET && sa.family != AF_INET6)
-		return 0;
-	call.family = sa.family;
-	call.port = bpf_ntohs(sa.port);
-	if (sa.family == AF_INET)
-		__builtin_memcpy(call.addr, &sa.addr4, 4);
-	else
-		__builtin_memcpy(call.addr, sa.addr6, 16);
 	begin_call(&call);
 	return 0;
 }
@@ -910,20 +907,37 @@ int handle_connect_enter(struct trace_event_raw_sys_enter *ctx)
 /* connect() failed before any SYN (no route, no ephemeral port, EACCES...). */
 static __always_inline void report_no_syn(struct inflight_call *call, int err)
 {
-	struct sock *sk = fd_to_sock(call->fd);
 	struct synscope_handshake rec = {};
+	struct user_sockaddr sa = {};
+	__u64 len = call->arg;
+	__u8 daddr[16] = {};
+	struct sock *sk;
 
-	if (!is_tcp(sk) || !ports_allowed(0, call->port) ||
-	    !family_allowed(BPF_CORE_READ(sk, __sk_common.skc_family), call->addr))
+	/* Read no more than the caller passed: a 16-byte sockaddr_in may end a
+	 * page, and reading past it would fail the whole read. */
+	if (len > sizeof(sa))
+		len = sizeof(sa);
+	if (len < sizeof(sa.family) + sizeof(sa.port) ||
+	    bpf_probe_read_user(&sa, len, (void *)call->uaddr))
+		return;
+	if (sa.family == AF_INET)
+		__builtin_memcpy(daddr, &sa.addr4, 4);
+	else if (sa.family == AF_INET6)
+		__builtin_memcpy(daddr, sa.addr6, 16);
+	else
+		return; /* AF_UNIX and the rest */
+	sk = fd_to_sock(call->fd);
+	if (!is_tcp(sk) || !ports_allowed(0, bpf_ntohs(sa.port)) ||
+	    !family_allowed(BPF_CORE_READ(sk, __sk_common.skc_family), daddr))
 		return;
 	init_end(&rec, SYNSCOPE_ROLE_CLIENT);
 	read_endpoints(&rec, sk);
 	/* The socket may have dropped the destination on failure: use the call's. */
-	rec.dport = call->port;
-	if (call->family == AF_INET6 && rec.family == AF_INET6)
-		__builtin_memcpy(rec.daddr, call->addr, 16);
+	rec.dport = bpf_ntohs(sa.port);
+	if (sa.family == AF_INET6 && rec.family == AF_INET6)
+		__builtin_memcpy(rec.daddr, daddr, 16);
 	else
-		__builtin_memcpy(rec.daddr, call->addr, 4);
+		__builtin_memcpy(rec.daddr, daddr, 4);
 	read_caller(&rec);
 	rec.fd = call->fd;
 	rec.netns = sock_netns(sk);
@@ -933,7 +947,7 @@ static __always_inline void report_no_syn(struct inflight_call *call, int err)
 	rec.flags = SYNSCOPE_F_CALL_SEEN | SYNSCOPE_F_RETURNED | SYNSCOPE_F_RESOLVED |
 		    SYNSCOPE_F_NO_SYN;
 	rec.ts_call = call->ts;
-	rec.ts_end = rec.ts_ret = bpf_ktime_get_boot_ns();
+	rec.ts_end = rec.ts_ret = now_ns();
 	if (bpf_ringbuf_output(&rb, &rec, sizeof(rec), wakeup_flag()))
 		count(ringbuf_drops);
 	else
@@ -958,7 +972,7 @@ int handle_connect_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!rec)
 		return 0;
 	rec->call_ret = ret;
-	rec->ts_ret = bpf_ktime_get_boot_ns();
+	rec->ts_ret = now_ns();
 	complete(rec, call.sk, SYNSCOPE_F_RETURNED);
 	return 0;
 }
@@ -1011,7 +1025,7 @@ static __always_inline void on_accept_return(int ret)
 	read_caller(rec);
 	rec->fd = ret;
 	rec->call_ret = ret;
-	rec->ts_ret = bpf_ktime_get_boot_ns();
+	rec->ts_ret = now_ns();
 	if (seen)
 		rec->ts_call = call.ts;
 	/* Reset while it waited in the queue: accept() returns it all the same. */
@@ -1063,7 +1077,7 @@ int handle_accept_fexit(__u64 *ctx)
 	}
 	/* An in-kernel accept (no syscall): complete the end here, without fd. */
 	read_caller(rec);
-	rec->ts_ret = bpf_ktime_get_boot_ns();
+	rec->ts_ret = now_ns();
 	complete(rec, key, SYNSCOPE_F_FEXIT | SYNSCOPE_F_ACCEPTED);
 	return 0;
 }

@@ -5,7 +5,10 @@
  * Every ring-buffer record starts with a __u16 type. Fields are fixed
  * width with explicit padding; sizes are checked with _Static_assert in
  * user/decode.c. Units and byte order are written beside each field.
- * Timestamps are CLOCK_BOOTTIME nanoseconds (bpf_ktime_get_boot_ns()).
+ * Timestamps ("mono ns") are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns());
+ * user/decode.c turns them into CLOCK_BOOTTIME (CLOCK_MONOTONIC plus the time
+ * spent suspended, measured when synscope starts), which is what every
+ * output shows.
  */
 #ifndef SYNSCOPE_H
 #define SYNSCOPE_H
@@ -90,10 +93,10 @@ struct synscope_handshake {
 	__u64 id;        /* per-run id of this connection end, from 1 */
 	__u64 peer_id;   /* id of the other end on this host, 0 if unknown */
 	__u64 netns;     /* network namespace inode number */
-	__u64 ts_call;   /* connect() entry (client) / accept() entry (server), boot ns */
-	__u64 ts_syn;    /* client: SYN_SENT (SYN sent); server: child in SYN_RECV, boot ns */
-	__u64 ts_end;    /* ESTABLISHED, or CLOSE for a failed handshake, boot ns */
-	__u64 ts_ret;    /* connect()/accept() return, boot ns */
+	__u64 ts_call;   /* connect() entry (client) / accept() entry (server), mono ns */
+	__u64 ts_syn;    /* client: SYN_SENT (SYN sent); server: child in SYN_RECV, mono ns */
+	__u64 ts_end;    /* ESTABLISHED, or CLOSE for a failed handshake, mono ns */
+	__u64 ts_ret;    /* connect()/accept() return, mono ns */
 	char comm[SYNSCOPE_COMM_LEN]; /* task comm of the caller, NUL-terminated */
 };
 
@@ -141,8 +144,8 @@ struct synscope_close {
 	__u64 id;       /* the id of this end's handshake record */
 	__u64 peer_id;  /* the other end's id, 0 if unknown */
 	__u8 states[SYNSCOPE_CLOSE_STATES];
-	__u64 ts[SYNSCOPE_CLOSE_STATES]; /* boot ns */
-	__u64 ts_destroy; /* the socket was freed, boot ns */
+	__u64 ts[SYNSCOPE_CLOSE_STATES]; /* mono ns */
+	__u64 ts_destroy; /* the socket was freed, mono ns */
 };
 
 /*

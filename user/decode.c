@@ -4,12 +4,36 @@
 #include <errno.h>
 #include <netinet/tcp.h> /* TCP_* states */
 #include <string.h>
+#include <time.h>
 #include "decode.h"
 
 /* The ABI is fixed-size: a change here must be made on both sides. */
 _Static_assert(sizeof(struct synscope_handshake) == 168, "synscope_handshake size changed");
 _Static_assert(sizeof(struct synscope_link) == 24, "synscope_link size changed");
 _Static_assert(sizeof(struct synscope_close) == 112, "synscope_close size changed");
+
+/* CLOCK_BOOTTIME - CLOCK_MONOTONIC: added to the kernel's monotonic stamps. */
+static long long mono_to_boot_ns;
+
+void decode_set_mono_to_boot_ns(long long ns)
+{
+	mono_to_boot_ns = ns;
+}
+
+long long mono_to_boot_offset_ns(void)
+{
+	struct timespec boot, mono;
+
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	return (boot.tv_sec - mono.tv_sec) * 1000000000LL + (boot.tv_nsec - mono.tv_nsec);
+}
+
+/* A kernel stamp (0: not taken) as boot time. */
+static __u64 to_boot(__u64 mono_ns)
+{
+	return mono_ns ? mono_ns + mono_to_boot_ns : 0;
+}
 
 static const char *const role_names[] = {
 	[SYNSCOPE_ROLE_CLIENT] = "client",
@@ -67,6 +91,10 @@ static int decode_end(const struct synscope_handshake *raw, struct conn_end *end
 	memset(end, 0, sizeof(*end));
 	end->raw = *raw;
 	end->raw.comm[SYNSCOPE_COMM_LEN - 1] = '\0';
+	end->raw.ts_call = to_boot(raw->ts_call);
+	end->raw.ts_syn = to_boot(raw->ts_syn);
+	end->raw.ts_end = to_boot(raw->ts_end);
+	end->raw.ts_ret = to_boot(raw->ts_ret);
 	end->family = raw->family;
 	/* Both addresses mapped, or a v4 client seen by a v6 listener: report IPv4. */
 	if (raw->family == AF_INET6 && is_v4mapped(raw->saddr) && is_v4mapped(raw->daddr)) {
@@ -131,6 +159,9 @@ static int decode_close(const struct synscope_close *raw, struct conn_close *clo
 			return -EINVAL;
 	memset(close, 0, sizeof(*close));
 	close->raw = *raw;
+	for (i = 0; i < raw->nstates; i++)
+		close->raw.ts[i] = to_boot(raw->ts[i]);
+	close->raw.ts_destroy = to_boot(raw->ts_destroy);
 	first = raw->nstates > 1 ? raw->states[1] : 0;
 	if (first == TCP_FIN_WAIT1)
 		close->kind = CLOSE_ACTIVE;

@@ -56,6 +56,17 @@ enum decoded_kind {
 int decode_record(const void *data, size_t size, struct conn_end *end, struct conn_link *link,
 		  struct conn_close *close);
 
+/*
+ * The kernel stamps records with CLOCK_MONOTONIC (bpf_ktime_get_ns(): the
+ * boot-time clock costs a contended cache line more per read); decoded
+ * records carry CLOCK_BOOTTIME. Sets the difference, CLOCK_BOOTTIME -
+ * CLOCK_MONOTONIC in ns (the time spent suspended), added to every non-zero
+ * stamp from then on; 0 until set.
+ */
+void decode_set_mono_to_boot_ns(long long ns);
+/* CLOCK_BOOTTIME - CLOCK_MONOTONIC now, in ns. */
+long long mono_to_boot_offset_ns(void);
+
 /* Kernel TCP state name ("ESTABLISHED", "FIN_WAIT1"...); "?" if out of range. */
 const char *tcp_state_name(int state);
 /* "active", "passive", "reset-received", "reset-sent", "unknown". */

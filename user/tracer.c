@@ -455,6 +455,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		goto cleanup;
 	}
 	rd.tracker = tracker;
+	decode_set_mono_to_boot_ns(mono_to_boot_offset_ns());
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.rb), handle_record, &rd, NULL);
 	if (!rb) {
 		explain("create ring buffer", -errno);
