@@ -70,7 +70,8 @@ static void set_str(json_object *obj, const char *key, const char *v)
 		set_null(obj, key);
 		return;
 	}
-	cur = current(obj, key, json_type_string);
+	/* json-c 0.16 leaks a string's own buffer when it is set to "": replace it instead. */
+	cur = *v ? current(obj, key, json_type_string) : NULL;
 	if (cur)
 		json_object_set_string(cur, v);
 	else
