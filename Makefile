@@ -39,10 +39,12 @@ all: deps
 
 # The loader and its parts; one concern a file (see README "Layout").
 SYNSCOPE_SRCS := synscope.c tracer.c options.c probe.c pid_listeners.c netstat.c launch.c demo.c \
-	decode.c tracker.c summary.c histogram.c output.c output_text.c output_jsonl.c output_timeline.c
+	decode.c tracker.c summary.c histogram.c output.c output_text.c output_jsonl.c output_timeline.c \
+	capture_write.c capture_read.c replay.c
 
 # Pieces the unit tests link against (no libbpf, no root).
-CORE_SRCS := decode.c tracker.c summary.c histogram.c netstat.c output.c output_text.c output_jsonl.c output_timeline.c
+CORE_SRCS := decode.c tracker.c summary.c histogram.c netstat.c output.c output_text.c output_jsonl.c output_timeline.c \
+	capture_write.c capture_read.c replay.c
 
 PROGRAMS := $(OUTPUT)/synscope $(OUTPUT)/demo-server $(OUTPUT)/demo-client
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -142,7 +144,7 @@ test-asan: deps
 
 # libFuzzer targets for everything that reads outside data: options, ring-buffer
 # records, /proc tables. Each runs FUZZ_SECONDS from the seeds in tests/fuzz/corpus/.
-FUZZ_TARGETS := options decode proc_tcp netstat
+FUZZ_TARGETS := options decode proc_tcp netstat capture
 FUZZ_SECONDS ?= 20
 FUZZ_SRCS := $(addprefix user/,$(CORE_SRCS) options.c pid_listeners.c)
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h) bpf/synscope.h

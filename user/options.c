@@ -19,6 +19,8 @@ static const char doc[] =
 	"\n"
 	"USAGE: synscope [-4|-6] [-p PID] [-P PORTS] [-T] [-v] [-d SECONDS] [-f text|jsonl] [-o FILE]\n"
 	"       synscope [OPTIONS] [--timeline] -- CMD [ARGS...]\n"
+	"       synscope -w FILE [-p PID] [-P PORTS] [-d SECONDS] [-- CMD...]   (capture)\n"
+	"       synscope -r FILE [-f text|jsonl] [-o FILE] [--timeline] [-T] [-v]\n"
 	"       synscope demo [SCENARIO]    (synscope demo --help lists scenarios)\n"
 	"\n"
 	"EXAMPLES:\n"
@@ -29,6 +31,8 @@ static const char doc[] =
 	"    synscope -f jsonl -o x.jsonl -d 60  # one JSON object per line, 60 seconds\n"
 	"    synscope -T -v             # wall-clock time, ISS/IRS and retransmits\n"
 	"    synscope --timeline -- curl -s http://127.0.0.1:8080/  # trace one command's tree\n"
+	"    synscope -w cap.syn -P 8080  # raw records to cap.syn, nothing lost at peak\n"
+	"    synscope -r cap.syn -f jsonl # read the capture back, as JSONL\n"
 	"    synscope demo              # the bundled client/server pair, annotated\n";
 
 enum {
@@ -40,6 +44,26 @@ enum {
 	OPT_POLL_MS,
 	OPT_CLOSE,
 };
+
+/* Options that set up the kernel side: meaningless when reading a capture. */
+static const char *kernel_option_name(int key)
+{
+	switch (key) {
+	case 'p': return "-p";
+	case 'P': return "-P";
+	case '4': return "-4";
+	case '6': return "-6";
+	case 'd': return "-d";
+	case OPT_ACCEPT_HOOK: return "--accept-hook";
+	case OPT_RINGBUF_SIZE: return "--ringbuf-size";
+	case OPT_WAKEUP_BYTES: return "--wakeup-bytes";
+	case OPT_POLL_MS: return "--poll-ms";
+	case OPT_MAX_SOCKETS: return "--max-sockets";
+	case OPT_CLOSE: return "--close";
+	case 'w': return "-w";
+	default: return NULL;
+	}
+}
 
 static const struct argp_option opts[] = {
 	{"pid", 'p', "PID", 0, "Trace only connect()/accept() calls of this process", 0},
@@ -65,6 +89,8 @@ static const struct argp_option opts[] = {
 	 "path, TIME_WAIT, resets, lifetime (keeps an entry per open connection)", 0},
 	{"timeline", OPT_TIMELINE, NULL, 0,
 	 "Print each connection as a ladder: calls, segments, states, queue (to stdout)", 0},
+	{"write", 'w', "FILE", 0, "Write raw records to FILE (capture); read back with -r", 0},
+	{"read", 'r', "FILE", 0, "Read records from a capture instead of the kernel (no root needed)", 0},
 	{},
 };
 
@@ -123,6 +149,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	unsigned long v;
 	int n;
 
+	if (!cfg->kernel_opt)
+		cfg->kernel_opt = kernel_option_name(key);
 	switch (key) {
 	case 'p':
 		if (parse_ulong(arg, 1, INT_MAX, &v))
@@ -160,6 +188,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'f':
 		if (output_format_parse(arg, &cfg->format))
 			FAIL("unknown format '%s': use text or jsonl", arg);
+		cfg->format_set = true;
+		break;
+	case 'w':
+		cfg->write_path = arg;
+		break;
+	case 'r':
+		cfg->read_path = arg;
 		break;
 	case OPT_ACCEPT_HOOK:
 		if (!strcmp(arg, "auto"))
@@ -206,6 +241,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (cfg->cmd && cfg->pid)
 			FAIL("-p and a command are exclusive: the command's tree is traced");
+		if (cfg->read_path && cfg->cmd)
+			FAIL("-r reads a capture: it cannot run a command");
+		if (cfg->read_path && cfg->kernel_opt)
+			FAIL("%s applies while tracing the kernel, not to -r: give it to the -w run",
+			     cfg->kernel_opt);
+		if (cfg->write_path && (cfg->format_set || cfg->output_path || cfg->timeline ||
+					cfg->timestamps))
+			FAIL("-w writes raw records only: give -f, -o, -T and --timeline to the -r "
+			     "that reads them back");
 		if (cfg->timeline && cfg->format == OUTPUT_JSONL && !cfg->output_path)
 			FAIL("--timeline prints to stdout: give -o FILE for the JSONL");
 		if (!cfg->wakeup_set)
@@ -238,6 +282,8 @@ int parse_options_flags(int argc, char **argv, struct synscope_config *cfg, unsi
 	};
 
 	options_defaults(cfg);
+	cfg->argc = argc;
+	cfg->argv = argv;
 	return argp_parse(&argp, argc, argv, ARGP_IN_ORDER | flags, NULL, cfg) ? 2 : 0;
 }
 

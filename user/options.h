@@ -33,6 +33,12 @@ struct synscope_config {
 	bool timeline;                /* --timeline: the handshake ladder of each connection */
 	bool track_close;             /* --close: how each established end closed */
 	char **cmd;                   /* -- CMD ARGS...: run and trace it (NULL-terminated), or NULL */
+	const char *write_path;       /* -w: raw records to this capture file ("-": stdout), or NULL */
+	const char *read_path;        /* -r: replay this capture ("-": stdin) instead of tracing, or NULL */
+	bool format_set;              /* -f given */
+	const char *kernel_opt;       /* the first option given that only applies while tracing (for -r's error) */
+	int argc;                     /* the command line, recorded in a capture's header */
+	char **argv;
 };
 
 /*

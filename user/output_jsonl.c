@@ -70,7 +70,8 @@ static void set_str(json_object *obj, const char *key, const char *v)
 		set_null(obj, key);
 		return;
 	}
-	cur = current(obj, key, json_type_string);
+	/* json-c 0.16 leaks a string's own buffer when it is set to "": replace it instead. */
+	cur = *v ? current(obj, key, json_type_string) : NULL;
 	if (cur)
 		json_object_set_string(cur, v);
 	else
@@ -186,6 +187,12 @@ static int jsonl_flush(struct output *out)
 	return 0;
 }
 
+/* A kernel-side count, or null when the run has none (a capture cut off before its trailer). */
+static json_object *kernel_count(const struct run_summary *sum, unsigned long long v)
+{
+	return sum->kernel_valid ? json_object_new_uint64(v) : NULL;
+}
+
 static int jsonl_summary(struct output *out, const struct run_summary *sum)
 {
 	const struct synscope_stats *k = &sum->kernel;
@@ -212,7 +219,7 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 	put(obj, "joined", json_object_new_uint64(sum->joined));
 	put(obj, "not_accepted", json_object_new_uint64(sum->not_accepted));
 	put(obj, "syn_retrans", json_object_new_uint64(sum->syn_retrans));
-	put(obj, "nested_handled", json_object_new_uint64(k->nested_handled));
+	put(obj, "nested_handled", kernel_count(sum, k->nested_handled));
 	for (o = SYNSCOPE_OUT_ESTABLISHED; o <= SYNSCOPE_OUT_ABANDONED; o++)
 		put(outcomes, outcome_name(o), json_object_new_uint64(sum->by_outcome[o]));
 	put(obj, "outcomes", outcomes);
@@ -260,14 +267,14 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 	} else {
 		put(obj, "netstat", NULL);
 	}
-	put(lost, "total", json_object_new_uint64(summary_kernel_losses(sum)));
-	put(lost, "ringbuf_full", json_object_new_uint64(k->ringbuf_drops));
-	put(lost, "sock_map_full", json_object_new_uint64(k->sock_map_full));
-	put(lost, "call_map_full", json_object_new_uint64(k->call_map_full));
-	put(lost, "join_index_full", json_object_new_uint64(k->index_map_full));
-	put(lost, "listener_map_full", json_object_new_uint64(k->listener_map_full));
-	put(lost, "tgid_map_full", json_object_new_uint64(k->tgid_map_full));
-	put(lost, "prog_skipped", json_object_new_uint64(sum->prog_misses));
+	put(lost, "total", kernel_count(sum, summary_kernel_losses(sum)));
+	put(lost, "ringbuf_full", kernel_count(sum, k->ringbuf_drops));
+	put(lost, "sock_map_full", kernel_count(sum, k->sock_map_full));
+	put(lost, "call_map_full", kernel_count(sum, k->call_map_full));
+	put(lost, "join_index_full", kernel_count(sum, k->index_map_full));
+	put(lost, "listener_map_full", kernel_count(sum, k->listener_map_full));
+	put(lost, "tgid_map_full", kernel_count(sum, k->tgid_map_full));
+	put(lost, "prog_skipped", kernel_count(sum, sum->prog_misses));
 	put(lost, "undecodable", json_object_new_uint64(sum->decode_errors));
 	put(lost, "late_joins", json_object_new_uint64(sum->late_links));
 	if (sum->closes) {

@@ -10,9 +10,21 @@ unsigned long long summary_kernel_losses(const struct run_summary *sum)
 	       k->listener_map_full + k->tgid_map_full + sum->prog_misses;
 }
 
-void summary_print(FILE *f, const struct run_summary *sum)
+void summary_print_lost(FILE *f, const struct run_summary *sum)
 {
 	const struct synscope_stats *k = &sum->kernel;
+
+	if (sum->kernel_valid)
+		fprintf(f, "synscope: lost: %llu (ring buffer full %llu, socket map full %llu, "
+			   "call map full %llu, join index full %llu, listener map full %llu, "
+			   "process map full %llu, program runs skipped by the kernel %llu)\n",
+			summary_kernel_losses(sum), k->ringbuf_drops, k->sock_map_full,
+			k->call_map_full, k->index_map_full, k->listener_map_full, k->tgid_map_full,
+			sum->prog_misses);
+}
+
+void summary_print(FILE *f, const struct run_summary *sum)
+{
 	unsigned int i;
 	int o;
 
@@ -63,13 +75,7 @@ void summary_print(FILE *f, const struct run_summary *sum)
 	if (sum->listeners_untracked)
 		fprintf(f, "synscope: %llu server ends on further listeners not itemised\n",
 			sum->listeners_untracked);
-	if (sum->kernel_valid)
-		fprintf(f, "synscope: lost: %llu (ring buffer full %llu, socket map full %llu, "
-			   "call map full %llu, join index full %llu, listener map full %llu, "
-			   "process map full %llu, program runs skipped by the kernel %llu)\n",
-			summary_kernel_losses(sum), k->ringbuf_drops, k->sock_map_full,
-			k->call_map_full, k->index_map_full, k->listener_map_full, k->tgid_map_full,
-			sum->prog_misses);
+	summary_print_lost(f, sum);
 	if (sum->decode_errors || sum->write_errors || sum->late_links)
 		fprintf(f, "synscope: %llu undecodable records, %llu failed writes, %llu joins that "
 			   "came too late to print\n",

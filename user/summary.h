@@ -77,6 +77,8 @@ struct run_summary {
 
 /* Events the kernel side counted as lost, all kinds together. */
 unsigned long long summary_kernel_losses(const struct run_summary *sum);
+/* The kernel-side loss line of the summary (nothing if the counts are unknown). */
+void summary_print_lost(FILE *f, const struct run_summary *sum);
 /* The human summary printed to stderr at exit. */
 void summary_print(FILE *f, const struct run_summary *sum);
 

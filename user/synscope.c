@@ -2,7 +2,7 @@
 /*
  * synscope: entry point. `synscope demo ...` runs the bundled pair;
  * `synscope [OPTIONS] -- CMD` traces CMD's process tree and exits with its
- * status; otherwise synscope traces the host until stopped.
+ * status; `synscope -r FILE` reads a capture back; otherwise synscope traces the host until stopped.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include "demo.h"
 #include "launch.h"
 #include "options.h"
+#include "replay.h"
 #include "tracer.h"
 
 struct cmd_workload {
@@ -75,6 +76,8 @@ int main(int argc, char **argv)
 	err = parse_options(argc, argv, &cfg);
 	if (err)
 		return err;
+	if (cfg.read_path)
+		return run_replay(&cfg);
 	if (cfg.cmd)
 		return trace_command(&cfg);
 	return run_tracer(&cfg, NULL);

@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include "synscope.h" /* before the skeleton, which uses its types */
 #include "synscope.skel.h"
+#include "capture.h"
 #include "decode.h"
 #include "options.h"
 #include "output.h"
@@ -395,6 +396,7 @@ static void describe_start(const struct synscope_config *cfg, const struct workl
 int run_tracer(const struct synscope_config *cfg, struct workload *w)
 {
 	struct synscope_bpf *skel = NULL;
+	struct capture_writer *cap = NULL; /* -w: records go to it undecoded */
 	struct ring_buffer *rb = NULL;
 	struct tracker *tracker = NULL;
 	struct run_summary *sum;
@@ -456,7 +458,15 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	}
 	rd.tracker = tracker;
 	decode_set_mono_to_boot_ns(mono_to_boot_offset_ns());
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.rb), handle_record, &rd, NULL);
+	if (cfg->write_path) {
+		struct capture_meta meta = {fexit_err ? "syscall" : "fexit", cfg->argc, cfg->argv};
+
+		cap = capture_writer_open(cfg->write_path, &meta);
+		if (!cap)
+			goto cleanup;
+	}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.rb), cap ? capture_writer_record : handle_record,
+			      cap ? (void *)cap : &rd, NULL);
 	if (!rb) {
 		explain("create ring buffer", -errno);
 		goto cleanup;
@@ -494,6 +504,8 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 			goto cleanup;
 		}
 		tracker_tick(tracker, rd.now_ns);
+		if (cap && capture_writer_tick(cap, rd.now_ns))
+			goto cleanup;
 		if (w && w->finished(w))
 			break;
 		if (deadline && now_boot_ns() >= deadline) {
@@ -519,12 +531,21 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		sum->netstat.listen_drops = netstat1.listen_drops - netstat0.listen_drops;
 		sum->netstat.syncookies_sent = netstat1.syncookies_sent - netstat0.syncookies_sent;
 	}
-	sum->write_errors += output_finish_all(cfg->timeline ? &timeline : &out, sum);
-	if (fflush(f) != 0 || fflush(stdout) != 0) {
-		fprintf(stderr, "synscope: couldn't write output: %s\n", strerror(errno));
-		goto cleanup;
+	if (cap) {
+		if (capture_writer_finish(cap, sum))
+			goto cleanup;
+		fprintf(stderr, "synscope: wrote %llu records (%llu bytes) to %s; read them with "
+				"synscope -r\n", capture_writer_records(cap), capture_writer_bytes(cap),
+			cfg->write_path);
+		summary_print_lost(stderr, sum);
+	} else {
+		sum->write_errors += output_finish_all(cfg->timeline ? &timeline : &out, sum);
+		if (fflush(f) != 0 || fflush(stdout) != 0) {
+			fprintf(stderr, "synscope: couldn't write output: %s\n", strerror(errno));
+			goto cleanup;
+		}
+		summary_print(stderr, sum);
 	}
-	summary_print(stderr, sum);
 	if (w && w->report)
 		w->report(w, sum);
 	status = w ? w->exit_status(w) : 0;
@@ -532,6 +553,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 cleanup:
 	ring_buffer__free(rb);
 	tracker_free(tracker);
+	capture_writer_free(cap);
 	synscope_bpf__destroy(skel);
 	if (f && f != stdout && fclose(f) != 0 && status == 0) {
 		fprintf(stderr, "synscope: couldn't write %s: %s\n", cfg->output_path, strerror(errno));

@@ -149,6 +149,7 @@ static void stats_record(void **state)
 	(void)state;
 	sum.kernel.ringbuf_drops = 4;
 	sum.kernel.sock_map_full = 1;
+	sum.kernel_valid = true;
 	output_init(&out, OUTPUT_JSONL, f);
 	assert_int_equal(out.ops->summary(&out, &sum), 0);
 	fclose(f);
@@ -160,6 +161,21 @@ static void stats_record(void **state)
 	lost = field(o, "lost");
 	assert_int_equal(json_object_get_int(field(lost, "total")), 5);
 	assert_int_equal(json_object_get_int(field(lost, "ringbuf_full")), 4);
+	json_object_put(o);
+
+	/* Kernel counts unknown (a capture without its trailer): null, not 0. */
+	sum.kernel_valid = false;
+	f = open_memstream(&buf, &len);
+	output_init(&out, OUTPUT_JSONL, f);
+	assert_int_equal(out.ops->summary(&out, &sum), 0);
+	fclose(f);
+	o = json_tokener_parse(buf);
+	free(buf);
+	lost = field(o, "lost");
+	assert_true(json_object_object_get_ex(lost, "total", NULL));
+	assert_null(field(lost, "total"));
+	assert_null(field(lost, "ringbuf_full"));
+	assert_int_equal(json_object_get_int(field(lost, "undecodable")), 0);
 	json_object_put(o);
 }
 
