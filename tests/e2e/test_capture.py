@@ -10,8 +10,12 @@ import time
 from harness import (DEMO_CLIENT, DEMO_SERVER, SYNSCOPE, Failure, Netns, Tracer, check, check_eq,
                      free_port, handshakes, parse_kv, wait_for_line)
 
-HEADER_LEN = 1232          # struct capture_header, format version 1
 HANDSHAKE_FRAME = 8 + 168  # frame header + struct synscope_handshake
+
+
+def header_len(data):
+    """The capture header's own header_len field (u32 at byte 16, host order)."""
+    return int.from_bytes(data[16:20], "little")
 
 # A Python client as event loops make them: non-blocking connect(), poll, SO_ERROR.
 PY_CLIENT = """
@@ -151,9 +155,10 @@ def test_truncated_capture_prints_what_precedes_the_cut():
         cap, live, ports, inode, port, _ = capture_run(tmp, "cut")
         with open(cap, "rb") as f:
             data = f.read()
-        n_frames = (len(data) - HEADER_LEN) // HANDSHAKE_FRAME  # the trailer is not a full one
+        hdr_len = header_len(data)
+        n_frames = (len(data) - hdr_len) // HANDSHAKE_FRAME  # the trailer is not a full one
         check(n_frames >= 4, "capture holds the records", n_frames, ">= 4")
-        cut_frame = HEADER_LEN + 2 * HANDSHAKE_FRAME
+        cut_frame = hdr_len + 2 * HANDSHAKE_FRAME
         cut = os.path.join(tmp, "cut.syn")
         with open(cut, "wb") as f:
             f.write(data[:cut_frame + 50])
@@ -169,7 +174,7 @@ def test_truncated_capture_prints_what_precedes_the_cut():
 
         # Cut at a frame boundary: every record, no trailer.
         with open(cut, "wb") as f:
-            f.write(data[:HEADER_LEN + n_frames * HANDSHAKE_FRAME])
+            f.write(data[:hdr_len + n_frames * HANDSHAKE_FRAME])
         p = replay([cut])
         check(p.returncode != 0 and "capture ended without its trailer" in p.stderr,
               "a capture without its trailer is reported", (p.returncode, p.stderr), "non-zero")
