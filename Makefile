@@ -32,7 +32,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps build vmlinux test check test-unit test-e2e test-asan fuzz vmtest demo bench install clean help
+.PHONY: all deps build vmlinux test check test-unit test-e2e test-asan fuzz vmtest demo bench bench-sinks install clean help
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -178,6 +178,15 @@ $(OUTPUT)/loadgen: tests/bench/loadgen.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< -lpthread -o $@
 
+# Sink CPU time per record, no root, no load generator (tests/bench/sink_bench.c).
+$(OUTPUT)/sink_bench: tests/bench/sink_bench.c $(addprefix $(OBJ)/user/,$(CORE_SRCS:.c=.o)) | $(OUTPUT)/tests
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $^ $(USER_LDLIBS) -o $@
+
+bench-sinks: $(OUTPUT)/sink_bench
+	@$(OUTPUT)/sink_bench /dev/null
+	@$(OUTPUT)/sink_bench $(OUTPUT)/sink_bench.out && rm -f $(OUTPUT)/sink_bench.out
+
 # Connection rate untraced / with synscope / with libbpf-tools (root; not part of `make test`).
 bench: deps
 	@$(MAKE) --no-print-directory build $(OUTPUT)/loadgen
@@ -208,6 +217,7 @@ help:
 	@echo "  make test       unit tests, then end-to-end tests (root)"
 	@echo "  make bench      connection rate untraced vs traced (root; BENCH_ARGS='--seconds 5 --rounds 3')"
 	@echo "  make check      unit tests only (no root)"
+	@echo "  make bench-sinks  CPU time per record in the JSONL and text sinks (no root)"
 	@echo "  make test-e2e   end-to-end tests in private network namespaces (root)"
 	@echo "  make test-asan  unit and end-to-end tests against an ASan/UBSan build (root)"
 	@echo "  make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 20)"
