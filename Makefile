@@ -39,10 +39,12 @@ all: deps
 
 # The loader and its parts; one concern a file (see README "Layout").
 SYNSCOPE_SRCS := synscope.c tracer.c options.c probe.c pid_listeners.c netstat.c launch.c demo.c \
-	decode.c tracker.c summary.c histogram.c output.c output_text.c output_jsonl.c output_timeline.c
+	decode.c tracker.c summary.c histogram.c output.c output_text.c output_jsonl.c output_timeline.c \
+	outbuf.c json_writer.c
 
 # Pieces the unit tests link against (no libbpf, no root).
-CORE_SRCS := decode.c tracker.c summary.c histogram.c netstat.c output.c output_text.c output_jsonl.c output_timeline.c
+CORE_SRCS := decode.c tracker.c summary.c histogram.c netstat.c output.c output_text.c output_jsonl.c output_timeline.c \
+	outbuf.c json_writer.c
 
 PROGRAMS := $(OUTPUT)/synscope $(OUTPUT)/demo-server $(OUTPUT)/demo-client
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))

@@ -5,6 +5,9 @@
  *   #12 client 127.0.0.1:51234 -> 127.0.0.1:8080 established connect 45us
  *       curl 1234/1234 fd 5 peer #13
  * (one line; -v appends ISS/IRS, retransmissions and the netns)
+ *
+ * Lines are formatted with snprintf() straight into the output buffer, which
+ * is written once a ring-buffer batch (output_batch_end_all()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,7 +40,8 @@ static int text_end(struct output *out, const struct conn_end *end)
 	char local[INET6_ADDRSTRLEN + 8], remote[INET6_ADDRSTRLEN + 8], who[80], when[40];
 	char timing[64] = "", peer[32] = "", extra[128] = "";
 	const char *err = errno_name(r->err);
-	char irs[16];
+	struct outbuf *ob = output_buf(out);
+	char irs[16], *p;
 	long long us;
 
 	snprintf(irs, sizeof(irs), "%u", r->irs);
@@ -61,24 +65,33 @@ static int text_end(struct output *out, const struct conn_end *end)
 		snprintf(extra, sizeof(extra), " iss %u irs %s retrans %u netns %llu", r->iss,
 			 r->outcome == SYNSCOPE_OUT_ESTABLISHED ? irs : "-", r->retrans,
 			 (unsigned long long)r->netns);
+	if (!ob)
+		return -ENOMEM;
+	p = outbuf_reserve(ob);
 	if (out->timestamps) {
-		format_rfc3339(r->ts_end, out->boot_to_real_ns, when, sizeof(when));
-		fprintf(out->f, "%.12s ", when + 11); /* HH:MM:SS.mmm UTC */
+		*rfc3339_cached(&out->when, r->ts_end, out->boot_to_real_ns, when) = '\0';
+		p += snprintf(p, OUTBUF_RECORD_MAX, "%.12s ", when + 11); /* HH:MM:SS.mmm UTC */
 	}
-	if (fprintf(out->f, "#%llu %s %s %s %s %s%s%s %s%s%s%s\n", (unsigned long long)r->id,
-		    role_name(r->role), local, r->role == SYNSCOPE_ROLE_CLIENT ? "->" : "<-", remote,
-		    outcome_name(r->outcome), err ? " " : "", err ? err : "", who, timing, peer,
-		    extra) < 0)
-		return -errno;
+	p += snprintf(p, OUTBUF_RECORD_MAX / 2, "#%llu %s %s %s %s %s%s%s %s%s%s%s\n",
+		      (unsigned long long)r->id, role_name(r->role), local,
+		      r->role == SYNSCOPE_ROLE_CLIENT ? "->" : "<-", remote, outcome_name(r->outcome),
+		      err ? " " : "", err ? err : "", who, timing, peer, extra);
+	outbuf_commit(ob, p);
 	out->lines++;
 	return 0;
 }
 
 static int text_link(struct output *out, const struct conn_link *link)
 {
-	if (fprintf(out->f, "#%llu client joined to #%llu server (server end completed later)\n",
-		    (unsigned long long)link->client_id, (unsigned long long)link->server_id) < 0)
-		return -errno;
+	struct outbuf *ob = output_buf(out);
+	char *p;
+
+	if (!ob)
+		return -ENOMEM;
+	p = outbuf_reserve(ob);
+	p += snprintf(p, OUTBUF_RECORD_MAX, "#%llu client joined to #%llu server (server end completed later)\n",
+		      (unsigned long long)link->client_id, (unsigned long long)link->server_id);
+	outbuf_commit(ob, p);
 	out->lines++;
 	return 0;
 }
@@ -87,13 +100,17 @@ static int text_close(struct output *out, const struct conn_close *close)
 {
 	const struct synscope_close *r = &close->raw;
 	const char *err = errno_name(r->err);
-	char path[160];
+	struct outbuf *ob = output_buf(out);
+	char path[160], *p;
 
+	if (!ob)
+		return -ENOMEM;
 	close_path_text(close, path, sizeof(path), " > ");
-	if (fprintf(out->f, "#%llu %s closed %s%s%s: %s, lifetime %.3f ms\n",
-		    (unsigned long long)r->id, role_name(r->role), close_kind_name(close->kind),
-		    err ? " " : "", err ? err : "", path, close_lifetime_us(close) / 1e3) < 0)
-		return -errno;
+	p = outbuf_reserve(ob);
+	p += snprintf(p, OUTBUF_RECORD_MAX, "#%llu %s closed %s%s%s: %s, lifetime %.3f ms\n",
+		      (unsigned long long)r->id, role_name(r->role), close_kind_name(close->kind),
+		      err ? " " : "", err ? err : "", path, close_lifetime_us(close) / 1e3);
+	outbuf_commit(ob, p);
 	out->lines++;
 	return 0;
 }

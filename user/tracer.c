@@ -466,6 +466,8 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 			goto cleanup;
 		}
 		tracker_tick(tracker, rd.now_ns);
+		/* One write(2) per batch; a failed write is counted at exit. */
+		output_batch_end_all(cfg->timeline ? &timeline : &out);
 		if (w && w->finished(w))
 			break;
 		if (deadline && now_boot_ns() >= deadline) {

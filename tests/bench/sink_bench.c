@@ -75,10 +75,10 @@ static void run(const char *name, enum output_format fmt, bool closes_too, FILE 
 			out.ops->close(&out, &closes[i]);
 			records++;
 		}
-#ifdef HAVE_BATCH_END
+
 		if (i % BATCH == BATCH - 1)
 			output_batch_end_all(&out);
-#endif
+
 	}
 	output_finish_all(&out, &sum);
 	fflush(f);
