@@ -144,7 +144,7 @@ test-asan: deps
 
 # libFuzzer targets for everything that reads outside data: options, ring-buffer
 # records, /proc tables. Each runs FUZZ_SECONDS from the seeds in tests/fuzz/corpus/.
-FUZZ_TARGETS := options decode proc_tcp netstat
+FUZZ_TARGETS := options decode proc_tcp netstat jsonl
 FUZZ_SECONDS ?= 20
 FUZZ_SRCS := $(addprefix user/,$(CORE_SRCS) options.c pid_listeners.c)
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h) bpf/synscope.h
