@@ -48,7 +48,7 @@ char *format_rfc3339(unsigned long long boot_ns, long long boot_to_real_ns, char
 {
 	long long real = realtime_ns(boot_ns, boot_to_real_ns);
 	time_t sec = real / 1000000000LL;
-	struct tm tm = {0}; /* gmtime_r() fails for years beyond int: print zeros, not garbage */
+	struct tm tm = {0}; /* if gmtime_r() fails: zeros, not stack garbage */
 	size_t n;
 
 	gmtime_r(&sec, &tm);

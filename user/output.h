@@ -24,7 +24,11 @@ struct rfc3339_cache {
 };
 
 struct output_ops {
-	/* One completed connection end. Returns 0 or -errno (write failed). */
+	/*
+	 * One completed connection end. Returns 0 or -errno (write failed). The
+	 * text and JSONL sinks only buffer it (-ENOMEM at worst): their failed
+	 * writes are counted by output_finish_all().
+	 */
 	int (*end)(struct output *out, const struct conn_end *end);
 	/* Counts at exit, written into the same stream (JSONL: a "stats" record). Optional:
 	 * the human summary goes to stderr for every format. */

@@ -75,10 +75,8 @@ static void run(const char *name, enum output_format fmt, bool closes_too, FILE 
 			out.ops->close(&out, &closes[i]);
 			records++;
 		}
-
 		if (i % BATCH == BATCH - 1)
 			output_batch_end_all(&out);
-
 	}
 	output_finish_all(&out, &sum);
 	fflush(f);

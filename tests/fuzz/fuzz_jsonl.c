@@ -61,6 +61,10 @@ static void check(const struct output *out, const struct rec *r, const char *lin
 	n = r->kind == DECODED_END     ? expect_end(out, &r->end, x)
 	    : r->kind == DECODED_CLOSE ? expect_close(out, &r->close, x)
 				       : expect_link(&r->link, x);
+	if (len >= OUTBUF_RECORD_MAX) {
+		fprintf(stderr, "fuzz_jsonl: a %zu-byte line overruns OUTBUF_RECORD_MAX\n", len);
+		abort();
+	}
 	why = check_line(line, len, x, n);
 	if (why) {
 		fprintf(stderr, "fuzz_jsonl: %s\n%.*s\n", why, (int)len, line);
