@@ -32,7 +32,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps build vmlinux test check test-unit test-e2e test-asan fuzz vmtest demo bench install clean help
+.PHONY: all deps build vmlinux test check test-unit test-e2e test-asan fuzz vmtest demo bench bench-sinks install clean help
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -40,11 +40,11 @@ all: deps
 # The loader and its parts; one concern a file (see README "Layout").
 SYNSCOPE_SRCS := synscope.c tracer.c options.c probe.c pid_listeners.c netstat.c launch.c demo.c \
 	decode.c tracker.c summary.c histogram.c output.c output_text.c output_jsonl.c output_timeline.c \
-	capture_write.c capture_read.c replay.c
+	capture_write.c capture_read.c replay.c outbuf.c json_writer.c
 
 # Pieces the unit tests link against (no libbpf, no root).
 CORE_SRCS := decode.c tracker.c summary.c histogram.c netstat.c output.c output_text.c output_jsonl.c output_timeline.c \
-	capture_write.c capture_read.c replay.c
+	capture_write.c capture_read.c replay.c outbuf.c json_writer.c
 
 PROGRAMS := $(OUTPUT)/synscope $(OUTPUT)/demo-server $(OUTPUT)/demo-client
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -144,7 +144,7 @@ test-asan: deps
 
 # libFuzzer targets for everything that reads outside data: options, ring-buffer
 # records, /proc tables. Each runs FUZZ_SECONDS from the seeds in tests/fuzz/corpus/.
-FUZZ_TARGETS := options decode proc_tcp netstat capture
+FUZZ_TARGETS := options decode proc_tcp netstat capture jsonl
 FUZZ_SECONDS ?= 20
 FUZZ_SRCS := $(addprefix user/,$(CORE_SRCS) options.c pid_listeners.c)
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h) bpf/synscope.h
@@ -179,6 +179,15 @@ test: deps
 $(OUTPUT)/loadgen: tests/bench/loadgen.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< -lpthread -o $@
+
+# Sink CPU time per record, no root, no load generator (tests/bench/sink_bench.c).
+$(OUTPUT)/sink_bench: tests/bench/sink_bench.c $(addprefix $(OBJ)/user/,$(CORE_SRCS:.c=.o)) | $(OUTPUT)/tests
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $^ $(USER_LDLIBS) -o $@
+
+bench-sinks: $(OUTPUT)/sink_bench
+	@$(OUTPUT)/sink_bench /dev/null
+	@$(OUTPUT)/sink_bench $(OUTPUT)/sink_bench.out && rm -f $(OUTPUT)/sink_bench.out
 
 # Connection rate untraced / with synscope / with libbpf-tools under four loads
 # (root; not part of `make test`). BENCH_ARGS: --quick, --loads, --seconds, --soak.
@@ -217,6 +226,7 @@ help:
 	@echo "  make test       unit tests, then end-to-end tests (root)"
 	@echo "  make bench      connection rate untraced vs traced, four loads (root; BENCH_ARGS='--quick')"
 	@echo "  make check      unit tests only (no root)"
+	@echo "  make bench-sinks  CPU time per record in the JSONL and text sinks (no root)"
 	@echo "  make test-e2e   end-to-end tests in private network namespaces (root)"
 	@echo "  make test-asan  unit and end-to-end tests against an ASan/UBSan build (root)"
 	@echo "  make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 20)"

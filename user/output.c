@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "output.h"
@@ -37,17 +38,83 @@ long long boot_to_realtime_offset_ns(void)
 	return ts_ns(&real) - ts_ns(&boot);
 }
 
+/* Unsigned addition: a hostile boot_ns wraps instead of overflowing a signed sum. */
+static long long realtime_ns(unsigned long long boot_ns, long long boot_to_real_ns)
+{
+	return (long long)(boot_ns + (unsigned long long)boot_to_real_ns);
+}
+
 char *format_rfc3339(unsigned long long boot_ns, long long boot_to_real_ns, char *buf, size_t len)
 {
-	long long real = (long long)boot_ns + boot_to_real_ns;
+	long long real = realtime_ns(boot_ns, boot_to_real_ns);
 	time_t sec = real / 1000000000LL;
-	struct tm tm;
+	struct tm tm = {0}; /* if gmtime_r() fails: zeros, not stack garbage */
 	size_t n;
 
 	gmtime_r(&sec, &tm);
 	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf + n, len - n, ".%09lldZ", real % 1000000000LL);
 	return buf;
+}
+
+char *rfc3339_cached(struct rfc3339_cache *c, unsigned long long boot_ns, long long boot_to_real_ns,
+		     char *p)
+{
+	long long real = realtime_ns(boot_ns, boot_to_real_ns);
+	long long sec = real / 1000000000LL, ns = real % 1000000000LL;
+	char full[64], *dot;
+	int i;
+
+	if (real < 0) {
+		/* Before 1970: the fraction prints with its sign; leave that to the slow path. */
+		format_rfc3339(boot_ns, boot_to_real_ns, full, sizeof(full));
+		i = strlen(full);
+		memcpy(p, full, i);
+		return p + i;
+	}
+	if (!c->len || c->sec != sec) {
+		format_rfc3339(boot_ns, boot_to_real_ns, full, sizeof(full));
+		dot = strrchr(full, '.');
+		c->len = dot ? (unsigned int)(dot - full) : 0;
+		if (c->len >= sizeof(c->prefix))
+			c->len = 0;
+		memcpy(c->prefix, full, c->len);
+		c->sec = sec;
+	}
+	memcpy(p, c->prefix, c->len);
+	p += c->len;
+	*p++ = '.';
+	for (i = 8; i >= 0; i--) {
+		p[i] = '0' + ns % 10;
+		ns /= 10;
+	}
+	p += 9;
+	*p++ = 'Z';
+	return p;
+}
+
+struct outbuf *output_buf(struct output *out)
+{
+	if (out->buf)
+		return out->buf;
+	out->buf = malloc(sizeof(*out->buf));
+	if (!out->buf)
+		return NULL;
+	if (outbuf_init(out->buf, out->f, OUTBUF_SIZE)) {
+		free(out->buf);
+		out->buf = NULL;
+	}
+	return out->buf;
+}
+
+int output_batch_end_all(struct output *out)
+{
+	int failed = 0;
+
+	for (; out; out = out->next)
+		if (out->buf)
+			failed += outbuf_flush(out->buf) != 0;
+	return failed;
 }
 
 int output_end_all(struct output *out, const struct conn_end *end)
@@ -110,8 +177,18 @@ int output_finish_all(struct output *out, const struct run_summary *sum)
 	for (; out; out = out->next) {
 		if (out->ops->flush)
 			failed += out->ops->flush(out) != 0;
+		/* The records before the summary, which a sink may write through stdio. */
+		if (out->buf)
+			outbuf_flush(out->buf);
 		if (out->ops->summary)
 			failed += out->ops->summary(out, sum) != 0;
+		if (out->buf) {
+			outbuf_flush(out->buf);
+			failed += out->buf->lost;
+			outbuf_free(out->buf);
+			free(out->buf);
+			out->buf = NULL;
+		}
 	}
 	return failed;
 }

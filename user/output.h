@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "decode.h"
+#include "outbuf.h"
 #include "summary.h"
 
 enum output_format {
@@ -15,8 +16,19 @@ enum output_format {
 
 struct output;
 
+/* The date-and-time part of the last RFC 3339 time written: a new one each second. */
+struct rfc3339_cache {
+	long long sec;   /* the second it is for; valid when len > 0 */
+	unsigned int len;
+	char prefix[40]; /* "2026-11-21T14:35:03" */
+};
+
 struct output_ops {
-	/* One completed connection end. Returns 0 or -errno (write failed). */
+	/*
+	 * One completed connection end. Returns 0 or -errno (write failed). The
+	 * text and JSONL sinks only buffer it (-ENOMEM at worst): their failed
+	 * writes are counted by output_finish_all().
+	 */
 	int (*end)(struct output *out, const struct conn_end *end);
 	/* Counts at exit, written into the same stream (JSONL: a "stats" record). Optional:
 	 * the human summary goes to stderr for every format. */
@@ -41,6 +53,8 @@ struct output {
 	long long boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, for RFC 3339 times */
 	unsigned long lines;      /* records written */
 	void *state;              /* the sink's own, if it keeps any */
+	struct outbuf *buf;       /* text and JSONL: records held until the batch ends */
+	struct rfc3339_cache when; /* text and JSONL: for rfc3339_cached() */
 	struct output *next;      /* a further sink fed the same records, or NULL */
 };
 
@@ -62,8 +76,24 @@ const char *close_final_state(const struct conn_close *close);
 void close_path_text(const struct conn_close *close, char *buf, size_t len, const char *sep);
 /* Hands a late join to every sink of the chain; returns how many failed. */
 int output_link_all(struct output *out, const struct conn_link *link);
-/* Flushes held records and writes the summary, in every sink; returns how many failed. */
+/*
+ * Flushes held records and writes the summary, in every sink, then frees the
+ * sinks' buffers. Returns how many records failed: the summaries that could
+ * not be written and the records lost to write errors during the run.
+ */
 int output_finish_all(struct output *out, const struct run_summary *sum);
+/*
+ * End of a ring-buffer batch: writes what the sinks of the chain hold, one
+ * write(2) each, so live output stays live. A failed write drops the held
+ * records and counts them for output_finish_all(). Returns how many sinks
+ * failed to write.
+ */
+int output_batch_end_all(struct output *out);
+/*
+ * The buffer `out` formats records into, created on first use. Returns NULL
+ * if it cannot be allocated (ENOMEM).
+ */
+struct outbuf *output_buf(struct output *out);
 
 /* Parses "text" / "jsonl"; returns 0 or -EINVAL. */
 int output_format_parse(const char *name, enum output_format *fmt);
@@ -73,5 +103,12 @@ void output_init(struct output *out, enum output_format fmt, FILE *f);
 long long boot_to_realtime_offset_ns(void);
 /* Writes "2026-11-21T14:35:03.123456789Z" for a boot-time stamp; returns buf. */
 char *format_rfc3339(unsigned long long boot_ns, long long boot_to_real_ns, char *buf, size_t len);
+/*
+ * The same string as format_rfc3339(), without its NUL, written at `p` (at
+ * most 60 bytes); gmtime_r() and strftime() run only when the second changes.
+ * Returns the end of what it wrote.
+ */
+char *rfc3339_cached(struct rfc3339_cache *c, unsigned long long boot_ns, long long boot_to_real_ns,
+		     char *p);
 
 #endif

@@ -5,80 +5,147 @@
  *   #12 client 127.0.0.1:51234 -> 127.0.0.1:8080 established connect 45us
  *       curl 1234/1234 fd 5 peer #13
  * (one line; -v appends ISS/IRS, retransmissions and the netns)
+ *
+ * Lines are formatted straight into the output buffer, which is written once
+ * a ring-buffer batch (output_batch_end_all()).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include "json_writer.h" /* its integer writers */
 #include "output.h"
 
-static void endpoint(char *buf, size_t len, int family, const char *addr, unsigned int port)
+/* Appenders for the handshake line, the one text line per connection end. */
+static char *put_n(char *p, const char *s, size_t n)
 {
-	if (family == AF_INET6)
-		snprintf(buf, len, "[%s]:%u", addr, port);
-	else
-		snprintf(buf, len, "%s:%u", addr, port);
+	memcpy(p, s, n);
+	return p + n;
 }
 
-static void caller(char *buf, size_t len, const struct synscope_handshake *r)
+static char *put_s(char *p, const char *s)
+{
+	return put_n(p, s, strlen(s));
+}
+
+static char *endpoint(char *p, int family, const char *addr, unsigned int port)
+{
+	if (family == AF_INET6)
+		*p++ = '[';
+	p = put_s(p, addr);
+	if (family == AF_INET6)
+		*p++ = ']';
+	*p++ = ':';
+	return jw_u64(p, port);
+}
+
+static char *caller(char *p, const struct synscope_handshake *r)
 {
 	bool known = r->role == SYNSCOPE_ROLE_CLIENT || (r->flags & SYNSCOPE_F_ACCEPTED);
 
 	if (!known)
-		snprintf(buf, len, "never accepted");
-	else if (r->fd >= 0)
-		snprintf(buf, len, "%s %u/%u fd %d", r->comm, r->pid, r->tid, r->fd);
-	else
-		snprintf(buf, len, "%s %u/%u", r->comm, r->pid, r->tid);
+		return JW_LIT(p, "never accepted");
+	p = put_n(p, r->comm, strnlen(r->comm, sizeof(r->comm)));
+	*p++ = ' ';
+	p = jw_u64(p, r->pid);
+	*p++ = '/';
+	p = jw_u64(p, r->tid);
+	if (r->fd >= 0) {
+		p = JW_LIT(p, " fd ");
+		p = jw_i64(p, r->fd);
+	}
+	return p;
 }
 
+/*
+ * Written by hand, not with printf: its format parsing was most of the
+ * ~0.8 us a line cost (make bench-sinks). tests/unit/test_output_text.c
+ * compares it with the printf version.
+ */
 static int text_end(struct output *out, const struct conn_end *end)
 {
 	const struct synscope_handshake *r = &end->raw;
-	char local[INET6_ADDRSTRLEN + 8], remote[INET6_ADDRSTRLEN + 8], who[80], when[40];
-	char timing[64] = "", peer[32] = "", extra[128] = "";
+	bool client = r->role == SYNSCOPE_ROLE_CLIENT;
 	const char *err = errno_name(r->err);
-	char irs[16];
+	struct outbuf *ob = output_buf(out);
+	char when[64], *p;
 	long long us;
 
-	snprintf(irs, sizeof(irs), "%u", r->irs);
-	endpoint(local, sizeof(local), end->family, end->saddr, r->sport);
-	endpoint(remote, sizeof(remote), end->family, end->daddr, r->dport);
-	caller(who, sizeof(who), r);
-	if (r->role == SYNSCOPE_ROLE_CLIENT) {
+	if (!ob)
+		return -ENOMEM;
+	p = outbuf_reserve(ob);
+	if (out->timestamps) {
+		*rfc3339_cached(&out->when, r->ts_end, out->boot_to_real_ns, when) = '\0';
+		p = put_n(p, when + 11, strnlen(when + 11, 12)); /* HH:MM:SS.mmm UTC */
+		*p++ = ' ';
+	}
+	*p++ = '#';
+	p = jw_u64(p, r->id);
+	*p++ = ' ';
+	p = put_s(p, role_name(r->role));
+	*p++ = ' ';
+	p = endpoint(p, end->family, end->saddr, r->sport);
+	p = client ? JW_LIT(p, " -> ") : JW_LIT(p, " <- ");
+	p = endpoint(p, end->family, end->daddr, r->dport);
+	*p++ = ' ';
+	p = put_s(p, outcome_name(r->outcome));
+	if (err) {
+		*p++ = ' ';
+		p = put_s(p, err);
+	}
+	*p++ = ' ';
+	p = caller(p, r);
+	if (client) {
 		us = end_connect_us(end);
-		if (us >= 0)
-			snprintf(timing, sizeof(timing), " connect %lldus", us);
+		if (us >= 0) {
+			p = JW_LIT(p, " connect ");
+			p = jw_i64(p, us);
+			p = JW_LIT(p, "us");
+		}
 	} else {
 		us = end_accept_wait_us(end);
-		if (us >= 0)
-			snprintf(timing, sizeof(timing), " wait %lldus", us);
-		snprintf(timing + strlen(timing), sizeof(timing) - strlen(timing), " q %u/%u%s",
-			 r->acceptq, r->backlog, (r->flags & SYNSCOPE_F_CLOSED) ? " closed in queue" : "");
+		if (us >= 0) {
+			p = JW_LIT(p, " wait ");
+			p = jw_i64(p, us);
+			p = JW_LIT(p, "us");
+		}
+		p = JW_LIT(p, " q ");
+		p = jw_u64(p, r->acceptq);
+		*p++ = '/';
+		p = jw_u64(p, r->backlog);
+		if (r->flags & SYNSCOPE_F_CLOSED)
+			p = JW_LIT(p, " closed in queue");
 	}
-	if (r->peer_id)
-		snprintf(peer, sizeof(peer), " peer #%llu", (unsigned long long)r->peer_id);
-	if (out->verbose)
-		snprintf(extra, sizeof(extra), " iss %u irs %s retrans %u netns %llu", r->iss,
-			 r->outcome == SYNSCOPE_OUT_ESTABLISHED ? irs : "-", r->retrans,
-			 (unsigned long long)r->netns);
-	if (out->timestamps) {
-		format_rfc3339(r->ts_end, out->boot_to_real_ns, when, sizeof(when));
-		fprintf(out->f, "%.12s ", when + 11); /* HH:MM:SS.mmm UTC */
+	if (r->peer_id) {
+		p = JW_LIT(p, " peer #");
+		p = jw_u64(p, r->peer_id);
 	}
-	if (fprintf(out->f, "#%llu %s %s %s %s %s%s%s %s%s%s%s\n", (unsigned long long)r->id,
-		    role_name(r->role), local, r->role == SYNSCOPE_ROLE_CLIENT ? "->" : "<-", remote,
-		    outcome_name(r->outcome), err ? " " : "", err ? err : "", who, timing, peer,
-		    extra) < 0)
-		return -errno;
+	if (out->verbose) {
+		p = JW_LIT(p, " iss ");
+		p = jw_u64(p, r->iss);
+		p = JW_LIT(p, " irs ");
+		p = r->outcome == SYNSCOPE_OUT_ESTABLISHED ? jw_u64(p, r->irs) : JW_LIT(p, "-");
+		p = JW_LIT(p, " retrans ");
+		p = jw_u64(p, r->retrans);
+		p = JW_LIT(p, " netns ");
+		p = jw_u64(p, r->netns);
+	}
+	*p++ = '\n';
+	outbuf_commit(ob, p);
 	out->lines++;
 	return 0;
 }
 
 static int text_link(struct output *out, const struct conn_link *link)
 {
-	if (fprintf(out->f, "#%llu client joined to #%llu server (server end completed later)\n",
-		    (unsigned long long)link->client_id, (unsigned long long)link->server_id) < 0)
-		return -errno;
+	struct outbuf *ob = output_buf(out);
+	char *p;
+
+	if (!ob)
+		return -ENOMEM;
+	p = outbuf_reserve(ob);
+	p += snprintf(p, OUTBUF_RECORD_MAX, "#%llu client joined to #%llu server (server end completed later)\n",
+		      (unsigned long long)link->client_id, (unsigned long long)link->server_id);
+	outbuf_commit(ob, p);
 	out->lines++;
 	return 0;
 }
@@ -87,13 +154,17 @@ static int text_close(struct output *out, const struct conn_close *close)
 {
 	const struct synscope_close *r = &close->raw;
 	const char *err = errno_name(r->err);
-	char path[160];
+	struct outbuf *ob = output_buf(out);
+	char path[160], *p;
 
+	if (!ob)
+		return -ENOMEM;
 	close_path_text(close, path, sizeof(path), " > ");
-	if (fprintf(out->f, "#%llu %s closed %s%s%s: %s, lifetime %.3f ms\n",
-		    (unsigned long long)r->id, role_name(r->role), close_kind_name(close->kind),
-		    err ? " " : "", err ? err : "", path, close_lifetime_us(close) / 1e3) < 0)
-		return -errno;
+	p = outbuf_reserve(ob);
+	p += snprintf(p, OUTBUF_RECORD_MAX, "#%llu %s closed %s%s%s: %s, lifetime %.3f ms\n",
+		      (unsigned long long)r->id, role_name(r->role), close_kind_name(close->kind),
+		      err ? " " : "", err ? err : "", path, close_lifetime_us(close) / 1e3);
+	outbuf_commit(ob, p);
 	out->lines++;
 	return 0;
 }

@@ -164,7 +164,7 @@ int run_replay(const struct synscope_config *cfg)
 			name, (unsigned long long)r->trailer.records_dropped);
 	switch (st) {
 	case CAPTURE_END:
-		status = 0;
+		status = sum->write_errors ? 1 : 0; /* counted in the summary above */
 		break;
 	case CAPTURE_CUT:
 		fprintf(stderr, "synscope: %s: capture ended without its trailer (synscope was "

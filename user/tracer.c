@@ -506,6 +506,9 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		tracker_tick(tracker, rd.now_ns);
 		if (cap && capture_writer_tick(cap, rd.now_ns))
 			goto cleanup;
+		/* One write(2) per batch; a failed write is counted at exit. */
+		if (!cap)
+			output_batch_end_all(cfg->timeline ? &timeline : &out);
 		if (w && w->finished(w))
 			break;
 		if (deadline && now_boot_ns() >= deadline) {
@@ -549,6 +552,8 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	if (w && w->report)
 		w->report(w, sum);
 	status = w ? w->exit_status(w) : 0;
+	if (sum->write_errors && status == 0)
+		status = 1; /* records were lost on the way out: counted in the summary */
 
 cleanup:
 	ring_buffer__free(rb);
