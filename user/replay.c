@@ -54,17 +54,7 @@ int replay_records(struct capture_reader *r, struct tracker *t)
 		at = record_time(kind, &end, &close);
 		if (at > now)
 			now = at;
-		switch (kind) {
-		case DECODED_END:
-			tracker_end(t, &end, now);
-			break;
-		case DECODED_LINK:
-			tracker_link(t, &link);
-			break;
-		case DECODED_CLOSE:
-			tracker_close(t, &close);
-			break;
-		}
+		tracker_decoded(t, kind, &end, &link, &close, now);
 		tracker_tick(t, now);
 	}
 	return st;

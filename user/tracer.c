@@ -65,24 +65,12 @@ struct reader {
 static int handle_record(void *ctx, void *data, size_t size)
 {
 	struct reader *rd = ctx;
-	struct tracker *t = rd->tracker;
 	struct conn_link link;
 	struct conn_close close;
 	struct conn_end end;
 
-	switch (decode_record(data, size, &end, &link, &close)) {
-	case DECODED_END:
-		tracker_end(t, &end, rd->now_ns);
-		break;
-	case DECODED_LINK:
-		tracker_link(t, &link);
-		break;
-	case DECODED_CLOSE:
-		tracker_close(t, &close);
-		break;
-	default:
-		tracker_bad_record(t);
-	}
+	tracker_decoded(rd->tracker, decode_record(data, size, &end, &link, &close), &end, &link,
+			&close, rd->now_ns);
 	return 0;
 }
 

@@ -239,3 +239,22 @@ void tracker_flush(struct tracker *t)
 	while (t->count)
 		print_oldest(t);
 }
+
+void tracker_decoded(struct tracker *t, int kind, const struct conn_end *end,
+		     const struct conn_link *link, const struct conn_close *close,
+		     unsigned long long now_ns)
+{
+	switch (kind) {
+	case DECODED_END:
+		tracker_end(t, end, now_ns);
+		break;
+	case DECODED_LINK:
+		tracker_link(t, link);
+		break;
+	case DECODED_CLOSE:
+		tracker_close(t, close);
+		break;
+	default:
+		tracker_bad_record(t);
+	}
+}

@@ -32,6 +32,13 @@ void tracker_link(struct tracker *t, const struct conn_link *link);
 void tracker_close(struct tracker *t, const struct conn_close *close);
 /* A record that did not decode. */
 void tracker_bad_record(struct tracker *t);
+/*
+ * One decode_record() result: `kind` (enum decoded_kind, or a negative error)
+ * picks tracker_end(), tracker_link(), tracker_close() or tracker_bad_record().
+ */
+void tracker_decoded(struct tracker *t, int kind, const struct conn_end *end,
+		     const struct conn_link *link, const struct conn_close *close,
+		     unsigned long long now_ns);
 /* Prints held clients older than hold_ns. */
 void tracker_tick(struct tracker *t, unsigned long long now_ns);
 /* Prints everything held (at exit). */
