@@ -14,7 +14,7 @@ VMLINUX := vmlinux/vmlinux.h
 
 # Debian/Ubuntu packages needed to build and test.
 DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
-	libjson-c-dev libcmocka-dev iproute2 python3 tcpdump
+	libjson-c-dev libcmocka-dev iproute2 python3 tcpdump curl
 
 LIBS_PKG := libbpf json-c
 USER_CFLAGS := -g -O2 -Wall -Wextra -Werror -std=gnu11 -I$(OBJ) -Ibpf -Iuser \
