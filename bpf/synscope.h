@@ -149,7 +149,8 @@ struct synscope_close {
 };
 
 /*
- * Counters kept by the BPF side (.bss), read by user space at exit.
+ * Counters kept by the BPF side, one copy per CPU (the `stats` per-CPU array),
+ * summed by user space at exit.
  * Nothing is dropped silently: each failure path bumps one of these.
  */
 struct synscope_stats {
