@@ -11,7 +11,6 @@ from harness import (DEMO_CLIENT, DEMO_SERVER, SYNSCOPE, Failure, Netns, Tracer,
                      free_port, handshakes, parse_kv, wait_for_line)
 
 
-
 def header_len(data):
     """The capture header's own header_len field (u32 at byte 16, host order)."""
     return int.from_bytes(data[16:20], "little")
