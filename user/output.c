@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "options.h"
 #include "output.h"
 
 int output_format_parse(const char *name, enum output_format *fmt)
@@ -22,6 +23,26 @@ void output_init(struct output *out, enum output_format fmt, FILE *f)
 	out->ops = fmt == OUTPUT_JSONL ? &output_jsonl_ops : &output_text_ops;
 	out->f = f;
 	out->boot_to_real_ns = boot_to_realtime_offset_ns();
+}
+
+struct output *output_sinks_init(struct output *out, struct output *timeline,
+				 const struct synscope_config *cfg, FILE *f,
+				 long long boot_to_real_ns)
+{
+	output_init(out, cfg->format, f);
+	out->timestamps = cfg->timestamps;
+	out->verbose = cfg->verbose > 0;
+	out->boot_to_real_ns = boot_to_real_ns;
+	if (!cfg->timeline)
+		return out;
+	/* The ladder goes to stdout; -o FILE gets the -f format as well. */
+	output_init(timeline, OUTPUT_TEXT, stdout);
+	timeline->ops = &output_timeline_ops;
+	timeline->verbose = out->verbose;
+	timeline->boot_to_real_ns = boot_to_real_ns;
+	if (cfg->output_path)
+		timeline->next = out;
+	return timeline;
 }
 
 static long long ts_ns(const struct timespec *ts)

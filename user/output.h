@@ -99,6 +99,16 @@ struct outbuf *output_buf(struct output *out);
 int output_format_parse(const char *name, enum output_format *fmt);
 /* Sets up `out` to write `fmt` to `f` (not closed by synscope's sinks). */
 void output_init(struct output *out, enum output_format fmt, FILE *f);
+struct synscope_config;
+/*
+ * Sets up the sinks the command line asks for: `out` writes cfg->format to
+ * `f`; with --timeline, `timeline` draws the ladder on stdout and, when -o
+ * names a file, feeds `out` too. Times print with `boot_to_real_ns`.
+ * Returns the head of the chain: the sink to hand records to.
+ */
+struct output *output_sinks_init(struct output *out, struct output *timeline,
+				 const struct synscope_config *cfg, FILE *f,
+				 long long boot_to_real_ns);
 /* CLOCK_REALTIME - CLOCK_BOOTTIME now, in ns. */
 long long boot_to_realtime_offset_ns(void);
 /* Writes "2026-11-21T14:35:03.123456789Z" for a boot-time stamp; returns buf. */

@@ -93,7 +93,7 @@ int run_replay(const struct synscope_config *cfg)
 	const char *name = from_stdin ? "stdin" : cfg->read_path;
 	struct capture_reader *r = calloc(1, sizeof(*r));
 	struct tracker *tracker = NULL;
-	struct output out, timeline;
+	struct output out, timeline, *sinks;
 	struct run_summary *sum;
 	FILE *in = NULL, *f = NULL;
 	int st, status = 1;
@@ -119,20 +119,9 @@ int run_replay(const struct synscope_config *cfg)
 		goto cleanup;
 	}
 	decode_set_mono_to_boot_ns(r->hdr.mono_to_boot_ns);
-	/* The sinks as tracer.c sets them up, on the capture's clock. */
-	output_init(&out, cfg->format, f);
-	out.timestamps = cfg->timestamps;
-	out.verbose = cfg->verbose > 0;
-	out.boot_to_real_ns = r->hdr.boot_to_real_ns;
-	if (cfg->timeline) {
-		output_init(&timeline, OUTPUT_TEXT, stdout);
-		timeline.ops = &output_timeline_ops;
-		timeline.verbose = out.verbose;
-		timeline.boot_to_real_ns = r->hdr.boot_to_real_ns;
-		if (cfg->output_path)
-			timeline.next = &out;
-	}
-	tracker = tracker_new(cfg->timeline ? &timeline : &out, TRACKER_DEFAULT_HOLD_NS);
+	/* The sinks as a live run sets them up, on the capture's clock. */
+	sinks = output_sinks_init(&out, &timeline, cfg, f, r->hdr.boot_to_real_ns);
+	tracker = tracker_new(sinks, TRACKER_DEFAULT_HOLD_NS);
 	if (!tracker) {
 		fprintf(stderr, "synscope: out of memory\n");
 		goto cleanup;
@@ -143,7 +132,7 @@ int run_replay(const struct synscope_config *cfg)
 	tracker_flush(tracker);
 	sum = tracker_summary(tracker);
 	replay_apply_trailer(r, sum);
-	sum->write_errors += output_finish_all(cfg->timeline ? &timeline : &out, sum);
+	sum->write_errors += output_finish_all(sinks, sum);
 	if (fflush(f) != 0 || fflush(stdout) != 0) {
 		fprintf(stderr, "synscope: couldn't write output: %s\n", strerror(errno));
 		goto cleanup;

@@ -388,7 +388,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	struct ring_buffer *rb = NULL;
 	struct tracker *tracker = NULL;
 	struct run_summary *sum;
-	struct output out, timeline;
+	struct output out, timeline, *sinks = NULL;
 	unsigned long long deadline = 0;
 	struct tcpext_counters netstat0, netstat1;
 	struct reader rd = {0};
@@ -428,18 +428,8 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		goto cleanup;
 	}
 
-	output_init(&out, cfg->format, f);
-	out.timestamps = cfg->timestamps;
-	out.verbose = cfg->verbose > 0;
-	if (cfg->timeline) {
-		/* The ladder goes to stdout; -o FILE gets the -f format as well. */
-		output_init(&timeline, OUTPUT_TEXT, stdout);
-		timeline.ops = &output_timeline_ops;
-		timeline.verbose = out.verbose;
-		if (cfg->output_path)
-			timeline.next = &out;
-	}
-	tracker = tracker_new(cfg->timeline ? &timeline : &out, TRACKER_DEFAULT_HOLD_NS);
+	sinks = output_sinks_init(&out, &timeline, cfg, f, boot_to_realtime_offset_ns());
+	tracker = tracker_new(sinks, TRACKER_DEFAULT_HOLD_NS);
 	if (!tracker) {
 		fprintf(stderr, "synscope: out of memory\n");
 		goto cleanup;
@@ -496,7 +486,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 			goto cleanup;
 		/* One write(2) per batch; a failed write is counted at exit. */
 		if (!cap)
-			output_batch_end_all(cfg->timeline ? &timeline : &out);
+			output_batch_end_all(sinks);
 		if (w && w->finished(w))
 			break;
 		if (deadline && now_boot_ns() >= deadline) {
@@ -530,7 +520,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 			cfg->write_path);
 		summary_print_lost(stderr, sum);
 	} else {
-		sum->write_errors += output_finish_all(cfg->timeline ? &timeline : &out, sum);
+		sum->write_errors += output_finish_all(sinks, sum);
 		if (fflush(f) != 0 || fflush(stdout) != 0) {
 			fprintf(stderr, "synscope: couldn't write output: %s\n", strerror(errno));
 			goto cleanup;
