@@ -6,9 +6,9 @@
  *  client:  connect() entry -> SYN_SENT -> ESTABLISHED | CLOSE -> connect() return
  *  server:  child in SYN_RECV -> ESTABLISHED -> accept() return | CLOSE
  *
- * Per-socket state lives in `socks`, keyed by the socket's address and
- * deleted when the record is emitted or the socket reaches CLOSE, so a
- * reused address never meets a stale entry. The address never leaves the
+ * A handshake record under construction lives in `socks`, keyed by the
+ * socket's address, until it leaves (or the socket is destroyed); --close
+ * state lives in the socket's own storage. The address never leaves the
  * kernel: records carry per-run ids.
  */
 #include "vmlinux.h"
@@ -29,6 +29,7 @@
 #define ETIMEDOUT 110
 #define EHOSTUNREACH 113
 #define ENETUNREACH 101
+#define EEXIST 17
 
 /* TCP states: the kernel's own TCP_* enum (include/net/tcp_states.h), from vmlinux.h. */
 
@@ -37,10 +38,16 @@ const volatile __u16 filter_family = 0; /* 0: any, AF_INET (incl. v4-mapped), AF
 const volatile bool filter_ports = false; /* only ends with a local or remote port in port_filter */
 const volatile bool filter_tgids = false; /* only ends whose caller's tgid is in traced_tgids */
 const volatile bool follow_forks = false; /* children of traced tgids are traced too */
-/* Wake user space only once this much is waiting (0: on every record the
- * consumer has caught up with, the kernel's default); user space also
- * drains on a timer, so nothing waits longer than its poll interval. */
-const volatile __u64 wakeup_bytes = 0;
+/*
+ * Wake user space once a CPU has submitted this many bytes since it last
+ * did (0: on every record the consumer has caught up with, the kernel's
+ * default). User space sets it to --wakeup-bytes divided by the number of
+ * CPUs and also drains on a timer, so nothing waits longer than its poll
+ * interval. Counting per CPU replaces bpf_ringbuf_query(), whose read of
+ * the producer and consumer positions is a cache line the other CPUs and
+ * the reader keep writing.
+ */
+const volatile __u64 wakeup_bytes_per_cpu = 0;
 /* --close: keep each established end until its socket dies and report how it closed. */
 const volatile bool track_close = false;
 
@@ -71,25 +78,45 @@ struct {
 } rb SEC(".maps");
 
 /*
- * A connection end under construction, keyed by struct sock address. The
- * handshake record comes first, so a lookup is also a pointer to it.
+ * A connection end's handshake record under construction, keyed by struct
+ * sock address, from SYN_SENT (or the child's creation) until the record
+ * leaves. A hash, not socket storage: the syscall hooks that complete it
+ * hold only an untrusted socket pointer.
  */
-struct sock_entry {
-	struct synscope_handshake hs;
-	struct synscope_close cl; /* --close: filled after ESTABLISHED */
-	__u32 emitted;            /* the handshake record has left (--close keeps the entry) */
-	__u32 pad;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 32768); /* resized by user space */
 	__type(key, __u64);
-	__type(value, struct sock_entry);
+	__type(value, struct synscope_handshake);
 } socks SEC(".maps");
 
-/* New entries start from this (too big to build on the BPF stack). */
-static const struct sock_entry zero_entry;
+/* New entries start from this. */
+static const struct synscope_handshake zero_end;
+
+/*
+ * --close: how an established end closes, in the socket's own storage from
+ * ESTABLISHED on. Every hook that touches it (state changes, resets,
+ * destruction) has the trusted socket, and the kernel frees it with the
+ * socket: no entry outlives its socket, none is ever met stale.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct synscope_close);
+} closes SEC(".maps");
+
+/*
+ * --close: the server id of a local client, set when its server end joins
+ * it (after the client's close state was created) and taken when the
+ * client is destroyed. Keyed by the client's id, which is never reused.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768); /* resized by user space, as socks */
+	__type(key, __u64);
+	__type(value, __u64);
+} client_peers SEC(".maps");
 
 enum call_kind { CALL_CONNECT = 1, CALL_ACCEPT = 2, CALL_LISTEN = 3 };
 
@@ -206,29 +233,37 @@ struct {
  */
 enum nest_hook { NEST_SET_STATE, NEST_DESTROY, NEST_RESET, NEST_HOOKS };
 
-struct nest_state {
+/* Per-CPU working state: the nesting above, and the wakeup accounting. */
+struct cpu_state {
 	__u32 depth[NEST_HOOKS];
 	__u32 ran_nested[NEST_HOOKS];
+	__u64 unwoken; /* bytes this CPU submitted since it last woke the reader */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct nest_state);
-} nesting SEC(".maps");
+	__type(value, struct cpu_state);
+} cpu SEC(".maps");
 
-static __always_inline struct nest_state *primary_enter(int hook)
+static __always_inline struct cpu_state *this_cpu(void)
 {
 	__u32 zero = 0;
-	struct nest_state *n = bpf_map_lookup_elem(&nesting, &zero);
+
+	return bpf_map_lookup_elem(&cpu, &zero);
+}
+
+static __always_inline struct cpu_state *primary_enter(int hook)
+{
+	struct cpu_state *n = this_cpu();
 
 	if (n && n->depth[hook]++)
 		n->ran_nested[hook] = 1;
 	return n;
 }
 
-static __always_inline void primary_exit(struct nest_state *n, int hook)
+static __always_inline void primary_exit(struct cpu_state *n, int hook)
 {
 	if (n)
 		n->depth[hook]--;
@@ -237,8 +272,7 @@ static __always_inline void primary_exit(struct nest_state *n, int hook)
 /* In the fallback program: true when the kernel skipped the primary for this event. */
 static __always_inline bool primary_was_skipped(int hook)
 {
-	__u32 zero = 0;
-	struct nest_state *n = bpf_map_lookup_elem(&nesting, &zero);
+	struct cpu_state *n = this_cpu();
 
 	if (!n || !n->depth[hook])
 		return false;
@@ -258,7 +292,7 @@ static __always_inline bool primary_was_skipped(int hook)
 	SEC("tp_btf/" TP)							\
 	int BPF_PROG(NAME, __VA_ARGS__)						\
 	{									\
-		struct nest_state *n = primary_enter(HOOK);			\
+		struct cpu_state *n = primary_enter(HOOK);			\
 										\
 		CALL;								\
 		primary_exit(n, HOOK);						\
@@ -390,30 +424,43 @@ static __always_inline void read_caller(struct synscope_handshake *rec)
 	bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
 }
 
-static __always_inline __u64 wakeup_flag(void)
+/*
+ * Sends one record to user space and counts it (or its loss). A CPU wakes
+ * the reader once it has submitted wakeup_bytes_per_cpu since it last did;
+ * a softirq interleaving the unlocked count here only shifts one wakeup.
+ */
+static __always_inline void submit(void *data, __u64 size, bool link)
 {
-	if (!wakeup_bytes)
-		return 0;
-	return bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-									 : BPF_RB_NO_WAKEUP;
+	struct synscope_stats *s;
+	struct cpu_state *c;
+	__u32 zero = 0;
+	__u64 flags = 0;
+
+	if (wakeup_bytes_per_cpu) {
+		c = this_cpu();
+		flags = BPF_RB_NO_WAKEUP;
+		if (c && (c->unwoken += size) >= wakeup_bytes_per_cpu) {
+			c->unwoken = 0;
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
+	flags = bpf_ringbuf_output(&rb, data, size, flags);
+	s = bpf_map_lookup_elem(&stats, &zero);
+	if (!s)
+		return;
+	if (flags)
+		__sync_fetch_and_add(&s->ringbuf_drops, 1);
+	else if (link)
+		__sync_fetch_and_add(&s->links_emitted, 1);
+	else
+		__sync_fetch_and_add(&s->records_emitted, 1);
 }
 
-/*
- * The handshake record leaves. Without --close the entry goes with it; with
- * --close an established end stays until its socket is destroyed.
- */
+/* The handshake record leaves, and its entry with it. */
 static __always_inline void emit(struct synscope_handshake *rec, __u64 key)
 {
-	struct sock_entry *e = (struct sock_entry *)rec;
-
-	if (bpf_ringbuf_output(&rb, rec, sizeof(*rec), wakeup_flag()))
-		count(ringbuf_drops);
-	else
-		count(records_emitted);
-	if (track_close && rec->outcome == SYNSCOPE_OUT_ESTABLISHED)
-		e->emitted = 1;
-	else
-		bpf_map_delete_elem(&socks, &key);
+	submit(rec, sizeof(*rec), false);
+	bpf_map_delete_elem(&socks, &key);
 }
 
 /*
@@ -461,11 +508,22 @@ static __always_inline void init_end(struct synscope_handshake *rec, __u8 role)
 	rec->id = __sync_fetch_and_add(&next_id, 1) + 1;
 }
 
+/*
+ * A new entry for the socket at `key`. One already there belongs to a dead
+ * socket whose address was reused without the hooks seeing it end (a
+ * skipped run, or an end lost to a full map): it is replaced, and counted.
+ */
 static __always_inline struct synscope_handshake *new_end(__u64 key, __u8 role)
 {
 	struct synscope_handshake *rec;
+	long err;
 
-	if (bpf_map_update_elem(&socks, &key, &zero_entry, BPF_ANY)) {
+	err = bpf_map_update_elem(&socks, &key, &zero_end, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		count(sock_stale);
+		err = bpf_map_update_elem(&socks, &key, &zero_end, BPF_ANY);
+	}
+	if (err) {
 		count(sock_map_full);
 		return NULL;
 	}
@@ -539,10 +597,7 @@ static __always_inline void send_link(__u64 client_id, __u64 server_id)
 				     .client_id = client_id,
 				     .server_id = server_id};
 
-	if (bpf_ringbuf_output(&rb, &link, sizeof(link), wakeup_flag()))
-		count(ringbuf_drops);
-	else
-		count(links_emitted);
+	submit(&link, sizeof(link), true);
 }
 
 /* Server child reached ESTABLISHED: find the client end of the same connection. */
@@ -578,6 +633,10 @@ static __always_inline void join_server(struct synscope_handshake *srv)
 	}
 	if ((old & client_done) == client_done)
 		send_link(jv->id, srv->id);
+	/* The client's close state is out of reach here (its socket pointer
+	 * is a plain number): its destroy picks the peer up. */
+	if (track_close && bpf_map_update_elem(&client_peers, &jv->id, &srv->id, BPF_ANY))
+		count(index_map_full);
 	bpf_map_delete_elem(&join_index, &jk);
 }
 
@@ -638,6 +697,25 @@ static __always_inline void on_child_created(const struct sock *sk, __u64 key)
 		rec->backlog_req = li->backlog_req;
 }
 
+/* --close: the end is established; its close state starts with that. */
+static __always_inline void start_close(const struct sock *sk, const struct synscope_handshake *rec)
+{
+	struct synscope_close *cl;
+
+	cl = bpf_sk_storage_get(&closes, (struct sock *)sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!cl) {
+		count(close_storage_full);
+		return;
+	}
+	cl->type = SYNSCOPE_REC_CLOSE;
+	cl->role = rec->role;
+	cl->id = rec->id;
+	cl->peer_id = rec->peer_id;
+	cl->states[0] = TCP_ESTABLISHED;
+	cl->ts[0] = rec->ts_end;
+	cl->nstates = 1;
+}
+
 static __always_inline void on_resolved(const struct sock *sk, __u64 key, int newstate)
 {
 	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
@@ -656,20 +734,12 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 	if (newstate == TCP_ESTABLISHED) {
 		rec->outcome = SYNSCOPE_OUT_ESTABLISHED;
 		read_isn(rec, sk);
-		if (track_close) {
-			struct synscope_close *cl = &((struct sock_entry *)rec)->cl;
-
-			cl->type = SYNSCOPE_REC_CLOSE;
-			cl->role = rec->role;
-			cl->id = rec->id;
-			cl->states[0] = TCP_ESTABLISHED;
-			cl->ts[0] = rec->ts_end;
-			cl->nstates = 1;
-		}
 		if (rec->role == SYNSCOPE_ROLE_CLIENT)
 			index_client(rec, key);
 		else
 			join_server(rec);
+		if (track_close)
+			start_close(sk, rec);
 		complete(rec, key, SYNSCOPE_F_RESOLVED);
 		return;
 	}
@@ -699,16 +769,11 @@ static __always_inline void append_state(struct synscope_close *cl, int state)
 	cl->nstates = n + 1;
 }
 
-static __always_inline void on_later_state(const struct sock *sk, __u64 key, int oldstate,
-					   int newstate)
+static __always_inline void on_later_state(const struct sock *sk, int oldstate, int newstate)
 {
-	struct sock_entry *e = bpf_map_lookup_elem(&socks, &key);
-	struct synscope_close *cl;
+	struct synscope_close *cl = bpf_sk_storage_get(&closes, (struct sock *)sk, NULL, 0);
 
-	if (!e)
-		return;
-	cl = &e->cl;
-	if (!track_close || !cl->nstates)
+	if (!cl || !cl->nstates)
 		return;
 	append_state(cl, newstate);
 	if (newstate != TCP_CLOSE)
@@ -725,13 +790,12 @@ static __always_inline void on_later_state(const struct sock *sk, __u64 key, int
 		cl->flags |= SYNSCOPE_CF_TIME_WAIT;
 }
 
-static __always_inline void receive_reset(const struct sock *sk)
+static __always_inline void receive_reset(struct sock *sk)
 {
-	__u64 key = (__u64)sk;
-	struct sock_entry *e = bpf_map_lookup_elem(&socks, &key);
+	struct synscope_close *cl = bpf_sk_storage_get(&closes, sk, NULL, 0);
 
-	if (e)
-		e->cl.flags |= SYNSCOPE_CF_RST_RECEIVED;
+	if (cl)
+		cl->flags |= SYNSCOPE_CF_RST_RECEIVED;
 }
 
 PRIMARY_AND_FALLBACK("tcp_receive_reset", handle_receive_reset, NEST_RESET, receive_reset(sk),
@@ -752,7 +816,7 @@ static __always_inline void set_state(const struct sock *sk, int oldstate, int n
 		   (newstate == TCP_ESTABLISHED || newstate == TCP_CLOSE)) {
 		on_resolved(sk, key, newstate);
 	} else if (track_close) {
-		on_later_state(sk, key, oldstate, newstate);
+		on_later_state(sk, oldstate, newstate);
 	}
 }
 
@@ -760,32 +824,40 @@ PRIMARY_AND_FALLBACK("inet_sock_set_state", handle_set_state, NEST_SET_STATE,
 		     set_state(sk, oldstate, newstate), const struct sock *sk, const int oldstate,
 		     const int newstate)
 
-/* Last chance for an end still waiting: a server child never accepted (its
- * listener closed), or a client whose connect() never returned. */
-static __always_inline void destroy(const struct sock *sk)
+/*
+ * Last chance for an end still waiting: a server child never accepted (its
+ * listener closed), or a client whose connect() never returned. With
+ * --close, an established end's close record leaves here.
+ */
+static __always_inline void destroy(struct sock *sk)
 {
 	__u64 key = (__u64)sk;
-	struct sock_entry *e = bpf_map_lookup_elem(&socks, &key);
+	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
+	struct synscope_close *cl;
+	__u64 *peer;
 
-	if (!e)
-		return;
-	if (!e->emitted) {
-		if (e->hs.role == SYNSCOPE_ROLE_SERVER && !(e->hs.flags & SYNSCOPE_F_ACCEPTED)) {
+	if (rec) {
+		if (rec->role == SYNSCOPE_ROLE_SERVER && !(rec->flags & SYNSCOPE_F_ACCEPTED)) {
 			/* Never accepted: it died in the accept queue. */
-			e->hs.err = sk->sk_err;
-			e->hs.flags |= SYNSCOPE_F_CLOSED;
+			rec->err = sk->sk_err;
+			rec->flags |= SYNSCOPE_F_CLOSED;
 		}
-		emit(&e->hs, key);
+		emit(rec, key);
 	}
-	if (track_close && e->emitted && e->cl.nstates) {
-		e->cl.peer_id = e->hs.peer_id;
-		e->cl.ts_destroy = now_ns();
-		if (bpf_ringbuf_output(&rb, &e->cl, sizeof(e->cl), wakeup_flag()))
-			count(ringbuf_drops);
-		else
-			count(records_emitted);
+	if (!track_close)
+		return;
+	cl = bpf_sk_storage_get(&closes, sk, NULL, 0);
+	if (!cl || !cl->nstates)
+		return;
+	if (cl->role == SYNSCOPE_ROLE_CLIENT) {
+		peer = bpf_map_lookup_elem(&client_peers, &cl->id);
+		if (peer) {
+			cl->peer_id = *peer;
+			bpf_map_delete_elem(&client_peers, &cl->id);
+		}
 	}
-	bpf_map_delete_elem(&socks, &key);
+	cl->ts_destroy = now_ns();
+	submit(cl, sizeof(*cl), false);
 }
 
 PRIMARY_AND_FALLBACK("tcp_destroy_sock", handle_destroy, NEST_DESTROY, destroy(sk),
@@ -948,10 +1020,7 @@ static __always_inline void report_no_syn(struct inflight_call *call, int err)
 		    SYNSCOPE_F_NO_SYN;
 	rec.ts_call = call->ts;
 	rec.ts_end = rec.ts_ret = now_ns();
-	if (bpf_ringbuf_output(&rb, &rec, sizeof(rec), wakeup_flag()))
-		count(ringbuf_drops);
-	else
-		count(records_emitted);
+	submit(&rec, sizeof(rec), false);
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")

@@ -164,6 +164,8 @@ struct synscope_stats {
 	__u64 tgid_map_full;     /* forked child could not be added to the traced tree */
 	__u64 links_emitted;     /* late joins sent as SYNSCOPE_REC_LINK */
 	__u64 nested_handled;    /* events a *_nested program handled for its skipped primary */
+	__u64 sock_stale;        /* socket entry found at a new end's address and replaced: its end was lost */
+	__u64 close_storage_full; /* --close: no socket storage for an established end's close state */
 };
 
 #endif /* SYNSCOPE_H */

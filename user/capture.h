@@ -21,7 +21,9 @@
  *            without it was cut off, and its loss counts are unknown.
  *
  * Compatibility: fields may be appended to the header without a new version
- * (header_len grows; readers skip what they do not know). The version
+ * (header_len grows; readers skip what they do not know), and kernel
+ * counters to the trailer's end (trailer_size grows; a reader reads
+ * counters it does not know as absent and those the writer lacked as 0). The version
  * changes when an existing field, the frame layout or the trailer changes;
  * a reader refuses versions newer than its own. The record sizes in the
  * header must equal the reader's: the event ABI has no versioning of its
@@ -78,7 +80,8 @@ struct capture_trailer {
 	__u64 listen_overflows; /* TcpExt ListenOverflows delta over the run */
 	__u64 listen_drops;     /* TcpExt ListenDrops delta */
 	__u64 syncookies_sent;  /* TcpExt SyncookiesSent delta */
-	struct synscope_stats kernel; /* the BPF side's counters at the end */
+	struct synscope_stats kernel; /* the BPF side's counters at the end; last: it grows
+				       * as counters are appended to struct synscope_stats */
 };
 
 /* ---- writing (-w) ---- */

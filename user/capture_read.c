@@ -41,6 +41,11 @@ static int refuse(struct capture_reader *r, const char *fmt, ...)
 	return -EINVAL;
 }
 
+static size_t size_min(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
 static int check_size(struct capture_reader *r, const char *what, unsigned int have,
 		      unsigned int want)
 {
@@ -81,9 +86,13 @@ int capture_reader_init(struct capture_reader *r, FILE *f)
 		return refuse(r, "corrupt capture header: header length %u", h->header_len);
 	if (check_size(r, "handshake", h->handshake_size, sizeof(struct synscope_handshake)) ||
 	    check_size(r, "link", h->link_size, sizeof(struct synscope_link)) ||
-	    check_size(r, "close", h->close_size, sizeof(struct synscope_close)) ||
-	    check_size(r, "trailer", h->trailer_size, sizeof(struct capture_trailer)))
+	    check_size(r, "close", h->close_size, sizeof(struct synscope_close)))
 		return -EINVAL;
+	/* Kernel counters are appended to the trailer's end: any length that
+	 * holds the fixed part is read (see struct capture_trailer). */
+	if (h->trailer_size < offsetof(struct capture_trailer, kernel) ||
+	    h->trailer_size % 8)
+		return refuse(r, "corrupt capture header: trailer size %u", h->trailer_size);
 	/* Text fields are printed: make sure they end. */
 	h->accept_hook[sizeof(h->accept_hook) - 1] = '\0';
 	h->kernel_release[sizeof(h->kernel_release) - 1] = '\0';
@@ -162,7 +171,8 @@ int capture_reader_next(struct capture_reader *r, const void **data, size_t *siz
 		return corrupt(r, "type %u record of %u bytes, the header says %u", type, frame[0],
 			       size_of_type(r, type));
 	if (type == CAPTURE_REC_TRAILER) {
-		memcpy(&r->trailer, r->buf, sizeof(r->trailer));
+		memset(&r->trailer, 0, sizeof(r->trailer));
+		memcpy(&r->trailer, r->buf, size_min(frame[0], sizeof(r->trailer)));
 		if (r->trailer.records != r->records)
 			return corrupt(r, "the trailer counts %llu records, the file holds %llu",
 				       (unsigned long long)r->trailer.records, r->records);

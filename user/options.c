@@ -80,7 +80,7 @@ static const struct argp_option opts[] = {
 	{"ringbuf-size", OPT_RINGBUF_SIZE, "BYTES", 0,
 	 "Ring buffer size, a power of two >= 4096 (default 4 MiB)", 0},
 	{"wakeup-bytes", OPT_WAKEUP_BYTES, "BYTES", 0,
-	 "Wake synscope once BYTES of records wait (default: 1/8 of the ring buffer; 0: every record)", 0},
+	 "Wake synscope once BYTES of records were written since the last wakeup, counted per CPU (default: 1/8 of the ring buffer; 0: every record)", 0},
 	{"poll-ms", OPT_POLL_MS, "MS", 0, "Read records at least every MS milliseconds (10-1000, default 100)", 0},
 	{"max-sockets", OPT_MAX_SOCKETS, "N", 0,
 	 "Connection ends tracked at once (default 32768)", 0},

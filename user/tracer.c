@@ -100,6 +100,22 @@ static void explain(const char *what, int err)
 	}
 }
 
+/*
+ * The kernel side wakes the reader per CPU (see wakeup_bytes_per_cpu): each
+ * CPU's share of --wakeup-bytes keeps the total waiting below it. 0 stays 0
+ * (wake on every record).
+ */
+static __u64 per_cpu_wakeup_bytes(unsigned int wakeup_bytes)
+{
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (!wakeup_bytes)
+		return 0;
+	if (ncpus < 1)
+		ncpus = 1;
+	return wakeup_bytes / ncpus ? wakeup_bytes / ncpus : 1;
+}
+
 static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tree, bool with_fexit)
 {
 	struct synscope_bpf *skel = synscope_bpf__open();
@@ -110,12 +126,13 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	skel->rodata->filter_ports = cfg->nports > 0;
 	skel->rodata->filter_tgids = cfg->pid > 0 || tree;
 	skel->rodata->follow_forks = tree;
-	skel->rodata->wakeup_bytes = cfg->wakeup_bytes;
+	skel->rodata->wakeup_bytes_per_cpu = per_cpu_wakeup_bytes(cfg->wakeup_bytes);
 	skel->rodata->track_close = cfg->track_close;
 	bpf_program__set_autoload(skel->progs.handle_receive_reset, cfg->track_close);
 	bpf_program__set_autoload(skel->progs.handle_receive_reset_nested, cfg->track_close);
 	bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);
 	bpf_map__set_max_entries(skel->maps.socks, cfg->max_sockets);
+	bpf_map__set_max_entries(skel->maps.client_peers, cfg->max_sockets);
 	bpf_program__set_autoload(skel->progs.handle_accept_fexit, with_fexit);
 	/* Forks matter only when tracing a process tree. */
 	bpf_program__set_autoload(skel->progs.handle_fork, tree);

@@ -120,6 +120,7 @@ def test_scenario_close():
     first, second = clients
     for client, closer in ((first, "client"), (second, "server")):
         c, s = by_id[client["id"]], by_id[client["peer"]]
+        check_eq((c["peer"], s["peer"]), (s["id"], c["id"]), "the close records name each other")
         active, passive = (c, s) if closer == "client" else (s, c)
         check_eq(active["closer"], "active", f"{closer} closes first")
         check_eq(passive["closer"], "passive", "the other end closes passively")
