@@ -44,7 +44,7 @@ SYNSCOPE_SRCS := synscope.c tracer.c options.c probe.c pid_listeners.c netstat.c
 
 # Pieces the unit tests link against (no libbpf, no root).
 CORE_SRCS := decode.c tracker.c summary.c histogram.c netstat.c output.c output_text.c output_jsonl.c output_timeline.c \
-	capture_write.c capture_read.c replay.c outbuf.c json_writer.c
+	capture_write.c capture_read.c replay.c outbuf.c json_writer.c launch.c
 
 PROGRAMS := $(OUTPUT)/synscope $(OUTPUT)/demo-server $(OUTPUT)/demo-client
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))

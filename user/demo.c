@@ -611,6 +611,8 @@ int demo_main(int argc, char **argv)
 		.w = {.start = demo_start, .finished = demo_finished, .stop = demo_stop,
 		      .report = demo_report, .exit_status = demo_exit_status},
 		.o = &o,
+		.server = LAUNCHED_NONE,
+		.client = LAUNCHED_NONE,
 	};
 	struct demo_argv a = {.ns = 0, .nc = 0};
 	struct synscope_config cfg;

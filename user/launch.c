@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "launch.h"
 
@@ -113,6 +114,17 @@ void launch_signal(struct launched *p, int sig)
 		kill(p->pid, sig);
 }
 
+/* Polls for the child's exit for up to ms milliseconds; true once reaped. */
+static bool reap_within(struct launched *p, unsigned int ms)
+{
+	const struct timespec tick = {.tv_nsec = 10 * 1000 * 1000};
+	unsigned int waited;
+
+	for (waited = 0; !launch_reap(p) && waited < ms; waited += 10)
+		nanosleep(&tick, NULL);
+	return p->exited;
+}
+
 void launch_cleanup(struct launched *p)
 {
 	if (p->go_fd >= 0)
@@ -122,9 +134,14 @@ void launch_cleanup(struct launched *p)
 	if (p->out_fd >= 0)
 		close(p->out_fd);
 	p->go_fd = p->err_fd = p->out_fd = -1;
-	if (p->pid > 0 && !p->exited) {
-		while (waitpid(p->pid, &p->status, 0) < 0 && errno == EINTR)
-			;
-		p->exited = true;
+	if (p->pid <= 0 || p->exited)
+		return;
+	if (!reap_within(p, LAUNCH_GRACE_MS)) {
+		kill(p->pid, SIGTERM);
+		if (!reap_within(p, LAUNCH_GRACE_MS))
+			kill(p->pid, SIGKILL);
 	}
+	while (!p->exited && waitpid(p->pid, &p->status, 0) < 0 && errno == EINTR)
+		;
+	p->exited = true;
 }

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#define LAUNCH_GRACE_MS 2000
+
 struct launched {
 	pid_t pid;
 	int go_fd;   /* write end: one byte releases the child */
@@ -19,6 +21,9 @@ struct launched {
 	char *name;  /* argv[0], for messages */
 	int out_fd;  /* read end of the child's stdout, or -1 if inherited */
 };
+
+/* A struct launched that holds no program: launch_cleanup() leaves it alone. */
+#define LAUNCHED_NONE ((struct launched){.pid = -1, .go_fd = -1, .err_fd = -1, .out_fd = -1})
 
 /* Forks argv held. capture_stdout: give the child a pipe as stdout. Returns 0 or -errno. */
 int launch_held(struct launched *p, char *const argv[], bool capture_stdout);
@@ -30,7 +35,11 @@ bool launch_reap(struct launched *p);
 int launch_exit_status(const struct launched *p);
 /* Sends sig if still running. */
 void launch_signal(struct launched *p, int sig);
-/* Waits for exit (after signalling it if needed) and closes fds. */
+/*
+ * Closes the fds (a held child exits on that) and reaps the child. One still
+ * running after LAUNCH_GRACE_MS gets SIGTERM, and SIGKILL after as long
+ * again: cleanup never waits on a program that does not end by itself.
+ */
 void launch_cleanup(struct launched *p);
 
 #endif

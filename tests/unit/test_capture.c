@@ -351,6 +351,45 @@ static void corrupt_frames_name_their_offset(void **state)
 	assert_int_equal(ends_out, 1); /* the client before it */
 }
 
+/*
+ * An older writer's trailer ends before the counters appended since: the
+ * reader takes the shorter trailer and reads the missing counters as 0.
+ */
+static void shorter_trailer_of_an_older_writer(void **state)
+{
+	const size_t cut = 2 * sizeof(__u64); /* sock_stale, close_storage_full */
+	size_t trailer_off = file_len - frame_len(sizeof(struct capture_trailer));
+	struct capture_reader *r = calloc(1, sizeof(*r));
+	unsigned char *copy = malloc(file_len), *saved = file;
+	struct capture_header *h = (struct capture_header *)copy;
+	struct capture_trailer *tr;
+	const void *data;
+	size_t size;
+	__u32 *frame;
+	FILE *f;
+
+	(void)state;
+	memcpy(copy, file, file_len);
+	h->trailer_size -= cut;
+	frame = (__u32 *)(copy + trailer_off);
+	frame[0] -= cut;
+	tr = (struct capture_trailer *)(copy + trailer_off + 8);
+	tr->kernel.sock_stale = 11; /* beyond the shorter frame: must not be read */
+	file = copy;
+	f = open_prefix(file_len - cut);
+	file = saved;
+	assert_int_equal(capture_reader_init(r, f), 0);
+	while (capture_reader_next(r, &data, &size) == 1)
+		;
+	assert_true(r->trailer_seen);
+	assert_int_equal(r->trailer.kernel.ringbuf_drops, 7);
+	assert_int_equal(r->trailer.kernel.sock_map_full, 3);
+	assert_int_equal(r->trailer.kernel.sock_stale, 0);
+	fclose(f);
+	free(copy);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +399,7 @@ int main(void)
 		cmocka_unit_test(refuses_newer_version_bad_magic_other_order),
 		cmocka_unit_test(missing_trailer_is_reported),
 		cmocka_unit_test(corrupt_frames_name_their_offset),
+		cmocka_unit_test(shorter_trailer_of_an_older_writer),
 	};
 
 	return cmocka_run_group_tests_name("capture", tests, setup, teardown);
