@@ -801,6 +801,22 @@ static __always_inline void receive_reset(struct sock *sk)
 PRIMARY_AND_FALLBACK("tcp_receive_reset", handle_receive_reset, NEST_RESET, receive_reset(sk),
 		     struct sock *sk)
 
+/*
+ * A listener closed: its listen() record goes, so a long run does not fill
+ * the map and a later listener on the port starts afresh. Listeners sharing
+ * the port (SO_REUSEPORT) share the record: the first to close takes it.
+ */
+static __always_inline void forget_listener(const struct sock *sk)
+{
+	struct listener_key lk = {};
+
+	lk.netns = sock_netns_btf(sk);
+	lk.port = sk->__sk_common.skc_num;
+	if (!lk.port) /* inet_put_port() may have run: inet_sport keeps it */
+		lk.port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	bpf_map_delete_elem(&listeners, &lk);
+}
+
 static __always_inline void set_state(const struct sock *sk, int oldstate, int newstate)
 {
 	__u64 key = (__u64)sk;
@@ -810,6 +826,8 @@ static __always_inline void set_state(const struct sock *sk, int oldstate, int n
 
 	if (newstate == TCP_SYN_SENT) {
 		on_syn_sent(sk, key);
+	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
+		forget_listener(sk);
 	} else if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN) {
 		on_child_created(sk, key);
 	} else if ((oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV) &&
@@ -1195,6 +1213,21 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	if (bpf_map_update_elem(&traced_tgids, &ctgid, &one, BPF_ANY))
 		count(tgid_map_full);
+	return 0;
+}
+
+/*
+ * Process-tree tracing: a traced process that exits leaves the map, so its
+ * pid, once reused, is not traced by mistake. signal->live reaches 0 when
+ * the last thread of the group exits (do_exit(), before this tracepoint).
+ */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *task)
+{
+	__u32 tgid = task->tgid;
+
+	if (task->signal->live.counter == 0)
+		bpf_map_delete_elem(&traced_tgids, &tgid);
 	return 0;
 }
 

@@ -34,6 +34,9 @@ void summary_print(FILE *f, const struct run_summary *sum)
 	fprintf(f, "synscope: %llu connection ends: %llu client, %llu server (%llu never accepted), "
 		   "%llu joined to their peer\n",
 		sum->ends, sum->clients, sum->servers, sum->not_accepted, sum->joined);
+	if (sum->in_flight_valid && sum->in_flight)
+		fprintf(f, "synscope: %llu connection ends still in their handshake or accept queue at "
+			   "exit: not written\n", sum->in_flight);
 	fprintf(f, "synscope: outcomes:");
 	for (o = SYNSCOPE_OUT_ESTABLISHED; o <= SYNSCOPE_OUT_ABANDONED; o++)
 		fprintf(f, " %s %llu", outcome_name(o), sum->by_outcome[o]);

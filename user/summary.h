@@ -62,6 +62,11 @@ struct run_summary {
 	struct synscope_stats kernel;     /* the BPF side's counters */
 	bool kernel_valid;
 	unsigned long long prog_misses;   /* program runs the kernel skipped (recursion_misses) */
+	/* Ends still under construction when synscope stopped (their record had
+	 * not left the kernel: a client in SYN_SENT, a child waiting in the
+	 * accept queue...); valid when in_flight_valid (a live run). */
+	unsigned long long in_flight;
+	bool in_flight_valid;
 	unsigned int nlisteners;
 	unsigned long long listeners_untracked; /* server ends beyond SUMMARY_MAX_LISTENERS */
 	struct listener_summary listeners[SUMMARY_MAX_LISTENERS];

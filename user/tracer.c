@@ -136,6 +136,7 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	bpf_program__set_autoload(skel->progs.handle_accept_fexit, with_fexit);
 	/* Forks matter only when tracing a process tree. */
 	bpf_program__set_autoload(skel->progs.handle_fork, tree);
+	bpf_program__set_autoload(skel->progs.handle_exit, cfg->pid > 0 || tree);
 	return skel;
 }
 
@@ -271,6 +272,21 @@ static unsigned long long program_misses(struct synscope_bpf *skel,
 }
 
 /* The BPF side's counters, summed over the CPUs. Returns 0 or -errno. */
+/* Entries left in the socket map: ends whose record never left the kernel. */
+static int count_in_flight(struct synscope_bpf *skel, unsigned long long *n)
+{
+	__u64 key, next;
+	int err;
+
+	*n = 0;
+	for (err = bpf_map__get_next_key(skel->maps.socks, NULL, &next, sizeof(next)); !err;
+	     err = bpf_map__get_next_key(skel->maps.socks, &key, &next, sizeof(next))) {
+		key = next;
+		(*n)++;
+	}
+	return err == -ENOENT ? 0 : err;
+}
+
 static int read_kernel_stats(struct synscope_bpf *skel, struct synscope_stats *sum)
 {
 	int i, c, ncpus = libbpf_num_possible_cpus();
@@ -523,6 +539,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		fprintf(stderr, "synscope: couldn't read the BPF side's counters: %s\n", strerror(-err));
 	sum->kernel_valid = !err;
 	sum->prog_misses = program_misses(skel, &sum->kernel);
+	sum->in_flight_valid = count_in_flight(skel, &sum->in_flight) == 0;
 	if (netstat_ok && tcpext_read_self(&netstat1) == 0) {
 		sum->netstat.valid = true;
 		sum->netstat.listen_overflows = netstat1.listen_overflows - netstat0.listen_overflows;

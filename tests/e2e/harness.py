@@ -168,3 +168,21 @@ def demo_server(ns, args, timeout=10):
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def bpf_map_entries(pid, name):
+    """Entries of the BPF map `name` that process `pid` holds open (bpftool's JSON, with BTF)."""
+    for fdinfo in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fdinfo}") as f:
+                ids = [line.split()[1] for line in f if line.startswith("map_id:")]
+        except OSError:
+            continue
+        for map_id in ids:
+            info = json.loads(subprocess.run(["bpftool", "map", "show", "id", map_id, "-j"],
+                                             capture_output=True, text=True, check=True).stdout)
+            if info.get("name") == name:
+                out = subprocess.run(["bpftool", "map", "dump", "id", map_id, "-j"],
+                                     capture_output=True, text=True, check=True).stdout
+                return [e.get("formatted", e) for e in json.loads(out)]
+    raise Failure(f"process {pid} holds no BPF map named {name}")

@@ -4,7 +4,7 @@
 # Builds the vmtest initramfs: a cpio (newc) archive holding
 #   - busybox-static and its applet links (the shell, mount, poweroff, ...);
 #   - the real tools the tests call, which busybox's applets do not replace:
-#     iproute2's ip and ss, util-linux's setpriv, tcpdump, curl, python3, and the
+#     iproute2's ip and ss, util-linux's setpriv, tcpdump, curl, bpftool, python3, and the
 #     host's /bin/sh (dash);
 #   - build/synscope, build/demo-server, build/demo-client, as /synscope/build;
 #   - every shared library those need (resolved with ldd);
@@ -115,9 +115,10 @@ done
 
 # ---- real tools (they replace busybox's applets of the same name) --------------
 # The tests call iproute2's `ip netns` (busybox's ip has no netns), util-linux's
-# setpriv, iproute2's ss, tcpdump and curl (a real client). A tool missing on the host is reported:
+# setpriv, iproute2's ss, tcpdump, curl (a real client) and bpftool (to read synscope's maps).
+# A tool missing on the host is reported:
 # the tests that call it will then fail in the VM, visibly.
-for tool in ip ss setpriv tcpdump curl; do
+for tool in ip ss setpriv tcpdump curl bpftool; do
 	path=$(command -v "$tool" 2>/dev/null || true)
 	case $path in
 	/*) ;;

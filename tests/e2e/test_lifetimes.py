@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""What synscope keeps per socket and per process ends with them, and is counted at exit."""
+import os
+import subprocess
+import tempfile
+
+from harness import (Netns, Tracer, bpf_map_entries, check, check_eq, free_port, handshakes,
+                     wait_for_line)
+
+# A server that listens and never accepts: its children wait in the accept queue.
+HOLD_QUEUE = r"""
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+srv = socket.socket(); srv.bind(("127.0.0.1", port)); srv.listen(16)
+clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+print("connected", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_ends_in_the_accept_queue_at_exit_are_counted():
+    n = 3
+    port = free_port(701)
+    with Netns("inflight") as ns, tempfile.TemporaryDirectory() as tmp:
+        tracer = Tracer(["-P", str(port)], os.path.join(tmp, "out.jsonl"))
+        prog = ns.popen(["python3", "-c", HOLD_QUEUE, str(port), str(n)], stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE)
+        try:
+            wait_for_line(prog, r"^connected$", 20)
+            status, records = tracer.stop()
+        finally:
+            prog.communicate(input=b"\n", timeout=20)
+        check_eq(status, 0, "synscope exit status")
+        ends = handshakes(records, ns.inode, port)
+        check_eq(sorted(r["role"] for r in ends), ["client"] * n,
+                 "the clients' records (their connect() returned)")
+        stats = records[-1]
+        check_eq(stats["type"], "stats", "last record")
+        check_eq(stats["in_flight"], n, "children still in the accept queue, counted")
+        check("still in their handshake or accept queue" in tracer.stderr,
+              "the summary names them", tracer.stderr[-400:], "a line about ends in flight")
+
+
+# Listens, waits for a line, closes the listener, waits for another line.
+LISTEN_THEN_CLOSE = r"""
+import socket, sys
+srv = socket.socket(); srv.bind(("127.0.0.1", int(sys.argv[1]))); srv.listen(7)
+print("listening", flush=True); sys.stdin.readline()
+srv.close()
+print("closed", flush=True); sys.stdin.readline()
+"""
+
+
+def listener_entries(tracer, ns, port):
+    return [e for e in bpf_map_entries(tracer.proc.pid, "listeners")
+            if e["key"]["port"] == port and e["key"]["netns"] == ns.inode]
+
+
+def test_a_closed_listener_leaves_the_listener_map():
+    port = free_port(702)
+    with Netns("listeners") as ns, tempfile.TemporaryDirectory() as tmp:
+        tracer = Tracer(["-P", str(port)], os.path.join(tmp, "out.jsonl"))
+        prog = ns.popen(["python3", "-c", LISTEN_THEN_CLOSE, str(port)], stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE)
+        try:
+            wait_for_line(prog, r"^listening$", 20)
+            open_entries = listener_entries(tracer, ns, port)
+            prog.stdin.write(b"\n")
+            prog.stdin.flush()
+            wait_for_line(prog, r"^closed$", 20)
+            closed_entries = listener_entries(tracer, ns, port)
+        finally:
+            prog.communicate(input=b"\n", timeout=20)
+            tracer.stop()
+        check_eq([e["value"]["backlog_req"] for e in open_entries], [7],
+                 "the open listener's listen() backlog recorded")
+        check_eq(closed_entries, [], "no entry once the listener closed")
