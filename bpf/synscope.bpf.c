@@ -50,6 +50,12 @@ const volatile bool follow_forks = false; /* children of traced tgids are traced
 const volatile __u64 wakeup_bytes_per_cpu = 0;
 /* --close: keep each established end until its socket dies and report how it closed. */
 const volatile bool track_close = false;
+/*
+ * make bench's floor (--hooks-only): every program returns at once, so a
+ * run measures what the attached hooks cost by themselves. The verifier
+ * prunes the test when it is false.
+ */
+const volatile bool hooks_only = false;
 
 static __u64 next_id;
 
@@ -292,8 +298,11 @@ static __always_inline bool primary_was_skipped(int hook)
 	SEC("tp_btf/" TP)							\
 	int BPF_PROG(NAME, __VA_ARGS__)						\
 	{									\
-		struct cpu_state *n = primary_enter(HOOK);			\
+		struct cpu_state *n;						\
 										\
+		if (hooks_only)							\
+			return 0;						\
+		n = primary_enter(HOOK);					\
 		CALL;								\
 		primary_exit(n, HOOK);						\
 		return 0;							\
@@ -302,7 +311,7 @@ static __always_inline bool primary_was_skipped(int hook)
 	SEC("tp_btf/" TP)							\
 	int BPF_PROG(NAME##_nested, __VA_ARGS__)				\
 	{									\
-		if (primary_was_skipped(HOOK))					\
+		if (!hooks_only && primary_was_skipped(HOOK))			\
 			CALL;							\
 		return 0;							\
 	}
@@ -987,6 +996,8 @@ struct user_sockaddr {
 SEC("tracepoint/syscalls/sys_enter_connect")
 int handle_connect_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	if (hooks_only)
+		return 0;
 	struct inflight_call call = {.kind = CALL_CONNECT, .fd = (__s32)ctx->args[0],
 				     .uaddr = ctx->args[1], .arg = (__u32)ctx->args[2]};
 
@@ -1044,6 +1055,8 @@ static __always_inline void report_no_syn(struct inflight_call *call, int err)
 SEC("tracepoint/syscalls/sys_exit_connect")
 int handle_connect_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	if (hooks_only)
+		return 0;
 	struct synscope_handshake *rec;
 	struct inflight_call call;
 	int ret = ctx->ret;
@@ -1074,6 +1087,8 @@ static __always_inline void begin_accept(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_accept4")
 int handle_accept4_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	if (hooks_only)
+		return 0;
 	begin_accept(ctx);
 	return 0;
 }
@@ -1081,6 +1096,8 @@ int handle_accept4_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_accept")
 int handle_accept_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	if (hooks_only)
+		return 0;
 	begin_accept(ctx);
 	return 0;
 }
@@ -1126,6 +1143,8 @@ static __always_inline void on_accept_return(int ret)
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int handle_accept4_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	if (hooks_only)
+		return 0;
 	on_accept_return(ctx->ret);
 	return 0;
 }
@@ -1133,6 +1152,8 @@ int handle_accept4_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_accept")
 int handle_accept_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	if (hooks_only)
+		return 0;
 	on_accept_return(ctx->ret);
 	return 0;
 }
@@ -1146,6 +1167,8 @@ int handle_accept_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("fexit/inet_csk_accept")
 int handle_accept_fexit(__u64 *ctx)
 {
+	if (hooks_only)
+		return 0;
 	struct synscope_handshake *rec;
 	struct inflight_call *call;
 	__u64 key = 0;
@@ -1172,6 +1195,8 @@ int handle_accept_fexit(__u64 *ctx)
 SEC("tracepoint/syscalls/sys_enter_listen")
 int handle_listen_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	if (hooks_only)
+		return 0;
 	struct inflight_call call = {.kind = CALL_LISTEN, .fd = (__s32)ctx->args[0],
 				     .arg = (__u32)ctx->args[1]};
 
@@ -1183,6 +1208,8 @@ int handle_listen_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_listen")
 int handle_listen_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	if (hooks_only)
+		return 0;
 	struct listener_info li = {};
 	struct listener_key lk = {};
 	struct inflight_call call;
@@ -1206,6 +1233,8 @@ int handle_listen_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
+	if (hooks_only)
+		return 0;
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
 	__u8 one = 1;
 
@@ -1224,6 +1253,8 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *task)
 {
+	if (hooks_only)
+		return 0;
 	__u32 tgid = task->tgid;
 
 	if (task->signal->live.counter == 0)

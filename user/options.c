@@ -43,6 +43,7 @@ enum {
 	OPT_WAKEUP_BYTES,
 	OPT_POLL_MS,
 	OPT_CLOSE,
+	OPT_HOOKS_ONLY,
 };
 
 /* Options that set up the kernel side: meaningless when reading a capture. */
@@ -58,6 +59,7 @@ static const char *kernel_option_name(int key)
 	case OPT_RINGBUF_SIZE: return "--ringbuf-size";
 	case OPT_WAKEUP_BYTES: return "--wakeup-bytes";
 	case OPT_POLL_MS: return "--poll-ms";
+	case OPT_HOOKS_ONLY: return "--hooks-only";
 	case OPT_MAX_SOCKETS: return "--max-sockets";
 	case OPT_CLOSE: return "--close";
 	case 'w': return "-w";
@@ -82,6 +84,9 @@ static const struct argp_option opts[] = {
 	{"wakeup-bytes", OPT_WAKEUP_BYTES, "BYTES", 0,
 	 "Wake synscope once BYTES of records were written since the last wakeup, counted per CPU (default: 1/8 of the ring buffer; 0: every record)", 0},
 	{"poll-ms", OPT_POLL_MS, "MS", 0, "Read records at least every MS milliseconds (10-1000, default 100)", 0},
+	/* make bench's floor: what the hooks cost with programs that do nothing. */
+	{"hooks-only", OPT_HOOKS_ONLY, NULL, OPTION_HIDDEN,
+	 "Attach every hook with programs that return at once (records nothing)", 0},
 	{"max-sockets", OPT_MAX_SOCKETS, "N", 0,
 	 "Connection ends tracked at once (default 32768)", 0},
 	{"close", OPT_CLOSE, NULL, 0,
@@ -232,6 +237,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_CLOSE:
 		cfg->track_close = true;
+		break;
+	case OPT_HOOKS_ONLY:
+		cfg->hooks_only = true;
 		break;
 	case ARGP_KEY_ARG:
 		/* The first non-option starts the command: the rest are its own. */

@@ -32,6 +32,7 @@ struct synscope_config {
 	unsigned int max_sockets;     /* --max-sockets: connection ends in flight */
 	bool timeline;                /* --timeline: the handshake ladder of each connection */
 	bool track_close;             /* --close: how each established end closed */
+	bool hooks_only;              /* --hooks-only (hidden, make bench): programs return at once */
 	char **cmd;                   /* -- CMD ARGS...: run and trace it (NULL-terminated), or NULL */
 	const char *write_path;       /* -w: raw records to this capture file ("-": stdout), or NULL */
 	const char *read_path;        /* -r: replay this capture ("-": stdin) instead of tracing, or NULL */

@@ -128,6 +128,7 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	skel->rodata->follow_forks = tree;
 	skel->rodata->wakeup_bytes_per_cpu = per_cpu_wakeup_bytes(cfg->wakeup_bytes);
 	skel->rodata->track_close = cfg->track_close;
+	skel->rodata->hooks_only = cfg->hooks_only;
 	bpf_program__set_autoload(skel->progs.handle_receive_reset, cfg->track_close);
 	bpf_program__set_autoload(skel->progs.handle_receive_reset_nested, cfg->track_close);
 	bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);

@@ -12,7 +12,9 @@ Loads, each in a private network namespace on loopback:
 
 Each load runs untraced and under each tracer: synscope -f jsonl -o FILE,
 synscope -f text -o FILE, synscope -w FILE (capture; counted by reading it
-back with -r afterwards), and bcc's libbpf-tools tcpstates and tcplife.
+back with -r afterwards), synscope --hooks-only (the floor: every hook
+attached, every program returning at once, nothing recorded), and bcc's
+libbpf-tools tcpstates and tcplife.
 synscope runs with its defaults and no filter. Configurations run interleaved
 (A B C ..., then B C ... A, and so on), rounds in turn; each figure is the
 median over rounds. The ratio is the median over rounds of each
@@ -27,7 +29,9 @@ be equal and within 8 above ab's); synscope's CPU time per record
 (utime + stime from /proc over the records it wrote); peak RSS. BPF time per
 connection comes from one extra run per load with kernel.bpf_stats_enabled=1
 (timing every program slows it, so that run is not used for throughput): all
-hooks of both ends, fallback programs included, divided by connections.
+hooks of both ends, fallback programs included, divided by connections; a
+second such run with --hooks-only gives its floor: the cost of invoking the
+programs (with the statistics' own clock reads) before they do any work.
 
 --soak SECONDS instead runs the rst load for that long under
 `synscope -f jsonl -o /dev/null` and prints its RSS every 10 s.
@@ -258,6 +262,8 @@ SYNSCOPE_CONFIGS = {
     "synscope-jsonl": lambda out: ["-f", "jsonl", "-o", out],
     "synscope-text": lambda out: ["-o", out],
     "synscope-capture": lambda out: ["-w", out],
+    # The floor: every hook attached, every program returning at once.
+    "synscope-hooks": lambda out: ["--hooks-only", "-o", out],
 }
 
 
@@ -301,12 +307,12 @@ def bpf_prog_stats():
     return progs
 
 
-def bpf_runtime(load, ns, seconds, tmp):
+def bpf_runtime(load, ns, seconds, tmp, extra=()):
     """One synscope run with BPF statistics on: mean ns per program invocation."""
     subprocess.run(["sysctl", "-q", "kernel.bpf_stats_enabled=1"], check=True)
     try:
-        tracer = Tracer("synscope", [SYNSCOPE, "-f", "jsonl", "-o", os.path.join(tmp, "bpf.out")],
-                        b"synscope: tracing", os.path.join(tmp, "bpf.stdout"))
+        tracer = Tracer("synscope", [SYNSCOPE, "-f", "jsonl", "-o", os.path.join(tmp, "bpf.out")]
+                        + list(extra), b"synscope: tracing", os.path.join(tmp, "bpf.stdout"))
         before = bpf_prog_stats()
         result = load.run(ns, seconds)
         after = bpf_prog_stats()
@@ -345,9 +351,10 @@ def median_row(c, runs, base_runs):
     return row
 
 
-def print_table(load_name, rows, bpf_ns):
+def print_table(load_name, rows, bpf_ns, floor_ns):
+    floor = f" (floor: {floor_ns:.0f} with programs that return at once)" if floor_ns else ""
     print(f"\nload {load_name}: untraced {rows['untraced']['rate']:.0f} conn/s; "
-          f"BPF {bpf_ns:.0f} ns per connection")
+          f"BPF {bpf_ns:.0f} ns per connection{floor}")
     print(f"  {'configuration':16s} {'conn/s':>8s} {'ratio':>6s} {'records/s':>10s} {'lost':>6s} "
           f"{'complete':>8s} {'us/record':>9s} {'us/conn':>8s} {'peak RSS':>9s}")
     for c, row in rows.items():
@@ -418,6 +425,9 @@ def main():
     configs = ["untraced", "synscope-jsonl", "synscope-text"]
     if synscope_supports("-w"):
         configs.append("synscope-capture")
+    hooks_only = synscope_supports("--hooks-only")
+    if hooks_only:
+        configs.append("synscope-hooks")
     missing = [t for t in ("tcpstates", "tcplife") if not shutil.which(t)]
     if not args.quick:
         configs += [t for t in ("tcpstates", "tcplife") if t not in missing]
@@ -455,13 +465,16 @@ def main():
                         print(f"{load_name} round {rnd + 1} {c:16s} {r['rate']:9.0f} conn/s",
                               file=sys.stderr, flush=True)
                 progs, bpf_ns = bpf_runtime(load, ns, args.seconds, runs_dir)
+                floor_ns = (bpf_runtime(load, ns, args.seconds, runs_dir, ["--hooks-only"])[1]
+                            if hooks_only else None)
             finally:
                 load.teardown()
                 subprocess.run(["ip", "netns", "del", ns])
         rows = {c: median_row(c, results[c], results["untraced"]) for c in configs}
         summary["loads"][load_name] = {"configs": rows, "bpf_ns_per_connection": bpf_ns,
+                                       "bpf_floor_ns_per_connection": floor_ns,
                                        "bpf_programs": progs}
-        print_table(load_name, rows, bpf_ns)
+        print_table(load_name, rows, bpf_ns, floor_ns)
         for name, p in sorted(progs.items()):
             print(f"    {name:26s} {p['runs_per_connection']:5.2f} runs/conn "
                   f"{p['mean_ns']:6.0f} ns")
