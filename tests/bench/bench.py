@@ -425,7 +425,9 @@ def main():
     configs = ["untraced", "synscope-jsonl", "synscope-text"]
     if synscope_supports("-w"):
         configs.append("synscope-capture")
-    hooks_only = synscope_supports("--hooks-only")
+    # Hidden from --help: accepted if argp takes it before --help.
+    hooks_only = subprocess.run([SYNSCOPE, "--hooks-only", "--help"],
+                                capture_output=True).returncode == 0
     if hooks_only:
         configs.append("synscope-hooks")
     missing = [t for t in ("tcpstates", "tcplife") if not shutil.which(t)]
