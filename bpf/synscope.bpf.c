@@ -440,9 +440,7 @@ static __always_inline void read_caller(struct synscope_handshake *rec)
  */
 static __always_inline void submit(void *data, __u64 size, bool link)
 {
-	struct synscope_stats *s;
 	struct cpu_state *c;
-	__u32 zero = 0;
 	__u64 flags = 0;
 
 	if (wakeup_bytes_per_cpu) {
@@ -453,16 +451,12 @@ static __always_inline void submit(void *data, __u64 size, bool link)
 			flags = BPF_RB_FORCE_WAKEUP;
 		}
 	}
-	flags = bpf_ringbuf_output(&rb, data, size, flags);
-	s = bpf_map_lookup_elem(&stats, &zero);
-	if (!s)
-		return;
-	if (flags)
-		__sync_fetch_and_add(&s->ringbuf_drops, 1);
+	if (bpf_ringbuf_output(&rb, data, size, flags))
+		count(ringbuf_drops);
 	else if (link)
-		__sync_fetch_and_add(&s->links_emitted, 1);
+		count(links_emitted);
 	else
-		__sync_fetch_and_add(&s->records_emitted, 1);
+		count(records_emitted);
 }
 
 /* The handshake record leaves, and its entry with it. */

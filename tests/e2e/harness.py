@@ -106,26 +106,37 @@ def wait_for_line(proc, pattern, timeout, stream="stdout"):
     raise Failure(f"no line matching {pattern!r} within {timeout}s; saw {seen!r}")
 
 
-class Tracer:
-    """build/synscope in the background, writing JSONL to a file."""
+class Background:
+    """build/synscope ARGS in the background (in ns if given), started once it traces."""
 
-    def __init__(self, args, out_path, ns=None):
-        self.out_path = out_path
-        argv = [SYNSCOPE, "-f", "jsonl", "-o", out_path] + list(args)
+    def __init__(self, args, ns=None):
+        argv = [SYNSCOPE] + list(args)
         self.proc = (ns.popen(argv, stderr=subprocess.PIPE, text=True) if ns
                      else subprocess.Popen(argv, stderr=subprocess.PIPE, text=True))
         self.startup, _ = wait_for_line(self.proc, r"synscope: tracing", 30, "stderr")
         self.stderr = ""
 
-    def stop(self, sig=signal.SIGTERM, timeout=15):
-        """Stops synscope; returns (exit status, parsed JSONL records)."""
+    def stop_process(self, sig=signal.SIGTERM, timeout=15):
+        """Signals synscope and waits; returns (exit status, its stderr)."""
         self.proc.send_signal(sig)
         try:
-            _, err = self.proc.communicate(timeout=timeout)
+            _, self.stderr = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise Failure(f"synscope did not exit within {timeout}s of signal {sig}")
-        self.stderr = err
+        return self.proc.returncode, self.stderr
+
+
+class Tracer(Background):
+    """build/synscope in the background, writing JSONL to a file."""
+
+    def __init__(self, args, out_path, ns=None):
+        self.out_path = out_path
+        super().__init__(["-f", "jsonl", "-o", out_path] + list(args), ns)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Stops synscope; returns (exit status, parsed JSONL records)."""
+        self.stop_process(sig, timeout)
         with open(self.out_path) as f:
             records = [json.loads(line) for line in f if line.strip()]
         return self.proc.returncode, records

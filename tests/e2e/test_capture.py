@@ -7,8 +7,8 @@ import subprocess
 import tempfile
 import time
 
-from harness import (DEMO_CLIENT, DEMO_SERVER, SYNSCOPE, Failure, Netns, Tracer, check, check_eq,
-                     free_port, handshakes, parse_kv, wait_for_line)
+from harness import (DEMO_CLIENT, DEMO_SERVER, SYNSCOPE, Background, Failure, Netns, Tracer,
+                     check, check_eq, free_port, handshakes, parse_kv)
 
 
 def header_len(data):
@@ -42,23 +42,15 @@ for _ in range(int(sys.argv[2])):
 """
 
 
-class Capture:
+class Capture(Background):
     """build/synscope -w FILE in the background."""
 
     def __init__(self, args, path, ns=None):
-        argv = [SYNSCOPE, "-w", path] + list(args)
-        self.proc = (ns.popen(argv, stderr=subprocess.PIPE, text=True) if ns
-                     else subprocess.Popen(argv, stderr=subprocess.PIPE, text=True))
-        wait_for_line(self.proc, r"synscope: tracing", 30, "stderr")
+        super().__init__(["-w", path] + list(args), ns)
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
-        self.proc.send_signal(sig)
-        try:
-            _, err = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise Failure(f"synscope -w did not exit within {timeout}s")
-        return self.proc.returncode, err
+        """Stops synscope; returns (exit status, its stderr)."""
+        return self.stop_process(sig, timeout)
 
 
 def replay(args, **kw):
