@@ -736,6 +736,7 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 	}
 	if (newstate == TCP_ESTABLISHED) {
 		rec->outcome = SYNSCOPE_OUT_ESTABLISHED;
+		rec->err = 0; /* a soft error reported on the way (error_report()) */
 		read_isn(rec, sk);
 		if (rec->role == SYNSCOPE_ROLE_CLIENT)
 			index_client(rec, key);
@@ -746,10 +747,22 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 		complete(rec, key, SYNSCOPE_F_RESOLVED);
 		return;
 	}
-	/* CLOSE before ESTABLISHED: the SYN went out, nothing was acknowledged,
-	 * so snd_una is still the ISS. */
-	rec->err = sk->sk_err;
-	rec->outcome = outcome_of(rec->err);
+	/*
+	 * CLOSE before ESTABLISHED: the SYN went out, nothing was acknowledged,
+	 * so snd_una is still the ISS. The error is sk_err when the kernel gave
+	 * up; else the one reported earlier (error_report(), which the
+	 * application may have taken with SO_ERROR before its close() got
+	 * here); else a soft error it never collected (errno only: the
+	 * application gave up first, the end stays abandoned).
+	 */
+	if (sk->sk_err)
+		rec->err = sk->sk_err;
+	if (rec->err) {
+		rec->outcome = outcome_of(rec->err);
+	} else {
+		rec->err = sk->sk_err_soft;
+		rec->outcome = SYNSCOPE_OUT_ABANDONED;
+	}
 	tp = bpf_skc_to_tcp_sock((void *)sk);
 	if (tp) {
 		rec->iss = tp->snd_una;
@@ -844,6 +857,63 @@ static __always_inline void set_state(const struct sock *sk, int oldstate, int n
 PRIMARY_AND_FALLBACK("inet_sock_set_state", handle_set_state, NEST_SET_STATE,
 		     set_state(sk, oldstate, newstate), const struct sock *sk, const int oldstate,
 		     const int newstate)
+
+#define SO_EE_ORIGIN_ICMP 2  /* include/uapi/linux/errqueue.h */
+#define SO_EE_ORIGIN_ICMP6 3
+
+/*
+ * The errno of the ICMP error last queued on sk's error queue (0 if the
+ * last entry is something else, a transmit timestamp for instance).
+ * ip_icmp_error() queues it, and reports it, before tcp_v4_err() sets
+ * sk_err_soft.
+ */
+static __always_inline int queued_icmp_errno(const struct sock *sk)
+{
+	struct sk_buff *skb = sk->sk_error_queue.prev;
+	struct sock_exterr_skb *serr;
+	__u8 origin;
+
+	if (!skb || (void *)skb == (void *)&sk->sk_error_queue)
+		return 0;
+	serr = (struct sock_exterr_skb *)skb->cb;
+	origin = BPF_CORE_READ(serr, ee.ee_origin);
+	if (origin != SO_EE_ORIGIN_ICMP && origin != SO_EE_ORIGIN_ICMP6)
+		return 0;
+	return BPF_CORE_READ(serr, ee.ee_errno);
+}
+
+/*
+ * An error reported on a connecting socket (sk_error_report()). The
+ * application may take it with poll() and SO_ERROR, which clears it, and
+ * then close() ends the socket with no error left to read: it is kept here
+ * for CLOSE. Two ways an ICMP unreachable reaches a SYN_SENT socket
+ * (tcp_v4_err(), tcp_v6_err()):
+ *  - socket not owned by the user: sk_err is set, reported, and the socket
+ *    closed at once (tcp_done_with_error());
+ *  - owned (the ICMP came back while connect() still held the socket, as on
+ *    a short path): sk_err_soft only, the socket stays in SYN_SENT, and with
+ *    IP_RECVERR the ICMP is queued on the error queue and reported first.
+ */
+SEC("tp_btf/inet_sk_error_report")
+int BPF_PROG(handle_error_report, const struct sock *sk)
+{
+	struct synscope_handshake *rec;
+	__u64 key = (__u64)sk;
+	int err;
+
+	if (hooks_only || sk->sk_protocol != IPPROTO_TCP ||
+	    sk->__sk_common.skc_state != TCP_SYN_SENT)
+		return 0;
+	rec = bpf_map_lookup_elem(&socks, &key);
+	if (!rec)
+		return 0;
+	err = sk->sk_err;
+	if (!err)
+		err = queued_icmp_errno(sk);
+	if (err)
+		rec->err = err;
+	return 0;
+}
 
 /*
  * Last chance for an end still waiting: a server child never accepted (its

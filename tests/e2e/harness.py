@@ -74,6 +74,12 @@ class Netns:
     def popen(self, argv, **kw):
         return subprocess.Popen(self.argv(argv), **kw)
 
+    def sysctl(self, name, value):
+        """Sets a per-namespace sysctl (net.ipv4.ip_forward...) in this namespace
+        (through /proc/sys: the VM image has no sysctl(8))."""
+        path = "/proc/sys/" + name.replace(".", "/")
+        self.run(["sh", "-c", f"echo {value} > {path}"], check=True)
+
 
 def wait_for_line(proc, pattern, timeout, stream="stdout"):
     """Reads lines of proc's stream until one matches; returns (match, lines seen).

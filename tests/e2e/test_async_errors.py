@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""A connect() that fails asynchronously is typed by the error the application got.
+
+Event-driven clients (Python with a timeout, curl, anything on poll/epoll)
+connect() non-blocking, wait with poll(), and read the error with
+getsockopt(SO_ERROR), which clears it; their close() then ends the socket.
+Each client here runs behind a router namespace whose routes answer the SYN
+with an ICMP error (or a closed port answers with an RST); synscope's record
+must carry the errno the client itself reports.
+"""
+import os
+import subprocess
+import tempfile
+
+from harness import DEMO_CLIENT, Netns, Tracer, check, check_eq, free_port, handshakes
+
+CLIENT, ROUTER = "10.98.1.1", "10.98.1.254"
+HOST_UNREACH = "10.98.2.3"   # router: `unreachable` route, ICMP host unreachable
+NET_UNREACH = "10.98.3.3"    # router: no route at all, ICMP net unreachable
+CLIENT6, ROUTER6 = "fd98:1::1", "fd98:1::fe"
+UNREACH6 = "fd98:2::3"       # router: `unreachable` route, ICMPv6 no route
+
+OUTCOME = {"EHOSTUNREACH": "unreachable", "ENETUNREACH": "unreachable",
+           "ECONNREFUSED": "refused"}
+
+# connect() with a timeout, as socket.create_connection() and requests do it;
+# prints the errno name the application saw.
+PY_CLIENT = r"""
+import errno, socket, sys
+family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(family, socket.SOCK_STREAM)
+s.settimeout(5)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    print("connected")
+except socket.timeout:
+    print("timeout")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+s.close()
+"""
+
+
+class Routed:
+    """Client namespace behind a router namespace, routes as in the constants above."""
+
+    def __enter__(self):
+        self.client = Netns("async-c").__enter__()
+        try:
+            self.router = Netns("async-r").__enter__()
+        except Exception:
+            self.client.__exit__(None, None, None)
+            raise
+        try:
+            self._wire()
+        except Exception:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _wire(self):
+        c, r = self.client, self.router
+        subprocess.run(["ip", "link", "add", "vc", "netns", c.name, "type", "veth", "peer",
+                        "name", "vr", "netns", r.name], check=True)
+        for ns, dev, a4, a6 in ((c, "vc", CLIENT, CLIENT6), (r, "vr", ROUTER, ROUTER6)):
+            ns.run(["ip", "addr", "add", a4 + "/24", "dev", dev], check=True)
+            ns.run(["ip", "-6", "addr", "add", a6 + "/64", "dev", dev, "nodad"], check=True)
+            ns.run(["ip", "link", "set", dev, "up"], check=True)
+        c.run(["ip", "route", "add", "default", "via", ROUTER], check=True)
+        c.run(["ip", "-6", "route", "add", "default", "via", ROUTER6], check=True)
+        # Forward, and answer every SYN: no ICMP rate limit between the runs.
+        for name in ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"):
+            r.sysctl(name, 1)
+        for name in ("net.ipv4.icmp_ratelimit", "net.ipv6.icmp.ratelimit"):
+            r.sysctl(name, 0)
+        r.run(["ip", "route", "add", "unreachable", HOST_UNREACH + "/32"], check=True)
+        r.run(["ip", "-6", "route", "add", "unreachable", UNREACH6 + "/128"], check=True)
+
+    def __exit__(self, *exc):
+        self.router.__exit__(*exc)
+        self.client.__exit__(*exc)
+
+
+def trace_clients(tag, runs):
+    """Runs each (argv, parse) client in the client namespace under one synscope filtered
+    to the test's port; returns [(errno the client reported, its record)] in run order."""
+    port = free_port(hash(tag) % 1000)
+    with Routed() as net, tempfile.TemporaryDirectory() as tmp:
+        tracer = Tracer(["-P", str(port)], os.path.join(tmp, "out.jsonl"))
+        seen = []
+        try:
+            for argv, parse in runs:
+                argv = [a.replace("PORT", str(port)) for a in argv]
+                p = net.client.run(argv, capture_output=True, text=True, timeout=30)
+                seen.append(parse(p))
+        finally:
+            status, records = tracer.stop()
+        check_eq(status, 0, "synscope exit status")
+        check_eq(records[-1]["lost"]["total"], 0, "events lost")
+        ends = [r for r in handshakes(records, net.client.inode, port) if r["role"] == "client"]
+        check_eq(len(ends), len(runs), "client records: one per connect()")
+        return list(zip(seen, sorted(ends, key=lambda r: r["t_call_ns"])))
+
+
+def python_client(addr):
+    return (["python3", "-c", PY_CLIENT, addr, "PORT"], lambda p: p.stdout.strip())
+
+
+def curl_client(addr):
+    host = f"[{addr}]" if ":" in addr else addr
+    # curl prints no errno: its exit status 7 is "failed to connect"; the errno is
+    # checked against the Python runs of the same destination.
+    return (["curl", "-sS", "-m", "5", f"http://{host}:PORT/"],
+            lambda p: "curl-exit-%d" % p.returncode)
+
+
+def demo_client_nonblock(addr):
+    def parse(p):
+        for line in p.stdout.splitlines():
+            if line.startswith("connect failed:"):
+                return line.split()[2]
+        return "no failure line in %r" % p.stdout
+    return ([DEMO_CLIENT, "--nonblock", addr, "PORT"], parse)
+
+
+def check_typed(pairs, what):
+    for got, rec in pairs:
+        check(got in OUTCOME, f"{what}: the client failed with a known errno", got,
+              sorted(OUTCOME))
+        check_eq((rec["outcome"], rec["errno"]), (OUTCOME[got], got),
+                 f"{what} to {rec['daddr']}: record typed by the errno the client got")
+        check_eq(rec["connect_ret"], -115, f"{what}: connect() returned EINPROGRESS")
+
+
+def test_python_timeout_client_unreachable():
+    pairs = trace_clients("py-unreach", [python_client(HOST_UNREACH), python_client(NET_UNREACH),
+                                         python_client(UNREACH6)])
+    check_eq([got for got, _ in pairs], ["EHOSTUNREACH", "ENETUNREACH", "ENETUNREACH"],
+             "what the Python clients got (host, net, IPv6 no route)")
+    check_typed(pairs, "Python with a timeout")
+
+
+def test_python_timeout_client_refused():
+    # The router's own address has no listener: its RST arrives in SYN_SENT.
+    pairs = trace_clients("py-refused", [python_client(ROUTER), python_client(ROUTER6)])
+    check_typed(pairs, "Python with a timeout")
+
+
+def test_demo_client_nonblocking():
+    pairs = trace_clients("nonblock", [demo_client_nonblock(HOST_UNREACH),
+                                       demo_client_nonblock(ROUTER)])
+    check_eq([got for got, _ in pairs], ["EHOSTUNREACH", "ECONNREFUSED"],
+             "what demo-client --nonblock got")
+    check_typed(pairs, "demo-client --nonblock")
+
+
+def test_curl_unreachable():
+    pairs = trace_clients("curl", [curl_client(HOST_UNREACH), python_client(HOST_UNREACH)])
+    (curl_got, curl_rec), (py_got, _) = pairs
+    check_eq(curl_got, "curl-exit-7", "curl's exit status (failed to connect)")
+    check_eq(py_got, "EHOSTUNREACH", "the same destination's errno, from Python")
+    check_eq((curl_rec["outcome"], curl_rec["errno"]), ("unreachable", "EHOSTUNREACH"),
+             "curl's record")
