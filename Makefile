@@ -14,7 +14,7 @@ VMLINUX := vmlinux/vmlinux.h
 
 # Debian/Ubuntu packages needed to build and test.
 DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
-	libjson-c-dev libcmocka-dev iproute2 python3 tcpdump curl
+	libjson-c-dev libcmocka-dev iproute2 python3 tcpdump curl liburing-dev
 
 LIBS_PKG := libbpf json-c
 USER_CFLAGS := -g -O2 -Wall -Wextra -Werror -std=gnu11 -I$(OBJ) -Ibpf -Iuser \
@@ -47,9 +47,11 @@ CORE_SRCS := decode.c tracker.c summary.c histogram.c netstat.c output.c output_
 	capture_write.c capture_read.c replay.c outbuf.c json_writer.c launch.c
 
 PROGRAMS := $(OUTPUT)/synscope $(OUTPUT)/demo-server $(OUTPUT)/demo-client
+# Helpers of the end-to-end tests (also copied into the VM image).
+E2E_HELPERS := $(OUTPUT)/uring-server
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
-build: $(PROGRAMS) $(UNIT_TESTS)
+build: $(PROGRAMS) $(UNIT_TESTS) $(E2E_HELPERS)
 
 # ---- dependencies -------------------------------------------------------
 # Idempotent and fast when all is there: asks dpkg, calls apt-get only for
@@ -175,6 +177,11 @@ test: deps
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory vmtest
+
+# liburing linked statically: the VM image then needs no liburing.so.
+$(OUTPUT)/uring-server: tests/e2e/uring_server.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -l:liburing.a -o $@
 
 $(OUTPUT)/loadgen: tests/bench/loadgen.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)

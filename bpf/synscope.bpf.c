@@ -833,6 +833,25 @@ static __always_inline void forget_listener(const struct sock *sk)
 	bpf_map_delete_elem(&listeners, &lk);
 }
 
+/*
+ * A server end still waiting for its accept() when its established
+ * connection moves on (ESTABLISHED or CLOSE_WAIT to anything): if the child
+ * is grafted to a socket, someone accepted it unseen, and the move is the
+ * owner's close or shutdown. (At tcp_destroy_sock it is too late to tell:
+ * close() orphans the socket, clearing sk_socket, as listener teardown
+ * does to a child never accepted.) With fexit, the syscall exit that
+ * follows completes the end.
+ */
+static __always_inline void accepted_unseen(const struct sock *sk, __u64 key)
+{
+	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
+
+	if (!rec || rec->role != SYNSCOPE_ROLE_SERVER ||
+	    (rec->flags & (SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_FEXIT)))
+		return;
+	complete(rec, key, SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_ACCEPT_UNSEEN);
+}
+
 static __always_inline void set_state(const struct sock *sk, int oldstate, int newstate)
 {
 	__u64 key = (__u64)sk;
@@ -849,8 +868,12 @@ static __always_inline void set_state(const struct sock *sk, int oldstate, int n
 	} else if ((oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV) &&
 		   (newstate == TCP_ESTABLISHED || newstate == TCP_CLOSE)) {
 		on_resolved(sk, key, newstate);
-	} else if (track_close) {
-		on_later_state(sk, oldstate, newstate);
+	} else {
+		/* Only sockets with a file: a child still in the queue has none. */
+		if ((oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT) && sk->sk_socket)
+			accepted_unseen(sk, key);
+		if (track_close)
+			on_later_state(sk, oldstate, newstate);
 	}
 }
 

@@ -51,11 +51,19 @@ enum synscope_flags {
 	SYNSCOPE_F_CALL_SEEN = 1 << 0, /* connect()/accept() entry was traced (ts_call valid) */
 	SYNSCOPE_F_RETURNED = 1 << 1,  /* connect()/accept() return was traced (ts_ret valid) */
 	SYNSCOPE_F_RESOLVED = 1 << 2,  /* handshake ended: ESTABLISHED or CLOSE */
-	SYNSCOPE_F_ACCEPTED = 1 << 3,  /* server end: an accept() returned this socket */
+	SYNSCOPE_F_ACCEPTED = 1 << 3,  /* server end: accepted (an accept() returned this socket) */
 	SYNSCOPE_F_FEXIT = 1 << 4,     /* server end: accept seen by fexit/inet_csk_accept */
 	SYNSCOPE_F_NO_SYN = 1 << 5,    /* client: connect() failed before a SYN was sent */
 	SYNSCOPE_F_CLOSED = 1 << 6,    /* reached CLOSE before the record left (e.g. reset in the accept queue) */
 	SYNSCOPE_F_PEER = 1 << 7,      /* client: the server end set peer_id in the kernel */
+	/*
+	 * server end, with SYNSCOPE_F_ACCEPTED: accepted by a caller no hook saw
+	 * (io_uring's IORING_OP_ACCEPT, an in-kernel accept, on the syscall
+	 * path). Known from sk->sk_socket, set when accept grafted the child to
+	 * a socket, read at the first state change the owner caused (close,
+	 * shutdown). Caller, fd and ts_ret are unknown.
+	 */
+	SYNSCOPE_F_ACCEPT_UNSEEN = 1 << 8,
 };
 
 /*

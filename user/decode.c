@@ -218,6 +218,21 @@ int decode_record(const void *data, size_t size, struct conn_end *end, struct co
 	}
 }
 
+bool end_caller_known(const struct synscope_handshake *r)
+{
+	return r->role == SYNSCOPE_ROLE_CLIENT ||
+	       (r->flags & (SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_ACCEPT_UNSEEN)) == SYNSCOPE_F_ACCEPTED;
+}
+
+const char *accept_hook_name(const struct synscope_handshake *r)
+{
+	if (r->role != SYNSCOPE_ROLE_SERVER || !(r->flags & SYNSCOPE_F_ACCEPTED))
+		return NULL;
+	if (r->flags & SYNSCOPE_F_ACCEPT_UNSEEN)
+		return "unseen";
+	return (r->flags & SYNSCOPE_F_FEXIT) ? "fexit" : "syscall";
+}
+
 long long end_accept_wait_us(const struct conn_end *end)
 {
 	const struct synscope_handshake *r = &end->raw;

@@ -81,7 +81,16 @@ const char *outcome_name(int outcome);
 /* "ECONNREFUSED"... for a positive errno; NULL for 0. */
 const char *errno_name(int err);
 
-/* Accept-queue wait of a server end in microseconds (ESTABLISHED -> accept() return); -1 if not accepted. */
+/*
+ * Whether the record names the process that made the end: always for a
+ * client; for a server, when a traced accept returned it (not when it was
+ * accepted unseen, SYNSCOPE_F_ACCEPT_UNSEEN, nor never accepted).
+ */
+bool end_caller_known(const struct synscope_handshake *r);
+/* "syscall", "fexit" or "unseen": what saw a server end accepted; NULL if it was not. */
+const char *accept_hook_name(const struct synscope_handshake *r);
+
+/* Accept-queue wait of a server end in microseconds (ESTABLISHED -> accept() return); -1 if not accepted or the accept was unseen. */
 long long end_accept_wait_us(const struct conn_end *end);
 /* connect() entry -> handshake resolved, microseconds; -1 if connect() was not seen. */
 long long end_connect_us(const struct conn_end *end);

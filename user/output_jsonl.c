@@ -47,7 +47,7 @@ static int jsonl_end(struct output *out, const struct conn_end *end)
 	const struct synscope_handshake *r = &end->raw;
 	bool client = r->role == SYNSCOPE_ROLE_CLIENT;
 	bool established = r->outcome == SYNSCOPE_OUT_ESTABLISHED;
-	bool has_caller = client || (r->flags & SYNSCOPE_F_ACCEPTED);
+	bool has_caller = end_caller_known(r);
 	bool returned = r->flags & SYNSCOPE_F_RETURNED;
 	struct outbuf *ob = output_buf(out);
 	long long us;
@@ -116,9 +116,7 @@ static int jsonl_end(struct output *out, const struct conn_end *end)
 		p = JW_LIT(p, ",\"backlog_req\":");
 		p = int_or_null(p, r->backlog_req, r->backlog_req != 0);
 		p = JW_LIT(p, ",\"accept_hook\":");
-		p = !(r->flags & SYNSCOPE_F_ACCEPTED) ? JW_LIT(p, "null")
-		    : (r->flags & SYNSCOPE_F_FEXIT)   ? JW_LIT(p, "\"fexit\"")
-						      : JW_LIT(p, "\"syscall\"");
+		p = jw_cstr_or_null(p, accept_hook_name(r));
 	}
 	p = JW_LIT(p, ",\"t_call_ns\":");
 	p = int_or_null(p, r->ts_call, r->flags & SYNSCOPE_F_CALL_SEEN);

@@ -40,10 +40,10 @@ static char *endpoint(char *p, int family, const char *addr, unsigned int port)
 
 static char *caller(char *p, const struct synscope_handshake *r)
 {
-	bool known = r->role == SYNSCOPE_ROLE_CLIENT || (r->flags & SYNSCOPE_F_ACCEPTED);
-
-	if (!known)
+	if (!(r->flags & SYNSCOPE_F_ACCEPTED) && r->role == SYNSCOPE_ROLE_SERVER)
 		return JW_LIT(p, "never accepted");
+	if (!end_caller_known(r))
+		return JW_LIT(p, "accepted, caller unknown");
 	p = put_n(p, r->comm, strnlen(r->comm, sizeof(r->comm)));
 	*p++ = ' ';
 	p = jw_u64(p, r->pid);

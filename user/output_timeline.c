@@ -127,7 +127,9 @@ static void server_rows(struct ladder *l, const struct synscope_handshake *s)
 			 s->backlog);
 	if ((s->flags & SYNSCOPE_F_CLOSED) && (r = add_row(l, s->ts_end, 9)))
 		snprintf(r->server, sizeof(r->server), "CLOSE in the accept queue %s", err_text(s));
-	if ((s->flags & SYNSCOPE_F_ACCEPTED) && (r = add_row(l, s->ts_ret, 10))) {
+	if ((s->flags & SYNSCOPE_F_ACCEPT_UNSEEN) && (r = add_row(l, s->ts_end, 10)))
+		snprintf(r->server, sizeof(r->server), "accepted, by a caller no hook saw");
+	else if ((s->flags & SYNSCOPE_F_ACCEPTED) && (r = add_row(l, s->ts_ret, 10))) {
 		unsigned long long wait = s->ts_ret > s->ts_end ? s->ts_ret - s->ts_end : 0;
 
 		if (s->fd >= 0)
@@ -171,7 +173,7 @@ static void print_checks(FILE *f, const struct synscope_handshake *c,
 	if ((c->flags & SYNSCOPE_F_CALL_SEEN) && (c->flags & SYNSCOPE_F_RETURNED) && c->call_ret == 0)
 		fprintf(f, "                     connect() returned after client ESTABLISHED: %s\n",
 			yes_no(c->ts_ret >= c->ts_end));
-	if (s->flags & SYNSCOPE_F_ACCEPTED)
+	if ((s->flags & SYNSCOPE_F_ACCEPTED) && s->ts_ret)
 		fprintf(f, "                     accept() returned after server ESTABLISHED: %s\n",
 			yes_no(s->ts_ret >= s->ts_end));
 }
@@ -182,6 +184,8 @@ static void who(char *buf, size_t len, const char *role, const struct synscope_h
 		snprintf(buf, len, "%s (not traced)", role);
 	else if (r->role == SYNSCOPE_ROLE_SERVER && !(r->flags & SYNSCOPE_F_ACCEPTED))
 		snprintf(buf, len, "%s (never accepted)", role);
+	else if (!end_caller_known(r))
+		snprintf(buf, len, "%s (accepted, caller unknown)", role);
 	else
 		snprintf(buf, len, "%s %s %u/%u", role, r->comm, r->pid, r->tid);
 }

@@ -115,6 +115,30 @@ static void never_accepted_server_has_null_caller(void **state)
 	json_object_put(o);
 }
 
+/* io_uring accepted it: accepted, but no caller, fd or wait to report. */
+static void unseen_accept_is_accepted_with_null_caller(void **state)
+{
+	struct synscope_handshake raw = fixture_server(2, 1, true);
+	json_object *o;
+
+	(void)state;
+	raw.flags = SYNSCOPE_F_RESOLVED | SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_ACCEPT_UNSEEN;
+	raw.pid = raw.tid = 0;
+	raw.fd = -1;
+	raw.ts_ret = 0;
+	o = roundtrip(raw);
+	assert_true(json_object_get_boolean(field(o, "accepted")));
+	assert_false(json_object_get_boolean(field(o, "closed_in_queue")));
+	assert_string_equal(json_object_get_string(field(o, "accept_hook")), "unseen");
+	assert_null(field(o, "pid"));
+	assert_null(field(o, "tid"));
+	assert_null(field(o, "comm"));
+	assert_null(field(o, "fd"));
+	assert_null(field(o, "accept_wait_us"));
+	assert_null(field(o, "t_ret_ns"));
+	json_object_put(o);
+}
+
 static void refused_client_names_errno_and_has_no_irs(void **state)
 {
 	struct synscope_handshake raw = fixture_client(1, 0);
@@ -483,6 +507,7 @@ int main(void)
 		cmocka_unit_test(client_fields),
 		cmocka_unit_test(server_fields),
 		cmocka_unit_test(never_accepted_server_has_null_caller),
+		cmocka_unit_test(unseen_accept_is_accepted_with_null_caller),
 		cmocka_unit_test(refused_client_names_errno_and_has_no_irs),
 		cmocka_unit_test(escapes_comm),
 		cmocka_unit_test(stats_record),
