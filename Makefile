@@ -32,7 +32,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps build vmlinux test check test-unit test-e2e test-asan fuzz vmtest demo bench bench-sinks install clean help
+.PHONY: all deps build vmlinux test check test-unit test-e2e test-asan fuzz vmtest stress demo bench bench-sinks install clean help
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -48,7 +48,7 @@ CORE_SRCS := decode.c tracker.c summary.c histogram.c netstat.c output.c output_
 
 PROGRAMS := $(OUTPUT)/synscope $(OUTPUT)/demo-server $(OUTPUT)/demo-client
 # Helpers of the end-to-end tests (also copied into the VM image).
-E2E_HELPERS := $(OUTPUT)/uring-server
+E2E_HELPERS := $(OUTPUT)/uring-server $(OUTPUT)/loadgen
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
 build: $(PROGRAMS) $(UNIT_TESTS) $(E2E_HELPERS)
@@ -170,6 +170,13 @@ vmtest: deps
 	@$(MAKE) --no-print-directory build
 	@OUTPUT=$(OUTPUT) sh tests/vm/run.sh $(VMTEST_ARGS)
 
+# Overlapping FIN and RST teardown under --close, in bounded runs for up to 2
+# minutes: every connection's records exact, nothing lost (root). make test
+# runs a short form (tests/e2e/test_stress.py).
+stress: deps
+	@$(MAKE) --no-print-directory build
+	@python3 tests/e2e/stress.py --budget 120
+
 # Everything; this is the command CI runs.
 test: deps
 	@$(MAKE) --no-print-directory test-unit
@@ -238,6 +245,7 @@ help:
 	@echo "  make test-asan  unit and end-to-end tests against an ASan/UBSan build (root)"
 	@echo "  make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 20)"
 	@echo "  make vmtest     e2e tests on Debian's 6.1 kernel in a QEMU VM (root; VMTEST_ARGS=test-name filters)"
+	@echo "  make stress     overlapping FIN/RST teardown under --close for up to 2 minutes, records exact (root)"
 	@echo "  make install    install $(OUTPUT)/synscope to /usr/local/sbin"
 	@echo "  make clean      remove $(OUTPUT)/"
 	@echo "  V=1             show full commands"

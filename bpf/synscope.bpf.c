@@ -234,15 +234,35 @@ struct {
  * changes another socket's state would go unseen, counted only in the
  * program's recursion_misses. So each hook that can fire in both contexts
  * has a second program, attached after the first (tracer.c), that handles
- * exactly the events its primary was skipped for. Per CPU: whether the
- * primary is running, and whether a kernel without that check ran it nested.
+ * exactly the events its primary was skipped for.
+ *
+ * How the fallback knows: the primary notes each event it runs for (the
+ * socket and what happened to it) in a per-CPU set, first thing; the
+ * fallback, which runs right after it for the same event, takes the note
+ * out, and handles the event itself when there is none. A flag "the primary
+ * is running" would not do: the kernel marks the primary active before its
+ * first instruction and after its last, and a softirq landing in those
+ * gaps was skipped unseen (about a third of the skips under the
+ * overlapping-teardown load). Notes are per event, so a softirq between
+ * the two programs, or a pre-6.2 kernel that runs the primary nested, finds
+ * its own note. At most one note per context is outstanding; a note whose
+ * fallback the kernel skipped stays behind until its slot is reused.
  */
 enum nest_hook { NEST_SET_STATE, NEST_DESTROY, NEST_RESET, NEST_HOOKS };
 
-/* Per-CPU working state: the nesting above, and the wakeup accounting. */
+#define NOTE_SLOTS 8
+
+struct event_note {
+	__u64 sk;   /* 0: free */
+	__u32 what; /* set_state: old << 8 | new; others 0 */
+	__u32 seq;  /* age, for reuse when no slot is free */
+};
+
+/* Per-CPU working state: the notes above, and the wakeup accounting. */
 struct cpu_state {
-	__u32 depth[NEST_HOOKS];
-	__u32 ran_nested[NEST_HOOKS];
+	struct event_note notes[NEST_HOOKS][NOTE_SLOTS];
+	__u32 seq;
+	__u32 pad;
 	__u64 unwoken; /* bytes this CPU submitted since it last woke the reader */
 };
 
@@ -260,31 +280,51 @@ static __always_inline struct cpu_state *this_cpu(void)
 	return bpf_map_lookup_elem(&cpu, &zero);
 }
 
-static __always_inline struct cpu_state *primary_enter(int hook)
+/* In the primary, before anything else: this event is taken care of. */
+static __always_inline void note_event(int hook, const void *sk, __u32 what)
 {
-	struct cpu_state *n = this_cpu();
+	struct cpu_state *c = this_cpu();
+	struct event_note *slot = NULL, *n;
+	__u32 oldest = 0;
+	int i;
 
-	if (n && n->depth[hook]++)
-		n->ran_nested[hook] = 1;
-	return n;
+	if (!c || hook < 0 || hook >= NEST_HOOKS)
+		return;
+	for (i = 0; i < NOTE_SLOTS; i++) {
+		n = &c->notes[hook][i];
+		if (!n->sk) {
+			slot = n;
+			break;
+		}
+		if (!slot || c->seq - n->seq > oldest) {
+			oldest = c->seq - n->seq;
+			slot = n;
+		}
+	}
+	if (!slot)
+		return;
+	/* The socket first: it claims the slot, so a softirq arriving now
+	 * takes another one. */
+	slot->sk = (__u64)sk;
+	slot->what = what;
+	slot->seq = ++c->seq;
 }
 
-static __always_inline void primary_exit(struct cpu_state *n, int hook)
+/* In the fallback: true when the primary did not run for this event. */
+static __always_inline bool primary_was_skipped(int hook, const void *sk, __u32 what)
 {
-	if (n)
-		n->depth[hook]--;
-}
+	struct cpu_state *c = this_cpu();
+	struct event_note *n;
+	int i;
 
-/* In the fallback program: true when the kernel skipped the primary for this event. */
-static __always_inline bool primary_was_skipped(int hook)
-{
-	struct cpu_state *n = this_cpu();
-
-	if (!n || !n->depth[hook])
+	if (!c || hook < 0 || hook >= NEST_HOOKS)
 		return false;
-	if (n->ran_nested[hook]) {
-		n->ran_nested[hook] = 0;
-		return false;
+	for (i = 0; i < NOTE_SLOTS; i++) {
+		n = &c->notes[hook][i];
+		if (n->sk == (__u64)sk && n->what == what) {
+			n->sk = 0;
+			return false;
+		}
 	}
 	count(nested_handled);
 	return true;
@@ -292,26 +332,24 @@ static __always_inline bool primary_was_skipped(int hook)
 
 /*
  * A hook's two programs on tracepoint TP: NAME runs CALL for every event,
- * NAME_nested only for the events the kernel skipped NAME for.
+ * NAME_nested only for the events the kernel skipped NAME for. SK and WHAT
+ * identify an event (a socket cannot make the same move twice in a row).
  */
-#define PRIMARY_AND_FALLBACK(TP, NAME, HOOK, CALL, ...)				\
+#define PRIMARY_AND_FALLBACK(TP, NAME, HOOK, SK, WHAT, CALL, ...)		\
 	SEC("tp_btf/" TP)							\
 	int BPF_PROG(NAME, __VA_ARGS__)						\
 	{									\
-		struct cpu_state *n;						\
-										\
 		if (hooks_only)							\
 			return 0;						\
-		n = primary_enter(HOOK);					\
+		note_event(HOOK, SK, WHAT);					\
 		CALL;								\
-		primary_exit(n, HOOK);						\
 		return 0;							\
 	}									\
 										\
 	SEC("tp_btf/" TP)							\
 	int BPF_PROG(NAME##_nested, __VA_ARGS__)				\
 	{									\
-		if (!hooks_only && primary_was_skipped(HOOK))			\
+		if (!hooks_only && primary_was_skipped(HOOK, SK, WHAT))		\
 			CALL;							\
 		return 0;							\
 	}
@@ -814,8 +852,8 @@ static __always_inline void receive_reset(struct sock *sk)
 		cl->flags |= SYNSCOPE_CF_RST_RECEIVED;
 }
 
-PRIMARY_AND_FALLBACK("tcp_receive_reset", handle_receive_reset, NEST_RESET, receive_reset(sk),
-		     struct sock *sk)
+PRIMARY_AND_FALLBACK("tcp_receive_reset", handle_receive_reset, NEST_RESET, sk, 0,
+		     receive_reset(sk), struct sock *sk)
 
 /*
  * A listener closed: its listen() record goes, so a long run does not fill
@@ -877,9 +915,9 @@ static __always_inline void set_state(const struct sock *sk, int oldstate, int n
 	}
 }
 
-PRIMARY_AND_FALLBACK("inet_sock_set_state", handle_set_state, NEST_SET_STATE,
-		     set_state(sk, oldstate, newstate), const struct sock *sk, const int oldstate,
-		     const int newstate)
+PRIMARY_AND_FALLBACK("inet_sock_set_state", handle_set_state, NEST_SET_STATE, sk,
+		     (__u32)oldstate << 8 | (__u32)newstate, set_state(sk, oldstate, newstate),
+		     const struct sock *sk, const int oldstate, const int newstate)
 
 #define SO_EE_ORIGIN_ICMP 2  /* include/uapi/linux/errqueue.h */
 #define SO_EE_ORIGIN_ICMP6 3
@@ -974,7 +1012,7 @@ static __always_inline void destroy(struct sock *sk)
 	submit(cl, sizeof(*cl), false);
 }
 
-PRIMARY_AND_FALLBACK("tcp_destroy_sock", handle_destroy, NEST_DESTROY, destroy(sk),
+PRIMARY_AND_FALLBACK("tcp_destroy_sock", handle_destroy, NEST_DESTROY, sk, 0, destroy(sk),
 		     struct sock *sk)
 
 /* ---- syscalls: who made the call, with which fd ---- */

@@ -71,7 +71,7 @@ if [ -n "$missing" ]; then
 		die "apt-get install$missing failed"
 fi
 [ "$(id -u)" = 0 ] || die "run as root: the tests load BPF programs (sudo make vmtest)"
-for prog in synscope demo-server demo-client uring-server; do
+for prog in synscope demo-server demo-client uring-server loadgen; do
 	[ -x "$BUILD/$prog" ] || die "$BUILD/$prog is not built; run 'make'"
 done
 mkdir -p "$VM_DIR"
