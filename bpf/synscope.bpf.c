@@ -262,7 +262,14 @@ struct event_note {
 struct cpu_state {
 	struct event_note notes[NEST_HOOKS][NOTE_SLOTS];
 	__u32 seq;
-	__u32 pad;
+	/*
+	 * A fallback is running here (in process context): a softirq's events
+	 * skip it, so their notes would never be taken out, and a burst of
+	 * them would push out the note the interrupted fallback is about to
+	 * look for. The primary notes nothing then.
+	 */
+	__u8 fallback_running[NEST_HOOKS];
+	__u8 pad;
 	__u64 unwoken; /* bytes this CPU submitted since it last woke the reader */
 };
 
@@ -288,7 +295,7 @@ static __always_inline void note_event(int hook, const void *sk, __u32 what)
 	__u32 oldest = 0;
 	int i;
 
-	if (!c || hook < 0 || hook >= NEST_HOOKS)
+	if (!c || hook < 0 || hook >= NEST_HOOKS || c->fallback_running[hook])
 		return;
 	for (i = 0; i < NOTE_SLOTS; i++) {
 		n = &c->notes[hook][i];
@@ -311,14 +318,12 @@ static __always_inline void note_event(int hook, const void *sk, __u32 what)
 }
 
 /* In the fallback: true when the primary did not run for this event. */
-static __always_inline bool primary_was_skipped(int hook, const void *sk, __u32 what)
+static __always_inline bool primary_was_skipped(struct cpu_state *c, int hook, const void *sk,
+						__u32 what)
 {
-	struct cpu_state *c = this_cpu();
 	struct event_note *n;
 	int i;
 
-	if (!c || hook < 0 || hook >= NEST_HOOKS)
-		return false;
 	for (i = 0; i < NOTE_SLOTS; i++) {
 		n = &c->notes[hook][i];
 		if (n->sk == (__u64)sk && n->what == what) {
@@ -349,8 +354,14 @@ static __always_inline bool primary_was_skipped(int hook, const void *sk, __u32 
 	SEC("tp_btf/" TP)							\
 	int BPF_PROG(NAME##_nested, __VA_ARGS__)				\
 	{									\
-		if (!hooks_only && primary_was_skipped(HOOK, SK, WHAT))		\
+		struct cpu_state *c_ = this_cpu();				\
+										\
+		if (hooks_only || !c_)						\
+			return 0;						\
+		c_->fallback_running[HOOK] = 1;					\
+		if (primary_was_skipped(c_, HOOK, SK, WHAT))			\
 			CALL;							\
+		c_->fallback_running[HOOK] = 0;					\
 		return 0;							\
 	}
 
@@ -813,6 +824,10 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 static __always_inline void append_state(struct synscope_close *cl, int state)
 {
 	__u8 n = cl->nstates;
+
+	/* Entering the state it is in is no move (nor a second look at one). */
+	if (n && cl->states[(n - 1) & (SYNSCOPE_CLOSE_STATES - 1)] == state)
+		return;
 
 	if (n >= SYNSCOPE_CLOSE_STATES) {
 		cl->flags |= SYNSCOPE_CF_TRUNCATED;
