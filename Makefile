@@ -149,7 +149,7 @@ test-asan: deps
 FUZZ_TARGETS := options decode proc_tcp netstat capture jsonl
 FUZZ_SECONDS ?= 20
 FUZZ_SRCS := $(addprefix user/,$(CORE_SRCS) options.c pid_listeners.c)
-$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h) bpf/synscope.h
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h tests/unit/*.h) bpf/synscope.h
 	$(Q)mkdir -p $(@D)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -Ibpf -Iuser \

@@ -158,7 +158,8 @@ static inline unsigned int expect_end(const struct output *out, const struct con
 {
 	const struct synscope_handshake *r = &end->raw;
 	bool client = r->role == SYNSCOPE_ROLE_CLIENT;
-	bool caller = client || (r->flags & SYNSCOPE_F_ACCEPTED);
+	/* An accept no hook saw (io_uring...) has no caller. */
+	bool caller = client || ((r->flags & SYNSCOPE_F_ACCEPTED) && !(r->flags & SYNSCOPE_F_ACCEPT_UNSEEN));
 	bool returned = r->flags & SYNSCOPE_F_RETURNED;
 	char ts[64];
 	long long us;
@@ -197,8 +198,10 @@ static inline unsigned int expect_end(const struct output *out, const struct con
 		ex_int(x, &n, "acceptq", r->acceptq, true);
 		ex_int(x, &n, "backlog", r->backlog, true);
 		ex_int(x, &n, "backlog_req", r->backlog_req, r->backlog_req);
-		ex_cstr(x, &n, "accept_hook", !(r->flags & SYNSCOPE_F_ACCEPTED) ? NULL
-					      : (r->flags & SYNSCOPE_F_FEXIT) ? "fexit" : "syscall");
+		ex_cstr(x, &n, "accept_hook", !(r->flags & SYNSCOPE_F_ACCEPTED)         ? NULL
+					      : (r->flags & SYNSCOPE_F_ACCEPT_UNSEEN) ? "unseen"
+					      : (r->flags & SYNSCOPE_F_FEXIT)         ? "fexit"
+										      : "syscall");
 	}
 	ex_int(x, &n, "t_call_ns", (long long)r->ts_call, r->flags & SYNSCOPE_F_CALL_SEEN);
 	ex_int(x, &n, "t_syn_ns", (long long)r->ts_syn, r->ts_syn);
