@@ -287,27 +287,37 @@ static __always_inline struct cpu_state *this_cpu(void)
 	return bpf_map_lookup_elem(&cpu, &zero);
 }
 
-/* In the primary, before anything else: this event is taken care of. */
+/*
+ * In the primary, before anything else: this event is taken care of. The
+ * note goes in place of an older one for the same socket address (left by a
+ * fallback the kernel skipped: the socket has moved on, or the address was
+ * freed and reused), else in a free slot, else in place of the oldest.
+ */
 static __always_inline void note_event(int hook, const void *sk, __u32 what)
 {
 	struct cpu_state *c = this_cpu();
-	struct event_note *slot = NULL, *n;
-	__u32 oldest = 0;
+	struct event_note *slot = NULL, *free = NULL, *oldest = NULL, *n;
+	__u32 age = 0;
 	int i;
 
 	if (!c || hook < 0 || hook >= NEST_HOOKS || c->fallback_running[hook])
 		return;
 	for (i = 0; i < NOTE_SLOTS; i++) {
 		n = &c->notes[hook][i];
-		if (!n->sk) {
+		if (n->sk == (__u64)sk) {
 			slot = n;
 			break;
 		}
-		if (!slot || c->seq - n->seq > oldest) {
-			oldest = c->seq - n->seq;
-			slot = n;
+		if (!n->sk) {
+			if (!free)
+				free = n;
+		} else if (!oldest || c->seq - n->seq > age) {
+			age = c->seq - n->seq;
+			oldest = n;
 		}
 	}
+	if (!slot)
+		slot = free ? free : oldest;
 	if (!slot)
 		return;
 	/* The socket first: it claims the slot, so a softirq arriving now
