@@ -300,7 +300,7 @@ static __always_inline void note_event(int hook, const void *sk, __u32 what)
 	__u32 age = 0;
 	int i;
 
-	if (!c || hook < 0 || hook >= NEST_HOOKS || c->fallback_running[hook])
+	if (!c || c->fallback_running[hook])
 		return;
 	for (i = 0; i < NOTE_SLOTS; i++) {
 		n = &c->notes[hook][i];

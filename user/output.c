@@ -128,6 +128,12 @@ struct outbuf *output_buf(struct output *out)
 	return out->buf;
 }
 
+void output_commit_line(struct output *out, char *end)
+{
+	outbuf_commit(out->buf, end);
+	out->lines++;
+}
+
 int output_batch_end_all(struct output *out)
 {
 	int failed = 0;

@@ -94,6 +94,8 @@ int output_batch_end_all(struct output *out);
  * if it cannot be allocated (ENOMEM).
  */
 struct outbuf *output_buf(struct output *out);
+/* Ends a record formatted into output_buf(out) at `end` (past its newline) and counts the line. */
+void output_commit_line(struct output *out, char *end);
 
 /* Parses "text" / "jsonl"; returns 0 or -EINVAL. */
 int output_format_parse(const char *name, enum output_format *fmt);

@@ -131,8 +131,7 @@ static int jsonl_end(struct output *out, const struct conn_end *end)
 	p = JW_LIT(p, "\",\"ts_ns\":");
 	p = jw_i64(p, r->ts_end);
 	p = JW_LIT(p, "}\n");
-	outbuf_commit(ob, p);
-	out->lines++;
+	output_commit_line(out, p);
 	return 0;
 }
 
@@ -258,8 +257,7 @@ static int jsonl_link(struct output *out, const struct conn_link *link)
 	p = JW_LIT(p, ",\"server\":");
 	p = jw_u64(p, link->server_id);
 	p = JW_LIT(p, "}\n");
-	outbuf_commit(ob, p);
-	out->lines++;
+	output_commit_line(out, p);
 	return 0;
 }
 
@@ -312,8 +310,7 @@ static int jsonl_close(struct output *out, const struct conn_close *close)
 	p = JW_LIT(p, "\",\"ts_ns\":");
 	p = jw_u64(p, r->ts[n - 1]);
 	p = JW_LIT(p, "}\n");
-	outbuf_commit(ob, p);
-	out->lines++;
+	output_commit_line(out, p);
 	return 0;
 }
 

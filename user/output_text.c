@@ -130,8 +130,7 @@ static int text_end(struct output *out, const struct conn_end *end)
 		p = jw_u64(p, r->netns);
 	}
 	*p++ = '\n';
-	outbuf_commit(ob, p);
-	out->lines++;
+	output_commit_line(out, p);
 	return 0;
 }
 
@@ -145,8 +144,7 @@ static int text_link(struct output *out, const struct conn_link *link)
 	p = outbuf_reserve(ob);
 	p += snprintf(p, OUTBUF_RECORD_MAX, "#%llu client joined to #%llu server (server end completed later)\n",
 		      (unsigned long long)link->client_id, (unsigned long long)link->server_id);
-	outbuf_commit(ob, p);
-	out->lines++;
+	output_commit_line(out, p);
 	return 0;
 }
 
@@ -164,8 +162,7 @@ static int text_close(struct output *out, const struct conn_close *close)
 	p += snprintf(p, OUTBUF_RECORD_MAX, "#%llu %s closed %s%s%s: %s, lifetime %.3f ms\n",
 		      (unsigned long long)r->id, role_name(r->role), close_kind_name(close->kind),
 		      err ? " " : "", err ? err : "", path, close_lifetime_us(close) / 1e3);
-	outbuf_commit(ob, p);
-	out->lines++;
+	output_commit_line(out, p);
 	return 0;
 }
 

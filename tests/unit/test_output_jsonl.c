@@ -100,17 +100,23 @@ static void server_fields(void **state)
 	json_object_put(o);
 }
 
+/* No process to name: pid, tid, comm, fd and the accept wait are null. */
+static void assert_null_caller(json_object *o)
+{
+	assert_null(field(o, "pid"));
+	assert_null(field(o, "tid"));
+	assert_null(field(o, "comm"));
+	assert_null(field(o, "fd"));
+	assert_null(field(o, "accept_wait_us"));
+}
+
 static void never_accepted_server_has_null_caller(void **state)
 {
 	json_object *o = roundtrip(fixture_server(2, 0, false));
 
 	(void)state;
 	assert_false(json_object_get_boolean(field(o, "accepted")));
-	assert_null(field(o, "pid"));
-	assert_null(field(o, "tid"));
-	assert_null(field(o, "comm"));
-	assert_null(field(o, "fd"));
-	assert_null(field(o, "accept_wait_us"));
+	assert_null_caller(o);
 	assert_null(field(o, "peer"));
 	json_object_put(o);
 }
@@ -130,11 +136,7 @@ static void unseen_accept_is_accepted_with_null_caller(void **state)
 	assert_true(json_object_get_boolean(field(o, "accepted")));
 	assert_false(json_object_get_boolean(field(o, "closed_in_queue")));
 	assert_string_equal(json_object_get_string(field(o, "accept_hook")), "unseen");
-	assert_null(field(o, "pid"));
-	assert_null(field(o, "tid"));
-	assert_null(field(o, "comm"));
-	assert_null(field(o, "fd"));
-	assert_null(field(o, "accept_wait_us"));
+	assert_null_caller(o);
 	assert_null(field(o, "t_ret_ns"));
 	json_object_put(o);
 }
