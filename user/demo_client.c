@@ -222,11 +222,17 @@ static int connect_nonblocking(int fd)
 		return 0;
 	if (errno != EINPROGRESS)
 		return errno;
-	while (poll(&pfd, 1, -1) < 0)
-		if (errno != EINTR)
+	/* Linux queues an ICMP error on the error queue, waking poll() with
+	 * POLLERR, a moment before it sets sk_err (tcp_v4_err() calls
+	 * ip_icmp_error() first): SO_ERROR can still read 0 then, with the
+	 * socket in SYN_SENT. Only POLLOUT or an error ends the wait. */
+	do {
+		while (poll(&pfd, 1, -1) < 0)
+			if (errno != EINTR)
+				return errno;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 			return errno;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		return errno;
+	} while (!err && !(pfd.revents & POLLOUT));
 	if (!err)
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return err;
