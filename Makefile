@@ -48,7 +48,7 @@ CORE_SRCS := decode.c tracker.c summary.c histogram.c netstat.c output.c output_
 
 PROGRAMS := $(OUTPUT)/synscope $(OUTPUT)/demo-server $(OUTPUT)/demo-client
 # Helpers of the end-to-end tests (also copied into the VM image).
-E2E_HELPERS := $(OUTPUT)/uring-server $(OUTPUT)/loadgen
+E2E_HELPERS := $(OUTPUT)/uring-server $(OUTPUT)/loadgen $(OUTPUT)/fexit-probe
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
 build: $(PROGRAMS) $(UNIT_TESTS) $(E2E_HELPERS)
@@ -189,6 +189,11 @@ test: deps
 $(OUTPUT)/uring-server: tests/e2e/uring_server.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< -l:liburing.a -o $@
+
+# Which accept path the kernel allows, asked without synscope (tests/vm/run.sh).
+$(OUTPUT)/fexit-probe: tests/vm/fexit_probe.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< $(USER_LDLIBS) -o $@
 
 $(OUTPUT)/loadgen: tests/bench/loadgen.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)

@@ -6,7 +6,8 @@
 #   - the real tools the tests call, which busybox's applets do not replace:
 #     iproute2's ip and ss, util-linux's setpriv, tcpdump, curl, bpftool, python3, and the
 #     host's /bin/sh (dash);
-#   - build/synscope, build/demo-server, build/demo-client, build/uring-server and build/loadgen
+#   - build/synscope, build/demo-server, build/demo-client, build/uring-server, build/loadgen
+#     and build/fexit-probe
 #     (e2e helpers), as /synscope/build;
 #   - every shared library those need (resolved with ldd);
 #   - python3's standard library, trimmed (tests, IDLE, tkinter, lib2to3,
@@ -163,7 +164,7 @@ for so in "$STAGE/usr/lib/python$PYVER/lib-dynload"/*.so; do
 done
 
 # ---- synscope -----------------------------------------------------------------
-for prog in synscope demo-server demo-client uring-server loadgen; do
+for prog in synscope demo-server demo-client uring-server loadgen fexit-probe; do
 	[ -x "$BUILD/$prog" ] || die "$BUILD/$prog is not built; run 'make'"
 	copy_elf "$BUILD/$prog" "/synscope/build/$prog"
 done

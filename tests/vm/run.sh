@@ -4,7 +4,8 @@
 # vmtest: synscope's second kernel. Runs the end-to-end tests inside a QEMU
 # (TCG) VM booting Debian bookworm's 6.1 cloud kernel from an initramfs, and
 # checks the accept path on both kernels: fexit/inet_csk_accept in the VM,
-# the syscall-tracepoint fallback on this host (where fexit gets EPERM).
+# and on this host the path build/fexit-probe finds the kernel allows (the
+# syscall-tracepoint fallback where fexit gets EPERM, fexit on stock kernels).
 #
 # Usage (root):  tests/vm/run.sh [TEST-NAME-SUBSTRING...]   (`make vmtest`)
 # The substrings select e2e tests as for tests/e2e/run.py; the accept-path
@@ -20,8 +21,9 @@
 #   OUTPUT                    build directory (default: build, as in the Makefile)
 #   VMTEST_DIR                work/cache directory (default: $OUTPUT/vm)
 #   VMTEST_TIMEOUT            seconds before QEMU is killed (default 900)
-#   VMTEST_HOST_ACCEPT_HOOK   path the host must get: syscall (default), fexit,
-#                             or none to skip the host check
+#   VMTEST_HOST_ACCEPT_HOOK   path the host must get: probe (default: what
+#                             build/fexit-probe finds), fexit, syscall, or none
+#                             to skip the host check
 #   VMTEST_VM_ACCEPT_HOOK     path the VM must get (default fexit)
 #   VMTEST_KERNEL_PKG         pin the kernel package (see kernel.sh)
 #   VMTEST_COMPRESS           initramfs compression: none (default), gzip, zstd
@@ -37,7 +39,7 @@ case ${OUTPUT:-build} in
 esac
 VM_DIR=${VMTEST_DIR:-$BUILD/vm}
 TIMEOUT=${VMTEST_TIMEOUT:-900}
-HOST_HOOK=${VMTEST_HOST_ACCEPT_HOOK:-syscall}
+HOST_HOOK=${VMTEST_HOST_ACCEPT_HOOK:-probe}
 VM_HOOK=${VMTEST_VM_ACCEPT_HOOK:-fexit}
 PY=/usr/bin/python3 # Debian's python, not whatever shim comes first in PATH
 
@@ -71,7 +73,7 @@ if [ -n "$missing" ]; then
 		die "apt-get install$missing failed"
 fi
 [ "$(id -u)" = 0 ] || die "run as root: the tests load BPF programs (sudo make vmtest)"
-for prog in synscope demo-server demo-client uring-server loadgen; do
+for prog in synscope demo-server demo-client uring-server loadgen fexit-probe; do
 	[ -x "$BUILD/$prog" ] || die "$BUILD/$prog is not built; run 'make'"
 done
 mkdir -p "$VM_DIR"
@@ -88,9 +90,11 @@ prefixed() {
 
 host_rc=0
 if [ "$HOST_HOOK" != none ]; then
+	pin=$HOST_HOOK
+	[ "$HOST_HOOK" != probe ] || pin=
 	say "host kernel $(uname -r): accept-path tests, expecting '$HOST_HOOK'"
 	t=$(now)
-	prefixed "$VM_DIR/.host.rc" "host| " env SYNSCOPE_EXPECT_ACCEPT_HOOK="$HOST_HOOK" \
+	prefixed "$VM_DIR/.host.rc" "host| " env SYNSCOPE_EXPECT_ACCEPT_HOOK="$pin" \
 		OUTPUT="$BUILD" "$PY" "$HERE/test_accept_path.py" || host_rc=$?
 	say "host accept-path tests: rc=$host_rc ($(($(now) - t))s)"
 fi

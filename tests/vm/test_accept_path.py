@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """The accept path synscope chooses must be the one this kernel allows.
 
-SYNSCOPE_EXPECT_ACCEPT_HOOK says what to expect on the kernel the test runs on:
-  fexit    fexit/inet_csk_accept loads (the vmtest VM: Debian 6.1 cloud kernel);
+What this kernel allows comes from build/fexit-probe (tests/vm/fexit_probe.c),
+which asks the kernel directly, without synscope's loader:
+  fexit    fexit/inet_csk_accept loads (the vmtest VM: Debian 6.1 cloud kernel;
+           stock distribution kernels);
   syscall  it is refused and synscope falls back to the accept/accept4 syscall
            tracepoints (the project's 6.18 test host: fexit gets EPERM).
-tests/vm/run.sh sets it for both runs. Unset, the tests are skipped, and a skip
-is not a pass (exit 77).
+SYNSCOPE_EXPECT_ACCEPT_HOOK pins the expectation (tests/vm/run.sh pins the VM's
+to fexit); the probe must then agree, which checks the probe too.
 
 Uses the e2e harness (tests/e2e/harness.py; OUTPUT selects the build directory).
 Run directly: python3 tests/vm/test_accept_path.py  (root), exit 0 / 1 / 77.
@@ -22,7 +24,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 
-from harness import (DEMO_CLIENT, DEMO_SERVER, SYNSCOPE, Failure, Netns, Skip,  # noqa: E402
+from harness import (BUILD, DEMO_CLIENT, DEMO_SERVER, SYNSCOPE, Failure, Netns, Skip,  # noqa: E402
                      Tracer, check, check_eq, free_port, handshakes, parse_kv, wait_for_line)
 
 # What synscope's startup line and its records say for each path.
@@ -30,12 +32,23 @@ STARTUP = {"fexit": "accept path: fexit/inet_csk_accept",
            "syscall": "accept path: accept/accept4 syscall tracepoints"}
 
 
+def probed_hook():
+    """The accept path the kernel allows, by build/fexit-probe."""
+    p = subprocess.run([os.path.join(BUILD, "fexit-probe")], capture_output=True, text=True,
+                       timeout=30)
+    if p.returncode != 0 or p.stdout.strip() not in STARTUP:
+        raise Failure(f"fexit-probe could not tell (exit {p.returncode}): {p.stderr.strip()}")
+    return p.stdout.strip(), p.stderr.strip()
+
+
 def expected_hook():
-    hook = os.environ.get("SYNSCOPE_EXPECT_ACCEPT_HOOK", "")
-    if hook not in STARTUP:
-        raise Skip("set SYNSCOPE_EXPECT_ACCEPT_HOOK=fexit or syscall: the accept path this "
-                   f"kernel ({os.uname().release}) must get (got {hook!r})")
-    return hook
+    probed, why = probed_hook()
+    pinned = os.environ.get("SYNSCOPE_EXPECT_ACCEPT_HOOK", "")
+    if pinned:
+        check(pinned in STARTUP, "SYNSCOPE_EXPECT_ACCEPT_HOOK is fexit or syscall", pinned,
+              sorted(STARTUP))
+        check_eq(probed, pinned, f"what fexit-probe found on {os.uname().release} ({why})")
+    return probed
 
 
 def traced_pair(tag, tracer_args, n=3):
@@ -159,7 +172,7 @@ def main():
         passed += 1
         print(f"PASS {name} ({time.monotonic() - start:.1f}s)")
     print(f"accept-path: {passed} passed, {failed} failed, {skipped} skipped "
-          f"(expected {os.environ.get('SYNSCOPE_EXPECT_ACCEPT_HOOK') or 'unset'}, "
+          f"(expected {os.environ.get('SYNSCOPE_EXPECT_ACCEPT_HOOK') or 'by fexit-probe'}, "
           f"kernel {os.uname().release})")
     if failed:
         return 1
