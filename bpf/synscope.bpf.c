@@ -493,7 +493,8 @@ static __always_inline void read_caller(struct synscope_handshake *rec)
 }
 
 /*
- * Sends one record to user space and counts it (or its loss). A CPU wakes
+ * Sends one record to user space and counts it (or its loss: a record, or
+ * a link, which is a join and no record). A CPU wakes
  * the reader once it has submitted wakeup_bytes_per_cpu since it last did;
  * a softirq interleaving the unlocked count here only shifts one wakeup.
  */
@@ -510,9 +511,12 @@ static __always_inline void submit(void *data, __u64 size, bool link)
 			flags = BPF_RB_FORCE_WAKEUP;
 		}
 	}
-	if (bpf_ringbuf_output(&rb, data, size, flags))
-		count(ringbuf_drops);
-	else if (link)
+	if (bpf_ringbuf_output(&rb, data, size, flags)) {
+		if (link)
+			count(link_drops);
+		else
+			count(ringbuf_drops);
+	} else if (link)
 		count(links_emitted);
 	else
 		count(records_emitted);

@@ -174,6 +174,7 @@ struct synscope_stats {
 	__u64 nested_handled;    /* events a *_nested program handled for its skipped primary */
 	__u64 sock_stale;        /* socket entry found at a new end's address and replaced: its end was lost */
 	__u64 close_storage_full; /* --close: no socket storage for an established end's close state */
+	__u64 link_drops;        /* a SYNSCOPE_REC_LINK not submitted: ring buffer full (a join lost, no record) */
 };
 
 #endif /* SYNSCOPE_H */

@@ -218,6 +218,7 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 	}
 	put(lost, "total", kernel_count(sum, summary_kernel_losses(sum)));
 	put(lost, "ringbuf_full", kernel_count(sum, k->ringbuf_drops));
+	put(lost, "ringbuf_full_joins", kernel_count(sum, k->link_drops));
 	put(lost, "sock_map_full", kernel_count(sum, k->sock_map_full));
 	put(lost, "sock_stale", kernel_count(sum, k->sock_stale));
 	put(lost, "close_storage_full", kernel_count(sum, k->close_storage_full));

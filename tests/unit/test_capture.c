@@ -357,7 +357,7 @@ static void corrupt_frames_name_their_offset(void **state)
  */
 static void shorter_trailer_of_an_older_writer(void **state)
 {
-	const size_t cut = 2 * sizeof(__u64); /* sock_stale, close_storage_full */
+	const size_t cut = 3 * sizeof(__u64); /* sock_stale, close_storage_full, link_drops */
 	size_t trailer_off = file_len - frame_len(sizeof(struct capture_trailer));
 	struct capture_reader *r = calloc(1, sizeof(*r));
 	unsigned char *copy = malloc(file_len), *saved = file;
