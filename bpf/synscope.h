@@ -161,6 +161,22 @@ struct synscope_close {
  * summed by user space at exit.
  * Nothing is dropped silently: each failure path bumps one of these.
  */
+/*
+ * The `listeners` map: listening sockets seen calling listen(), or seeded by
+ * user space for -p PID (its listeners opened before synscope started). A
+ * server end looks its listener up by the child's netns and local port.
+ */
+struct synscope_listener_key {
+	__u64 netns;  /* network namespace inode number */
+	__u16 port;   /* local port, host byte order */
+	__u16 pad[3]; /* zero */
+};
+
+struct synscope_listener {
+	__u32 tgid;        /* the caller of listen() (-p: PID) */
+	__u32 backlog_req; /* backlog argument of listen(); 0 when seeded by user space */
+};
+
 struct synscope_stats {
 	__u64 ends_tracked;      /* connection ends that got an entry */
 	__u64 records_emitted;   /* handshake records submitted */

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * --close: the state path of an established end, in socket storage, and
+ * the socket's destruction, where the last records leave.
+ */
+#ifndef SYNSCOPE_CLOSE_BPF_H
+#define SYNSCOPE_CLOSE_BPF_H
+
+/* --close: the end is established; its close state starts with that. */
+static __always_inline void start_close(const struct sock *sk, const struct synscope_handshake *rec)
+{
+	struct synscope_close *cl;
+
+	cl = bpf_sk_storage_get(&closes, (struct sock *)sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!cl) {
+		count(close_storage_full);
+		return;
+	}
+	cl->type = SYNSCOPE_REC_CLOSE;
+	cl->role = rec->role;
+	cl->id = rec->id;
+	cl->peer_id = rec->peer_id;
+	cl->states[0] = TCP_ESTABLISHED;
+	cl->ts[0] = rec->ts_end;
+	cl->nstates = 1;
+}
+
+/* --close: the state path of an established end. */
+static __always_inline void append_state(struct synscope_close *cl, int state)
+{
+	__u8 n = cl->nstates;
+
+	/* Entering the state it is in is no move (nor a second look at one). */
+	if (n && cl->states[(n - 1) & (SYNSCOPE_CLOSE_STATES - 1)] == state)
+		return;
+
+	if (n >= SYNSCOPE_CLOSE_STATES) {
+		cl->flags |= SYNSCOPE_CF_TRUNCATED;
+		return;
+	}
+	cl->states[n & (SYNSCOPE_CLOSE_STATES - 1)] = state;
+	cl->ts[n & (SYNSCOPE_CLOSE_STATES - 1)] = now_ns();
+	cl->nstates = n + 1;
+}
+
+static __always_inline void on_later_state(const struct sock *sk, int oldstate, int newstate)
+{
+	struct synscope_close *cl = bpf_sk_storage_get(&closes, (struct sock *)sk, NULL, 0);
+
+	if (!cl || !cl->nstates)
+		return;
+	append_state(cl, newstate);
+	if (newstate != TCP_CLOSE)
+		return;
+	cl->err = sk->sk_err;
+	/* tcp_fin() marks the socket SOCK_DONE when the peer's FIN arrives
+	 * (sk_shutdown cannot tell: close() sets RCV_SHUTDOWN itself). */
+	if (sk->__sk_common.skc_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE)))
+		cl->flags |= SYNSCOPE_CF_FIN_RECEIVED;
+	/* From FIN_WAIT1/2 or CLOSING without an error, CLOSE is tcp_time_wait()
+	 * handing the connection to a timewait socket. */
+	if ((oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING || oldstate == TCP_FIN_WAIT1) &&
+	    !(cl->flags & SYNSCOPE_CF_RST_RECEIVED) && !cl->err)
+		cl->flags |= SYNSCOPE_CF_TIME_WAIT;
+}
+
+static __always_inline void receive_reset(struct sock *sk)
+{
+	struct synscope_close *cl = bpf_sk_storage_get(&closes, sk, NULL, 0);
+
+	if (cl)
+		cl->flags |= SYNSCOPE_CF_RST_RECEIVED;
+}
+
+PRIMARY_AND_FALLBACK("tcp_receive_reset", handle_receive_reset, NEST_RESET, sk, 0,
+		     receive_reset(sk), struct sock *sk)
+
+/*
+ * Last chance for an end still waiting: a server child never accepted (its
+ * listener closed), or a client whose connect() never returned. With
+ * --close, an established end's close record leaves here.
+ */
+static __always_inline void destroy(struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
+	struct synscope_close *cl;
+	__u64 *peer;
+
+	if (rec) {
+		if (rec->role == SYNSCOPE_ROLE_SERVER && !(rec->flags & SYNSCOPE_F_ACCEPTED)) {
+			/* Never accepted: it died in the accept queue. */
+			rec->err = sk->sk_err;
+			rec->flags |= SYNSCOPE_F_CLOSED;
+		}
+		emit(rec, key);
+	}
+	if (!track_close)
+		return;
+	cl = bpf_sk_storage_get(&closes, sk, NULL, 0);
+	if (!cl || !cl->nstates)
+		return;
+	if (cl->role == SYNSCOPE_ROLE_CLIENT) {
+		peer = bpf_map_lookup_elem(&client_peers, &cl->id);
+		if (peer) {
+			cl->peer_id = *peer;
+			bpf_map_delete_elem(&client_peers, &cl->id);
+		}
+	}
+	cl->ts_destroy = now_ns();
+	submit(cl, sizeof(*cl), false);
+}
+
+PRIMARY_AND_FALLBACK("tcp_destroy_sock", handle_destroy, NEST_DESTROY, sk, 0, destroy(sk),
+		     struct sock *sk)
+
+#endif /* SYNSCOPE_CLOSE_BPF_H */

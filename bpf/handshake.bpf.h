@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The handshake, from the state tracepoint: SYN_SENT, the child's
+ * creation, ESTABLISHED or CLOSE, the join of the two ends, and errors
+ * reported on a connecting socket.
+ */
+#ifndef SYNSCOPE_HANDSHAKE_BPF_H
+#define SYNSCOPE_HANDSHAKE_BPF_H
+
+/* CLOSE -> SYN_SENT runs inside connect(), in the caller's context. */
+static __always_inline void on_syn_sent(const struct sock *sk, __u64 key)
+{
+	struct synscope_handshake *rec;
+	struct inflight_call *call;
+	__u16 family, sport, dport;
+
+	if (!tgid_allowed(bpf_get_current_pid_tgid() >> 32))
+		return;
+	/* The source port is not chosen yet (inet_hash_connect() runs after). */
+	sport = sk->__sk_common.skc_num;
+	dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (!ports_allowed(sport, dport))
+		return;
+	family = sk->__sk_common.skc_family;
+	if (filter_family) {
+		__u8 daddr[16];
+
+		BPF_CORE_READ_INTO(&daddr, sk, __sk_common.skc_v6_daddr);
+		if (!family_allowed(family, daddr))
+			return;
+	}
+
+	rec = new_end(key, SYNSCOPE_ROLE_CLIENT);
+	if (!rec)
+		return;
+	read_caller(rec);
+	rec->netns = sock_netns_btf(sk);
+	rec->ts_syn = now_ns();
+	call = current_call(false);
+	if (call && call->kind == CALL_CONNECT) {
+		call->sk = key;
+		rec->fd = call->fd;
+		rec->ts_call = call->ts;
+		rec->flags |= SYNSCOPE_F_CALL_SEEN;
+	} else {
+		/* TCP Fast Open sendmsg(), io_uring, or a connect() begun before
+		 * synscope started: no return to wait for. */
+		rec->flags |= SYNSCOPE_F_RETURNED;
+	}
+}
+
+static __always_inline void index_client(struct synscope_handshake *rec, __u64 key)
+{
+	struct join_key jk = {};
+	struct join_val jv = {.sk = key, .id = rec->id};
+
+	to_v6(jk.caddr, rec->saddr, rec->family);
+	to_v6(jk.saddr, rec->daddr, rec->family);
+	jk.cport = rec->sport;
+	jk.sport = rec->dport;
+	jk.c_iss = rec->iss;
+	jk.c_irs = rec->irs;
+	if (bpf_map_update_elem(&join_index, &jk, &jv, BPF_ANY))
+		count(index_map_full);
+}
+
+/* Tells user space that client_id's peer is server_id (its record has left). */
+static __always_inline void send_link(__u64 client_id, __u64 server_id)
+{
+	struct synscope_link link = {.type = SYNSCOPE_REC_LINK,
+				     .client_id = client_id,
+				     .server_id = server_id};
+
+	submit(&link, sizeof(link), true);
+}
+
+/* Server child reached ESTABLISHED: find the client end of the same connection. */
+static __always_inline void join_server(struct synscope_handshake *srv)
+{
+	const __u32 client_done = SYNSCOPE_F_RESOLVED | SYNSCOPE_F_RETURNED;
+	struct synscope_handshake *cli;
+	struct join_key jk = {};
+	struct join_val *jv;
+	__u32 old;
+
+	to_v6(jk.caddr, srv->daddr, srv->family);
+	to_v6(jk.saddr, srv->saddr, srv->family);
+	jk.cport = srv->dport;
+	jk.sport = srv->sport;
+	jk.c_iss = srv->irs;
+	jk.c_irs = srv->iss;
+	jv = bpf_map_lookup_elem(&join_index, &jk);
+	if (!jv)
+		return;
+	srv->peer_id = jv->id;
+	cli = bpf_map_lookup_elem(&socks, &jv->sk);
+	old = client_done;
+	/*
+	 * The client record may be leaving on another CPU right now: complete()
+	 * copies it only after its own atomic OR on flags. If our OR comes first
+	 * (the client is not complete in `old`), that copy carries peer_id;
+	 * otherwise it may not, and a LINK says it again.
+	 */
+	if (cli && cli->id == jv->id) {
+		cli->peer_id = srv->id;
+		old = __sync_fetch_and_or(&cli->flags, SYNSCOPE_F_PEER);
+	}
+	if ((old & client_done) == client_done)
+		send_link(jv->id, srv->id);
+	/* The client's close state is out of reach here (its socket pointer
+	 * is a plain number): its destroy picks the peer up. */
+	if (track_close && bpf_map_update_elem(&client_peers, &jv->id, &srv->id, BPF_ANY))
+		count(index_map_full);
+	bpf_map_delete_elem(&join_index, &jk);
+}
+
+/* LISTEN -> SYN_RECV on the child, created by inet_csk_clone_lock() when the
+ * third ACK arrives (or at the SYN, with TCP Fast Open). */
+static __always_inline void on_child_created(const struct sock *sk, __u64 key)
+{
+	struct synscope_listener_key lk = {};
+	struct synscope_listener *li;
+	struct synscope_handshake *rec;
+	__u8 daddr[16];
+	__u16 dport;
+
+	/*
+	 * Before 6.x reordered inet_csk_clone_lock(), this tracepoint fired
+	 * before the child got its remote port and (IPv6) addresses: what is
+	 * still zero is undecided here and checked again at ESTABLISHED.
+	 */
+	lk.port = sk->__sk_common.skc_num;
+	dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (dport && !ports_allowed(lk.port, dport))
+		return;
+	if (filter_family) {
+		__builtin_memcpy(daddr, &sk->__sk_common.skc_v6_daddr, 16);
+		if (!is_unspecified(daddr) && !family_allowed(sk->__sk_common.skc_family, daddr))
+			return;
+	}
+	lk.netns = sock_netns_btf(sk);
+	li = bpf_map_lookup_elem(&listeners, &lk);
+	/* With a process filter, the child belongs to a traced listener. */
+	if (filter_tgids && !(li && tgid_allowed(li->tgid)))
+		return;
+
+	rec = new_end(key, SYNSCOPE_ROLE_SERVER);
+	if (!rec)
+		return;
+	rec->netns = lk.netns;
+	rec->ts_syn = now_ns();
+	/* The clone copied the listener's counters before this child was queued
+	 * (inet_csk_reqsk_queue_add() runs after the clone): +1 counts it. */
+	rec->acceptq = sk->sk_ack_backlog + 1;
+	rec->backlog = sk->sk_max_ack_backlog;
+	if (li)
+		rec->backlog_req = li->backlog_req;
+}
+
+static __always_inline void on_resolved(const struct sock *sk, __u64 key, int newstate)
+{
+	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
+	struct tcp_sock *tp;
+
+	if (!rec)
+		return;
+	rec->ts_end = now_ns();
+	read_endpoints_btf(rec, sk);
+	/* The filters a server child could not decide at creation (see there). */
+	if (rec->role == SYNSCOPE_ROLE_SERVER && (filter_ports || filter_family) &&
+	    !(ports_allowed(rec->sport, rec->dport) && family_allowed(rec->family, rec->daddr))) {
+		bpf_map_delete_elem(&socks, &key);
+		return;
+	}
+	if (newstate == TCP_ESTABLISHED) {
+		rec->outcome = SYNSCOPE_OUT_ESTABLISHED;
+		rec->err = 0; /* a soft error reported on the way (error_report()) */
+		read_isn(rec, sk);
+		if (rec->role == SYNSCOPE_ROLE_CLIENT)
+			index_client(rec, key);
+		else
+			join_server(rec);
+		if (track_close)
+			start_close(sk, rec);
+		complete(rec, key, SYNSCOPE_F_RESOLVED);
+		return;
+	}
+	/*
+	 * CLOSE before ESTABLISHED: the SYN went out, nothing was acknowledged,
+	 * so snd_una is still the ISS. The error is sk_err when the kernel gave
+	 * up; else the one reported earlier (error_report(), which the
+	 * application may have taken with SO_ERROR before its close() got
+	 * here); else a soft error it never collected (errno only: the
+	 * application gave up first, the end stays abandoned).
+	 */
+	if (sk->sk_err)
+		rec->err = sk->sk_err;
+	if (rec->err) {
+		rec->outcome = outcome_of(rec->err);
+	} else {
+		rec->err = sk->sk_err_soft;
+		rec->outcome = SYNSCOPE_OUT_ABANDONED;
+	}
+	tp = bpf_skc_to_tcp_sock((void *)sk);
+	if (tp) {
+		rec->iss = tp->snd_una;
+		rec->retrans = tp->total_retrans;
+	}
+	complete(rec, key, SYNSCOPE_F_RESOLVED);
+}
+
+/*
+ * A listener closed: its listen() record goes, so a long run does not fill
+ * the map and a later listener on the port starts afresh. Listeners sharing
+ * the port (SO_REUSEPORT) share the record: the first to close takes it.
+ */
+static __always_inline void forget_listener(const struct sock *sk)
+{
+	struct synscope_listener_key lk = {};
+
+	lk.netns = sock_netns_btf(sk);
+	lk.port = sk->__sk_common.skc_num;
+	if (!lk.port) /* inet_put_port() may have run: inet_sport keeps it */
+		lk.port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	bpf_map_delete_elem(&listeners, &lk);
+}
+
+/*
+ * A server end still waiting for its accept() when its established
+ * connection moves on (ESTABLISHED or CLOSE_WAIT to anything): if the child
+ * is grafted to a socket, someone accepted it unseen, and the move is the
+ * owner's close or shutdown. (At tcp_destroy_sock it is too late to tell:
+ * close() orphans the socket, clearing sk_socket, as listener teardown
+ * does to a child never accepted.) With fexit, the syscall exit that
+ * follows completes the end.
+ */
+static __always_inline void accepted_unseen(const struct sock *sk, __u64 key)
+{
+	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
+
+	if (!rec || rec->role != SYNSCOPE_ROLE_SERVER ||
+	    (rec->flags & (SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_FEXIT)))
+		return;
+	complete(rec, key, SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_ACCEPT_UNSEEN);
+}
+
+static __always_inline void set_state(const struct sock *sk, int oldstate, int newstate)
+{
+	__u64 key = (__u64)sk;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return;
+
+	if (newstate == TCP_SYN_SENT) {
+		on_syn_sent(sk, key);
+	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
+		forget_listener(sk);
+	} else if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN) {
+		on_child_created(sk, key);
+	} else if ((oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV) &&
+		   (newstate == TCP_ESTABLISHED || newstate == TCP_CLOSE)) {
+		on_resolved(sk, key, newstate);
+	} else {
+		/* Only sockets with a file: a child still in the queue has none. */
+		if ((oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT) && sk->sk_socket)
+			accepted_unseen(sk, key);
+		if (track_close)
+			on_later_state(sk, oldstate, newstate);
+	}
+}
+
+PRIMARY_AND_FALLBACK("inet_sock_set_state", handle_set_state, NEST_SET_STATE, sk,
+		     (__u32)oldstate << 8 | (__u32)newstate, set_state(sk, oldstate, newstate),
+		     const struct sock *sk, const int oldstate, const int newstate)
+
+/*
+ * An error reported on a connecting socket (sk_error_report()). The
+ * application may take it with poll() and SO_ERROR, which clears it, and
+ * then close() ends the socket with no error left to read: it is kept here
+ * for CLOSE. Two ways an ICMP unreachable reaches a SYN_SENT socket
+ * (tcp_v4_err(), tcp_v6_err()):
+ *  - socket not owned by the user: sk_err is set, reported, and the socket
+ *    closed at once (tcp_done_with_error());
+ *  - owned (the ICMP came back while connect() still held the socket, as on
+ *    a short path): sk_err_soft only, the socket stays in SYN_SENT, and with
+ *    IP_RECVERR the ICMP is queued on the error queue and reported first.
+ */
+SEC("tp_btf/inet_sk_error_report")
+int BPF_PROG(handle_error_report, const struct sock *sk)
+{
+	struct synscope_handshake *rec;
+	__u64 key = (__u64)sk;
+	int err;
+
+	if (hooks_only || sk->sk_protocol != IPPROTO_TCP ||
+	    sk->__sk_common.skc_state != TCP_SYN_SENT)
+		return 0;
+	rec = bpf_map_lookup_elem(&socks, &key);
+	if (!rec)
+		return 0;
+	err = sk->sk_err;
+	if (!err)
+		err = queued_icmp_errno(sk);
+	if (err)
+		rec->err = err;
+	return 0;
+}
+
+#endif /* SYNSCOPE_HANDSHAKE_BPF_H */

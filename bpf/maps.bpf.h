@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * synscope's maps: counters, the ring buffer, per-socket and per-thread
+ * state, listeners, the join index and the filters' tables.
+ */
+#ifndef SYNSCOPE_MAPS_BPF_H
+#define SYNSCOPE_MAPS_BPF_H
+
+/*
+ * Counters, one copy per CPU (user space sums them): a global counter
+ * bumped on every record is one cache line bouncing between CPUs.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct synscope_stats);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20); /* resized by user space (--ringbuf-size) */
+} rb SEC(".maps");
+
+/*
+ * A connection end's handshake record under construction, keyed by struct
+ * sock address, from SYN_SENT (or the child's creation) until the record
+ * leaves. A hash, not socket storage: the syscall hooks that complete it
+ * hold only an untrusted socket pointer.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768); /* resized by user space */
+	__type(key, __u64);
+	__type(value, struct synscope_handshake);
+} socks SEC(".maps");
+
+/* New entries start from this. */
+static const struct synscope_handshake zero_end;
+
+/*
+ * --close: how an established end closes, in the socket's own storage from
+ * ESTABLISHED on. Every hook that touches it (state changes, resets,
+ * destruction) has the trusted socket, and the kernel frees it with the
+ * socket: no entry outlives its socket, none is ever met stale.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct synscope_close);
+} closes SEC(".maps");
+
+/*
+ * --close: the server id of a local client, set when its server end joins
+ * it (after the client's close state was created) and taken when the
+ * client is destroyed. Keyed by the client's id, which is never reused.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768); /* resized by user space, as socks */
+	__type(key, __u64);
+	__type(value, __u64);
+} client_peers SEC(".maps");
+
+enum call_kind { CALL_CONNECT = 1, CALL_ACCEPT = 2, CALL_LISTEN = 3 };
+
+/* A connect()/accept()/listen() in progress, in the calling thread's task storage. */
+struct inflight_call {
+	__u64 ts;    /* syscall entry, CLOCK_MONOTONIC ns */
+	__u64 sk;    /* socket the call acted on, once known (SYN_SENT, fexit) */
+	__s32 fd;    /* connect/listen: the socket fd argument */
+	__u32 kind;  /* enum call_kind */
+	__u32 arg;   /* listen: requested backlog; connect: sockaddr length */
+	__u64 uaddr; /* connect: the caller's sockaddr (user pointer), read only on failure */
+};
+
+/* Task storage: no hashing, no bucket lock, freed with the thread (kind 0 = none). */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct inflight_call);
+} inflight SEC(".maps");
+
+/* The calling thread's in-flight call slot; NULL if it has none (or, with create, no memory). */
+static __always_inline struct inflight_call *current_call(bool create)
+{
+	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* Listeners seen calling listen() (or seeded by user space for -p). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct synscope_listener_key);
+	__type(value, struct synscope_listener);
+} listeners SEC(".maps");
+
+/*
+ * Established clients, indexed by their 4-tuple and ISS/IRS so that the
+ * server end created a moment later on this host finds its peer. LRU:
+ * clients of remote servers are never looked up and simply age out.
+ */
+struct join_key {
+	__u8 caddr[16]; /* client address, IPv4 as ::ffff:a.b.c.d */
+	__u8 saddr[16]; /* server address, same form */
+	__u16 cport;
+	__u16 sport;
+	__u32 c_iss;
+	__u32 c_irs;
+};
+
+struct join_val {
+	__u64 sk;
+	__u64 id;
+};
+
+/* Per-CPU LRU lists (BPF_F_NO_COMMON_LRU): no global LRU lock per update. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(max_entries, 16384);
+	__type(key, struct join_key);
+	__type(value, struct join_val);
+} join_index SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} traced_tgids SEC(".maps");
+
+/* -P: one flag per port. An array lookup is a few inlined instructions, a
+ * hash lookup a helper call, and this runs several times per connection. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} port_filter SEC(".maps");
+
+/*
+ * Bumps one counter of this CPU's struct synscope_stats. Atomic even so: a
+ * softirq may interrupt a program in process context on the same CPU.
+ */
+#define count(field)								\
+	do {									\
+		__u32 zero_ = 0;						\
+		struct synscope_stats *s_ = bpf_map_lookup_elem(&stats, &zero_);	\
+										\
+		if (s_)								\
+			__sync_fetch_and_add(&s_->field, 1);			\
+	} while (0)
+
+#endif /* SYNSCOPE_MAPS_BPF_H */

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The fallback machinery: a second program per hook that handles the
+ * events the kernel skipped the first one for (recursion protection), and
+ * the per-CPU working state it shares with submit().
+ */
+#ifndef SYNSCOPE_NESTING_BPF_H
+#define SYNSCOPE_NESTING_BPF_H
+
+/*
+ * The kernel does not run a tp_btf program on a CPU where that same program
+ * is already running (__bpf_trace_run() in kernel/trace/bpf_trace.c, 6.2+):
+ * a softirq that interrupts handle_set_state() in process context and
+ * changes another socket's state would go unseen, counted only in the
+ * program's recursion_misses. So each hook that can fire in both contexts
+ * has a second program, attached after the first (tracer.c), that handles
+ * exactly the events its primary was skipped for.
+ *
+ * How the fallback knows: the primary notes each event it runs for (the
+ * socket and what happened to it) in a per-CPU set, first thing; the
+ * fallback, which runs right after it for the same event, takes the note
+ * out, and handles the event itself when there is none. A flag "the primary
+ * is running" would not do: the kernel marks the primary active before its
+ * first instruction and after its last, and a softirq landing in those
+ * gaps was skipped unseen (about a third of the skips under the
+ * overlapping-teardown load). Notes are per event, so a softirq between
+ * the two programs, or a pre-6.2 kernel that runs the primary nested, finds
+ * its own note. At most one note per context is outstanding; a note whose
+ * fallback the kernel skipped stays behind until its slot is reused.
+ */
+enum nest_hook { NEST_SET_STATE, NEST_DESTROY, NEST_RESET, NEST_HOOKS };
+
+#define NOTE_SLOTS 8
+
+struct event_note {
+	__u64 sk;   /* 0: free */
+	__u32 what; /* set_state: old << 8 | new; others 0 */
+	__u32 seq;  /* age, for reuse when no slot is free */
+};
+
+/* Per-CPU working state: the notes above, and the wakeup accounting. */
+struct cpu_state {
+	struct event_note notes[NEST_HOOKS][NOTE_SLOTS];
+	__u32 seq;
+	/*
+	 * A fallback is running here (in process context): a softirq's events
+	 * skip it, so their notes would never be taken out, and a burst of
+	 * them would push out the note the interrupted fallback is about to
+	 * look for. The primary notes nothing then.
+	 */
+	__u8 fallback_running[NEST_HOOKS];
+	__u8 pad;
+	__u64 unwoken; /* bytes this CPU submitted since it last woke the reader */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_state);
+} cpu SEC(".maps");
+
+static __always_inline struct cpu_state *this_cpu(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cpu, &zero);
+}
+
+/*
+ * In the primary, before anything else: this event is taken care of. The
+ * note goes in place of an older one for the same socket address (left by a
+ * fallback the kernel skipped: the socket has moved on, or the address was
+ * freed and reused), else in a free slot, else in place of the oldest.
+ */
+static __always_inline void note_event(int hook, const void *sk, __u32 what)
+{
+	struct cpu_state *c = this_cpu();
+	struct event_note *slot = NULL, *free = NULL, *oldest = NULL, *n;
+	__u32 age = 0;
+	int i;
+
+	if (!c || c->fallback_running[hook])
+		return;
+	for (i = 0; i < NOTE_SLOTS; i++) {
+		n = &c->notes[hook][i];
+		if (n->sk == (__u64)sk) {
+			slot = n;
+			break;
+		}
+		if (!n->sk) {
+			if (!free)
+				free = n;
+		} else if (!oldest || c->seq - n->seq > age) {
+			age = c->seq - n->seq;
+			oldest = n;
+		}
+	}
+	if (!slot)
+		slot = free ? free : oldest;
+	if (!slot)
+		return;
+	/* The socket first: it claims the slot, so a softirq arriving now
+	 * takes another one. */
+	slot->sk = (__u64)sk;
+	slot->what = what;
+	slot->seq = ++c->seq;
+}
+
+/* In the fallback: true when the primary did not run for this event. */
+static __always_inline bool primary_was_skipped(struct cpu_state *c, int hook, const void *sk,
+						__u32 what)
+{
+	struct event_note *n;
+	int i;
+
+	for (i = 0; i < NOTE_SLOTS; i++) {
+		n = &c->notes[hook][i];
+		if (n->sk == (__u64)sk && n->what == what) {
+			n->sk = 0;
+			return false;
+		}
+	}
+	count(nested_handled);
+	return true;
+}
+
+/*
+ * A hook's two programs on tracepoint TP: NAME runs CALL for every event,
+ * NAME_nested only for the events the kernel skipped NAME for. SK and WHAT
+ * identify an event (a socket cannot make the same move twice in a row).
+ */
+#define PRIMARY_AND_FALLBACK(TP, NAME, HOOK, SK, WHAT, CALL, ...)		\
+	SEC("tp_btf/" TP)							\
+	int BPF_PROG(NAME, __VA_ARGS__)						\
+	{									\
+		if (hooks_only)							\
+			return 0;						\
+		note_event(HOOK, SK, WHAT);					\
+		CALL;								\
+		return 0;							\
+	}									\
+										\
+	SEC("tp_btf/" TP)							\
+	int BPF_PROG(NAME##_nested, __VA_ARGS__)				\
+	{									\
+		struct cpu_state *c_ = this_cpu();				\
+										\
+		if (hooks_only || !c_)						\
+			return 0;						\
+		c_->fallback_running[HOOK] = 1;					\
+		if (primary_was_skipped(c_, HOOK, SK, WHAT))			\
+			CALL;							\
+		c_->fallback_running[HOOK] = 0;					\
+		return 0;							\
+	}
+
+#endif /* SYNSCOPE_NESTING_BPF_H */

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * A connection end's record: creation in `socks`, completion, submission
+ * to the ring buffer, and the loss counters on the way.
+ */
+#ifndef SYNSCOPE_RECORDS_BPF_H
+#define SYNSCOPE_RECORDS_BPF_H
+
+/*
+ * Sends one record to user space and counts it (or its loss: a record, or
+ * a link, which is a join and no record). A CPU wakes
+ * the reader once it has submitted wakeup_bytes_per_cpu since it last did;
+ * a softirq interleaving the unlocked count here only shifts one wakeup.
+ */
+static __always_inline void submit(void *data, __u64 size, bool link)
+{
+	struct cpu_state *c;
+	__u64 flags = 0;
+
+	if (wakeup_bytes_per_cpu) {
+		c = this_cpu();
+		flags = BPF_RB_NO_WAKEUP;
+		if (c && (c->unwoken += size) >= wakeup_bytes_per_cpu) {
+			c->unwoken = 0;
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
+	if (bpf_ringbuf_output(&rb, data, size, flags)) {
+		if (link)
+			count(link_drops);
+		else
+			count(ringbuf_drops);
+	} else if (link)
+		count(links_emitted);
+	else
+		count(records_emitted);
+}
+
+/* The handshake record leaves, and its entry with it. */
+static __always_inline void emit(struct synscope_handshake *rec, __u64 key)
+{
+	submit(rec, sizeof(*rec), false);
+	bpf_map_delete_elem(&socks, &key);
+}
+
+/*
+ * Publishes `set` in rec->flags and emits the record if that completed it:
+ * handshake resolved, and connect() returned (client) or accept() returned
+ * it (server). The two halves can arrive at once on two CPUs (accept() may
+ * dequeue a child before its softirq marks it ESTABLISHED): the atomic OR
+ * lets exactly one of them see the record complete. Fields are written
+ * before calling this.
+ */
+static __always_inline void complete(struct synscope_handshake *rec, __u64 key, __u32 set)
+{
+	__u32 need = SYNSCOPE_F_RESOLVED | (rec->role == SYNSCOPE_ROLE_CLIENT ? SYNSCOPE_F_RETURNED
+									       : SYNSCOPE_F_ACCEPTED);
+	__u32 old = __sync_fetch_and_or(&rec->flags, set);
+
+	if ((old & need) != need && ((old | set) & need) == need)
+		emit(rec, key);
+}
+
+static __always_inline __u8 outcome_of(int err)
+{
+	switch (err) {
+	case 0:
+		return SYNSCOPE_OUT_ABANDONED;
+	case ECONNREFUSED:
+		return SYNSCOPE_OUT_REFUSED;
+	case ETIMEDOUT:
+		return SYNSCOPE_OUT_TIMEOUT;
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return SYNSCOPE_OUT_UNREACHABLE;
+	default:
+		return SYNSCOPE_OUT_ERROR;
+	}
+}
+
+/* Starts a connection end's record: type, role, no fd yet, a per-run id. */
+static __always_inline void init_end(struct synscope_handshake *rec, __u8 role)
+{
+	count(ends_tracked);
+	rec->type = SYNSCOPE_REC_HANDSHAKE;
+	rec->role = role;
+	rec->fd = -1;
+	rec->id = __sync_fetch_and_add(&next_id, 1) + 1;
+}
+
+/*
+ * A new entry for the socket at `key`. One already there belongs to a dead
+ * socket whose address was reused without the hooks seeing it end (a
+ * skipped run, or an end lost to a full map): it is replaced, and counted.
+ */
+static __always_inline struct synscope_handshake *new_end(__u64 key, __u8 role)
+{
+	struct synscope_handshake *rec;
+	long err;
+
+	err = bpf_map_update_elem(&socks, &key, &zero_end, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		count(sock_stale);
+		err = bpf_map_update_elem(&socks, &key, &zero_end, BPF_ANY);
+	}
+	if (err) {
+		count(sock_map_full);
+		return NULL;
+	}
+	rec = bpf_map_lookup_elem(&socks, &key);
+	if (rec)
+		init_end(rec, role);
+	return rec;
+}
+
+#endif /* SYNSCOPE_RECORDS_BPF_H */

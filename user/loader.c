@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The loader: open the skeleton, set its rodata and map sizes from the
+ * options, load it (with fexit/inet_csk_accept where the kernel allows it,
+ * else with the accept syscall tracepoints), fill the filter maps, attach
+ * (fallback programs last); at the end, read the kernel side's counters.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "synscope.h" /* before the skeleton, which uses its types */
+#include "synscope.skel.h"
+#include "loader.h"
+#include "pid_listeners.h"
+#include "probe.h"
+#include "tracer.h"
+
+static int verbose;
+static bool quiet_libbpf; /* while probing fexit: its failure is expected */
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (quiet_libbpf || (level == LIBBPF_DEBUG && verbose < 2) ||
+	    (level == LIBBPF_INFO && verbose < 1))
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+void loader_explain(const char *what, int err)
+{
+	const char *lockdown = probe_lockdown();
+
+	fprintf(stderr, "synscope: couldn't %s: %s\n", what, strerror(-err));
+	if (err == -EACCES && geteuid() == 0) {
+		/* As root, EACCES at load is the verifier rejecting a program. */
+		fprintf(stderr, "synscope: the BPF verifier rejected a program on this kernel: run with "
+				"-vv for its log, and report it as a synscope bug\n");
+	} else if (err == -EPERM || err == -EACCES) {
+		if (geteuid() != 0)
+			fprintf(stderr, "synscope: run as root (needs CAP_BPF, CAP_PERFMON and "
+					"CAP_SYS_ADMIN for tracefs)\n");
+		else if (lockdown && !strcmp(lockdown, "confidentiality"))
+			fprintf(stderr, "synscope: kernel lockdown is 'confidentiality', which forbids "
+					"reading kernel memory from BPF; boot with lockdown=integrity or none\n");
+		else
+			fprintf(stderr, "synscope: the kernel refused BPF: check "
+					"/proc/sys/kernel/unprivileged_bpf_disabled, seccomp or an LSM policy\n");
+	} else if (err == -ENOENT || err == -ESRCH) {
+		fprintf(stderr, "synscope: a tracepoint or kernel function is missing; run with -v for "
+				"libbpf's details\n");
+	}
+}
+
+/*
+ * The kernel side wakes the reader per CPU (see wakeup_bytes_per_cpu): each
+ * CPU's share of --wakeup-bytes keeps the total waiting below it. 0 stays 0
+ * (wake on every record).
+ */
+static __u64 per_cpu_wakeup_bytes(unsigned int wakeup_bytes)
+{
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (!wakeup_bytes)
+		return 0;
+	if (ncpus < 1)
+		ncpus = 1;
+	return wakeup_bytes / ncpus ? wakeup_bytes / ncpus : 1;
+}
+
+static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tree, bool with_fexit)
+{
+	struct synscope_bpf *skel = synscope_bpf__open();
+
+	if (!skel)
+		return NULL;
+	skel->rodata->filter_family = cfg->family;
+	skel->rodata->filter_ports = cfg->nports > 0;
+	skel->rodata->filter_tgids = cfg->pid > 0 || tree;
+	skel->rodata->follow_forks = tree;
+	skel->rodata->wakeup_bytes_per_cpu = per_cpu_wakeup_bytes(cfg->wakeup_bytes);
+	skel->rodata->track_close = cfg->track_close;
+	skel->rodata->hooks_only = cfg->hooks_only;
+	bpf_program__set_autoload(skel->progs.handle_receive_reset, cfg->track_close);
+	bpf_program__set_autoload(skel->progs.handle_receive_reset_nested, cfg->track_close);
+	bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);
+	bpf_map__set_max_entries(skel->maps.socks, cfg->max_sockets);
+	bpf_map__set_max_entries(skel->maps.client_peers, cfg->max_sockets);
+	bpf_program__set_autoload(skel->progs.handle_accept_fexit, with_fexit);
+	/* Forks matter only when tracing a process tree. */
+	bpf_program__set_autoload(skel->progs.handle_fork, tree);
+	bpf_program__set_autoload(skel->progs.handle_exit, cfg->pid > 0 || tree);
+	return skel;
+}
+
+/*
+ * Loads with fexit/inet_csk_accept if allowed, else without it. Sets
+ * *fexit_err to the reason fexit was not used (0 if it is used).
+ */
+static int load_skel(const struct synscope_config *cfg, bool tree, struct synscope_bpf **out,
+		     int *fexit_err)
+{
+	struct synscope_bpf *skel = NULL;
+	int err;
+
+	*fexit_err = 0;
+	if (cfg->accept_hook != ACCEPT_HOOK_SYSCALL) {
+		skel = open_skel(cfg, tree, true);
+		if (!skel)
+			return -errno;
+		quiet_libbpf = cfg->accept_hook == ACCEPT_HOOK_AUTO && verbose < 2;
+		err = synscope_bpf__load(skel);
+		quiet_libbpf = false;
+		if (!err) {
+			*out = skel;
+			return 0;
+		}
+		synscope_bpf__destroy(skel);
+		if (cfg->accept_hook == ACCEPT_HOOK_FEXIT) {
+			fprintf(stderr, "synscope: fexit/inet_csk_accept did not load (%s); "
+					"use --accept-hook=auto or syscall\n", strerror(-err));
+			return err;
+		}
+		*fexit_err = err;
+	} else {
+		*fexit_err = -ECANCELED;
+	}
+	skel = open_skel(cfg, tree, false);
+	if (!skel)
+		return -errno;
+	err = synscope_bpf__load(skel);
+	if (err) {
+		synscope_bpf__destroy(skel);
+		return err;
+	}
+	*out = skel;
+	return 0;
+}
+
+/* A program that handles what its primary was skipped for (nest_state in the BPF code). */
+struct fallback {
+	struct bpf_program *prog;
+	struct bpf_link **link; /* the skeleton's slot: destroyed with the skeleton */
+};
+
+#define NFALLBACKS 3
+
+static void nested_fallbacks(struct synscope_bpf *skel, struct fallback out[NFALLBACKS])
+{
+	out[0] = (struct fallback){skel->progs.handle_set_state_nested,
+				   &skel->links.handle_set_state_nested};
+	out[1] = (struct fallback){skel->progs.handle_destroy_nested,
+				   &skel->links.handle_destroy_nested};
+	out[2] = (struct fallback){skel->progs.handle_receive_reset_nested,
+				   &skel->links.handle_receive_reset_nested};
+}
+
+static bool is_nested_fallback(struct synscope_bpf *skel, const struct bpf_program *prog)
+{
+	struct fallback fb[NFALLBACKS];
+	int i;
+
+	nested_fallbacks(skel, fb);
+	for (i = 0; i < NFALLBACKS; i++)
+		if (fb[i].prog == prog)
+			return true;
+	return false;
+}
+
+/*
+ * The fallbacks must run after their primaries on each event, so they are
+ * attached last: a tracepoint calls its probes in the order they were added.
+ */
+static int attach_programs(struct synscope_bpf *skel)
+{
+	struct fallback fb[NFALLBACKS];
+	int i, err;
+
+	nested_fallbacks(skel, fb);
+	for (i = 0; i < NFALLBACKS; i++)
+		bpf_program__set_autoattach(fb[i].prog, false);
+	err = synscope_bpf__attach(skel);
+	if (err)
+		return err;
+	for (i = 0; i < NFALLBACKS; i++) {
+		if (!bpf_program__autoload(fb[i].prog))
+			continue;
+		*fb[i].link = bpf_program__attach(fb[i].prog);
+		if (!*fb[i].link)
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Events no program saw: runs the kernel skipped because the program was
+ * already running on that CPU (bpf_prog_info.recursion_misses, kernel 5.12+),
+ * less those a fallback handled. A fallback's own misses are events its
+ * primary ran for.
+ */
+static unsigned long long program_misses(struct synscope_bpf *skel,
+					 const struct synscope_stats *k)
+{
+	unsigned long long misses = 0;
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		if (verbose && info.recursion_misses)
+			fprintf(stderr, "synscope: the kernel skipped %llu runs of %s (already running "
+					"on that CPU)\n", (unsigned long long)info.recursion_misses,
+				bpf_program__name(prog));
+		if (!is_nested_fallback(skel, prog))
+			misses += info.recursion_misses;
+	}
+	if (verbose && k->nested_handled)
+		fprintf(stderr, "synscope: %llu of them handled by a fallback program\n",
+			(unsigned long long)k->nested_handled);
+	return misses > k->nested_handled ? misses - k->nested_handled : 0;
+}
+
+/* Entries left in the socket map: ends whose record never left the kernel. */
+static int count_in_flight(struct synscope_bpf *skel, unsigned long long *n)
+{
+	__u64 key, next;
+	int err;
+
+	*n = 0;
+	for (err = bpf_map__get_next_key(skel->maps.socks, NULL, &next, sizeof(next)); !err;
+	     err = bpf_map__get_next_key(skel->maps.socks, &key, &next, sizeof(next))) {
+		key = next;
+		(*n)++;
+	}
+	return err == -ENOENT ? 0 : err;
+}
+
+/* The BPF side's counters, summed over the CPUs. Returns 0 or -errno. */
+static int read_kernel_stats(struct synscope_bpf *skel, struct synscope_stats *sum)
+{
+	int i, c, ncpus = libbpf_num_possible_cpus();
+	const size_t nfields = sizeof(*sum) / sizeof(__u64);
+	struct synscope_stats *per_cpu;
+	__u32 zero = 0;
+
+	_Static_assert(sizeof(struct synscope_stats) % sizeof(__u64) == 0, "u64 counters only");
+	memset(sum, 0, sizeof(*sum));
+	if (ncpus < 0)
+		return ncpus;
+	per_cpu = calloc(ncpus, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	if (bpf_map__lookup_elem(skel->maps.stats, &zero, sizeof(zero), per_cpu,
+				 sizeof(*per_cpu) * ncpus, 0)) {
+		free(per_cpu);
+		return -errno;
+	}
+	for (c = 0; c < ncpus; c++)
+		for (i = 0; i < (int)nfields; i++)
+			((__u64 *)sum)[i] += ((const __u64 *)&per_cpu[c])[i];
+	free(per_cpu);
+	return 0;
+}
+
+static int trace_tgid(struct synscope_bpf *skel, pid_t pid)
+{
+	__u32 tgid = pid;
+	__u8 one = 1;
+
+	if (bpf_map__update_elem(skel->maps.traced_tgids, &tgid, sizeof(tgid), &one, sizeof(one), 0))
+		return -errno;
+	return 0;
+}
+
+static int fill_filters(struct synscope_bpf *skel, const struct synscope_config *cfg,
+			const struct workload *w)
+{
+	struct pid_listener found[64];
+	__u8 one = 1;
+	unsigned int i;
+	int n, err;
+
+	for (i = 0; i < cfg->nports; i++) {
+		__u32 port = cfg->ports[i];
+
+		if (bpf_map__update_elem(skel->maps.port_filter, &port, sizeof(port), &one, sizeof(one), 0))
+			return -errno;
+	}
+	for (n = 0; w && n < w->npids; n++) {
+		err = trace_tgid(skel, w->pids[n]);
+		if (err)
+			return err;
+	}
+	if (cfg->pid <= 0)
+		return 0;
+	err = trace_tgid(skel, cfg->pid);
+	if (err)
+		return err;
+	/* Server ends of -p PID: its listeners opened before synscope started. */
+	n = pid_listeners(cfg->pid, found, 64);
+	if (n < 0) {
+		fprintf(stderr, "synscope: couldn't read the listeners of pid %d: %s\n", cfg->pid,
+			strerror(-n));
+		return n;
+	}
+	for (i = 0; i < (unsigned int)n; i++) {
+		struct synscope_listener_key key = {.netns = found[i].netns, .port = found[i].port};
+		struct synscope_listener val = {.tgid = cfg->pid};
+
+		if (bpf_map__update_elem(skel->maps.listeners, &key, sizeof(key), &val, sizeof(val), 0))
+			return -errno;
+		if (verbose)
+			fprintf(stderr, "synscope: pid %d listens on port %u\n", cfg->pid, found[i].port);
+	}
+	return 0;
+}
+
+
+int loader_start(const struct synscope_config *cfg, const struct workload *w,
+		 struct synscope_bpf **out, int *fexit_err)
+{
+	struct synscope_bpf *skel = NULL;
+	int err;
+
+	verbose = cfg->verbose;
+	libbpf_set_print(libbpf_print);
+	err = load_skel(cfg, w != NULL, &skel, fexit_err);
+	if (err) {
+		loader_explain("load BPF programs", err);
+		return err;
+	}
+	err = fill_filters(skel, cfg, w);
+	if (err) {
+		loader_explain("set filters", err);
+		goto fail;
+	}
+	err = attach_programs(skel);
+	if (err) {
+		loader_explain("attach BPF programs", err);
+		goto fail;
+	}
+	*out = skel;
+	return 0;
+fail:
+	synscope_bpf__destroy(skel);
+	return err;
+}
+
+void loader_read_counts(struct synscope_bpf *skel, struct run_summary *sum)
+{
+	int err = read_kernel_stats(skel, &sum->kernel);
+
+	if (err)
+		fprintf(stderr, "synscope: couldn't read the BPF side's counters: %s\n", strerror(-err));
+	sum->kernel_valid = !err;
+	sum->prog_misses = program_misses(skel, &sum->kernel);
+	sum->in_flight_valid = count_in_flight(skel, &sum->in_flight) == 0;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Loading synscope's BPF side: skeleton, options, fexit or the syscall
+ * fallback, filters, attach; and the kernel side's counters at the end.
+ */
+#ifndef SYNSCOPE_LOADER_H
+#define SYNSCOPE_LOADER_H
+
+#include "options.h"
+#include "summary.h"
+
+struct synscope_bpf;
+struct workload;
+
+/*
+ * Opens, loads and attaches the BPF side for cfg (w: the programs synscope
+ * started, whose process trees are traced; NULL if none). *fexit_err is 0
+ * when fexit/inet_csk_accept is used, else why not (-ECANCELED: the user
+ * asked for the syscalls). Returns 0 with *out set, or -errno after
+ * printing what to do.
+ */
+int loader_start(const struct synscope_config *cfg, const struct workload *w,
+		 struct synscope_bpf **out, int *fexit_err);
+
+/*
+ * Fills sum's kernel-side figures: the counters summed over the CPUs
+ * (kernel, kernel_valid), runs the kernel skipped that no fallback handled
+ * (prog_misses), ends still in the socket map (in_flight, in_flight_valid).
+ */
+void loader_read_counts(struct synscope_bpf *skel, struct run_summary *sum);
+
+/* Prints why `what` failed with err (-errno), in terms of what the user can do. */
+void loader_explain(const char *what, int err);
+
+#endif
