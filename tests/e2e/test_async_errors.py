@@ -16,12 +16,13 @@ from harness import DEMO_CLIENT, Netns, Tracer, check, check_eq, free_port, hand
 
 CLIENT, ROUTER = "10.98.1.1", "10.98.1.254"
 HOST_UNREACH = "10.98.2.3"   # router: `unreachable` route, ICMP host unreachable
+BLACKHOLE = "10.98.4.3"      # router: `blackhole` route, SYNs dropped without a word
 NET_UNREACH = "10.98.3.3"    # router: no route at all, ICMP net unreachable
 CLIENT6, ROUTER6 = "fd98:1::1", "fd98:1::fe"
 UNREACH6 = "fd98:2::3"       # router: `unreachable` route, ICMPv6 no route
 
 OUTCOME = {"EHOSTUNREACH": "unreachable", "ENETUNREACH": "unreachable",
-           "ECONNREFUSED": "refused"}
+           "ECONNREFUSED": "refused", "ETIMEDOUT": "timeout"}
 
 # connect() with a timeout, as socket.create_connection() and requests do it;
 # prints the errno name the application saw.
@@ -29,7 +30,7 @@ PY_CLIENT = r"""
 import errno, socket, sys
 family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
 s = socket.socket(family, socket.SOCK_STREAM)
-s.settimeout(5)
+s.settimeout(float(sys.argv[3]) if len(sys.argv) > 3 else 5)
 try:
     s.connect((sys.argv[1], int(sys.argv[2])))
     # Linux wakes poll() as it queues an ICMP error, a moment before it sets
@@ -37,10 +38,10 @@ try:
     # comes with the first send(), as it would in the application.
     s.sendall(b"\n")
     print("connected")
-except socket.timeout:
-    print("timeout")
 except OSError as e:
-    print(errno.errorcode[e.errno])
+    # socket.timeout is TimeoutError: the kernel's ETIMEDOUT has an errno,
+    # Python's own timeout none.
+    print(errno.errorcode[e.errno] if e.errno else "python-timeout")
 s.close()
 """
 
@@ -78,6 +79,7 @@ class Routed:
         for name in ("net.ipv4.icmp_ratelimit", "net.ipv6.icmp.ratelimit"):
             r.sysctl(name, 0)
         r.run(["ip", "route", "add", "unreachable", HOST_UNREACH + "/32"], check=True)
+        r.run(["ip", "route", "add", "blackhole", BLACKHOLE + "/32"], check=True)
         r.run(["ip", "-6", "route", "add", "unreachable", UNREACH6 + "/128"], check=True)
 
     def __exit__(self, *exc):
@@ -85,11 +87,14 @@ class Routed:
         self.client.__exit__(*exc)
 
 
-def trace_clients(tag, runs):
+def trace_clients(tag, runs, setup=None):
     """Runs each (argv, parse) client in the client namespace under one synscope filtered
-    to the test's port; returns [(errno the client reported, its record)] in run order."""
+    to the test's port (after setup(net), if given); returns [(errno the client
+    reported, its record)] in run order."""
     port = free_port(hash(tag) % 1000)
     with Routed() as net, tempfile.TemporaryDirectory() as tmp:
+        if setup:
+            setup(net)
         tracer = Tracer(["-P", str(port)], os.path.join(tmp, "out.jsonl"))
         seen = []
         try:
@@ -106,18 +111,18 @@ def trace_clients(tag, runs):
         return list(zip(seen, sorted(ends, key=lambda r: r["t_call_ns"])))
 
 
-def python_client(addr):
-    return (["python3", "-c", PY_CLIENT, addr, "PORT"], lambda p: p.stdout.strip())
+def python_client(addr, timeout=5):
+    return (["python3", "-c", PY_CLIENT, addr, "PORT", str(timeout)], lambda p: p.stdout.strip())
 
 
-def curl_client(addr):
+def curl_client(addr, timeout=5):
     host = f"[{addr}]" if ":" in addr else addr
     # curl prints no errno: its exit status 7 is "failed to connect"; the errno is
     # checked against the Python runs of the same destination. When poll() woke
     # before sk_err was set (see PY_CLIENT), curl fails on its send instead: 55.
     def parse(p):
         return "failed" if p.returncode in (7, 55) else "curl-exit-%d" % p.returncode
-    return (["curl", "-sS", "-m", "5", f"http://{host}:PORT/"], parse)
+    return (["curl", "-sS", "-m", str(timeout), f"http://{host}:PORT/"], parse)
 
 
 def demo_client_nonblock(addr):
@@ -167,3 +172,30 @@ def test_curl_unreachable():
     check_eq(py_got, "EHOSTUNREACH", "the same destination's errno, from Python")
     check_eq((curl_rec["outcome"], curl_rec["errno"]), ("unreachable", "EHOSTUNREACH"),
              "curl's record")
+
+
+def test_kernel_timeout_nonblocking_clients():
+    # SYNs into a blackhole, and one retransmission allowed (tcp_syn_retries
+    # 1: SYN, again after 1 s, give up 2 s later): the kernel's ETIMEDOUT
+    # reaches the clients through SO_ERROR within their own timeouts.
+    def timeout_run(net):
+        net.client.sysctl("net.ipv4.tcp_syn_retries", 1)
+    pairs = trace_clients("timeout", [python_client(BLACKHOLE, 20),
+                                      demo_client_nonblock(BLACKHOLE),
+                                      curl_client(BLACKHOLE, 20)], setup=timeout_run)
+    (py_got, py_rec), (demo_got, demo_rec), (curl_got, curl_rec) = pairs
+    check_eq([py_got, demo_got], ["ETIMEDOUT", "ETIMEDOUT"],
+             "what Python and demo-client --nonblock got")
+    check_typed(pairs[:2], "timeout")
+    # curl says 28 for the kernel's ETIMEDOUT as for its own -m; the record
+    # tells them apart (had curl given up first, the end would be abandoned).
+    check_eq(curl_got, "curl-exit-28", "curl's exit status (timed out)")
+    check_eq((curl_rec["outcome"], curl_rec["errno"]), ("timeout", "ETIMEDOUT"), "curl's record")
+    check(curl_rec["t_end_ns"] - curl_rec["t_syn_ns"] < 10e9,
+          "the kernel gave up within 10 s, before curl's own 20 s",
+          curl_rec["t_end_ns"] - curl_rec["t_syn_ns"], "< 10 s in ns")
+    for rec in (py_rec, demo_rec, curl_rec):
+        # 1 or 2: the give-up test compares elapsed time with the modelled
+        # timeout of 1 retry (tcp_write_timeout()), at timer granularity.
+        check(rec["retrans"] in (1, 2), f"SYN retransmissions of {rec['comm']}",
+              rec["retrans"], "1 or 2")
