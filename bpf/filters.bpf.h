@@ -48,16 +48,4 @@ static __always_inline bool family_allowed(__u16 family, const __u8 *daddr)
 	return family == filter_family;
 }
 
-static __always_inline void to_v6(__u8 *out, const __u8 *addr, __u16 family)
-{
-	if (family == AF_INET6) {
-		__builtin_memcpy(out, addr, 16);
-		return;
-	}
-	__builtin_memset(out, 0, 10);
-	out[10] = 0xff;
-	out[11] = 0xff;
-	__builtin_memcpy(out + 12, addr, 4);
-}
-
 #endif /* SYNSCOPE_FILTERS_BPF_H */

@@ -54,8 +54,6 @@ static __always_inline void index_client(struct synscope_handshake *rec, __u64 k
 	struct join_key jk = {};
 	struct join_val jv = {.sk = key, .id = rec->id};
 
-	to_v6(jk.caddr, rec->saddr, rec->family);
-	to_v6(jk.saddr, rec->daddr, rec->family);
 	jk.cport = rec->sport;
 	jk.sport = rec->dport;
 	jk.c_iss = rec->iss;
@@ -83,8 +81,6 @@ static __always_inline void join_server(struct synscope_handshake *srv)
 	struct join_val *jv;
 	__u32 old;
 
-	to_v6(jk.caddr, srv->daddr, srv->family);
-	to_v6(jk.saddr, srv->saddr, srv->family);
 	jk.cport = srv->dport;
 	jk.sport = srv->sport;
 	jk.c_iss = srv->irs;

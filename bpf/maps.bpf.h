@@ -99,17 +99,20 @@ struct {
 } listeners SEC(".maps");
 
 /*
- * Established clients, indexed by their 4-tuple and ISS/IRS so that the
+ * Established clients, indexed by their ports and ISS/IRS so that the
  * server end created a moment later on this host finds its peer. LRU:
- * clients of remote servers are never looked up and simply age out.
+ * clients of remote servers are never looked up and simply age out. No
+ * addresses: the client's ISS is a keyed hash of the 4-tuple (RFC 6528,
+ * secure_tcp_seq()), and the IRS the server's, so ports, ISS and IRS tell
+ * connections apart already, and a 16-byte key hashes faster than one
+ * holding two IPv6-sized addresses.
  */
 struct join_key {
-	__u8 caddr[16]; /* client address, IPv4 as ::ffff:a.b.c.d */
-	__u8 saddr[16]; /* server address, same form */
-	__u16 cport;
-	__u16 sport;
 	__u32 c_iss;
 	__u32 c_irs;
+	__u16 cport;
+	__u16 sport;
+	__u32 pad;
 };
 
 struct join_val {

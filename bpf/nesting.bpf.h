@@ -38,7 +38,7 @@ struct event_note {
 	__u32 seq;  /* age, for reuse when no slot is free */
 };
 
-/* Per-CPU working state: the notes above, and the wakeup accounting. */
+/* Per-CPU working state: the notes above, the wakeup accounting, the ids. */
 struct cpu_state {
 	struct event_note notes[NEST_HOOKS][NOTE_SLOTS];
 	__u32 seq;
@@ -51,6 +51,7 @@ struct cpu_state {
 	__u8 fallback_running[NEST_HOOKS];
 	__u8 pad;
 	__u64 unwoken; /* bytes this CPU submitted since it last woke the reader */
+	__u64 ids;     /* connection ends this CPU has numbered (see id_stride) */
 };
 
 struct {

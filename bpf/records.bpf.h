@@ -81,11 +81,16 @@ static __always_inline __u8 outcome_of(int err)
 /* Starts a connection end's record: type, role, no fd yet, a per-run id. */
 static __always_inline void init_end(struct synscope_handshake *rec, __u8 role)
 {
+	struct cpu_state *c = this_cpu();
+
 	count(ends_tracked);
 	rec->type = SYNSCOPE_REC_HANDSHAKE;
 	rec->role = role;
 	rec->fd = -1;
-	rec->id = __sync_fetch_and_add(&next_id, 1) + 1;
+	/* Atomic: a softirq may number an end in the middle of this one. */
+	if (c)
+		rec->id = __sync_fetch_and_add(&c->ids, 1) * id_stride +
+			  bpf_get_smp_processor_id() + 1;
 }
 
 /*

@@ -75,7 +75,13 @@ const volatile bool track_close = false;
  */
 const volatile bool hooks_only = false;
 
-static __u64 next_id;
+/*
+ * Ids: each CPU numbers its ends, id = its count * id_stride + CPU + 1, so
+ * ids are unique and small without one counter all CPUs write (a cache
+ * line moving between them twice a connection). User space sets the
+ * number of possible CPUs.
+ */
+const volatile __u32 id_stride = 1;
 
 /*
  * Record stamps: CLOCK_MONOTONIC. bpf_ktime_get_boot_ns() also reads the

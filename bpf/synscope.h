@@ -98,7 +98,7 @@ struct synscope_handshake {
 	__u32 backlog;   /* server: effective backlog, sk_max_ack_backlog = min(backlog, somaxconn) */
 	__u32 backlog_req; /* server: backlog passed to listen(), 0 if that call was not traced */
 	__u32 pad1;
-	__u64 id;        /* per-run id of this connection end, from 1 */
+	__u64 id;        /* per-run id of this connection end, unique, from 1; numbered per CPU, not in time order */
 	__u64 peer_id;   /* id of the other end on this host, 0 if unknown */
 	__u64 netns;     /* network namespace inode number */
 	__u64 ts_call;   /* connect() entry (client) / accept() entry (server), mono ns */

@@ -75,6 +75,7 @@ static __u64 per_cpu_wakeup_bytes(unsigned int wakeup_bytes)
 static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tree, bool with_fexit)
 {
 	struct synscope_bpf *skel = synscope_bpf__open();
+	int ncpus = libbpf_num_possible_cpus();
 
 	if (!skel)
 		return NULL;
@@ -85,6 +86,7 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	skel->rodata->wakeup_bytes_per_cpu = per_cpu_wakeup_bytes(cfg->wakeup_bytes);
 	skel->rodata->track_close = cfg->track_close;
 	skel->rodata->hooks_only = cfg->hooks_only;
+	skel->rodata->id_stride = ncpus > 0 ? ncpus : 1;
 	bpf_program__set_autoload(skel->progs.handle_receive_reset, cfg->track_close);
 	bpf_program__set_autoload(skel->progs.handle_receive_reset_nested, cfg->track_close);
 	bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);

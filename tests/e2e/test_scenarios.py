@@ -115,7 +115,7 @@ def test_scenario_close():
     ends, stats, closes = run.ends, run.stats, run.closes
     check_eq(len(closes), 4, "close records: both ends of both connections")
     by_id = {c["id"]: c for c in closes}
-    clients = sorted((r for r in ends if r["role"] == "client"), key=lambda r: r["id"])
+    clients = sorted((r for r in ends if r["role"] == "client"), key=lambda r: r["t_syn_ns"])
     check_eq(len(clients), 2, "client records")
     first, second = clients
     for client, closer in ((first, "client"), (second, "server")):
