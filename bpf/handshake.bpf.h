@@ -170,7 +170,6 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 	}
 	if (newstate == TCP_ESTABLISHED) {
 		rec->outcome = SYNSCOPE_OUT_ESTABLISHED;
-		rec->err = 0; /* a soft error reported on the way (error_report()) */
 		read_isn(rec, sk);
 		if (rec->role == SYNSCOPE_ROLE_CLIENT)
 			index_client(rec, key);
@@ -183,14 +182,23 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 	}
 	/*
 	 * CLOSE before ESTABLISHED: the SYN went out, nothing was acknowledged,
-	 * so snd_una is still the ISS. The error is sk_err when the kernel gave
-	 * up; else the one reported earlier (error_report(), which the
-	 * application may have taken with SO_ERROR before its close() got
-	 * here); else a soft error it never collected (errno only: the
-	 * application gave up first, the end stays abandoned).
+	 * so snd_una is still the ISS. The error, by how it reached the socket
+	 * (tcp_v4_err(), tcp_v6_err(), tcp_reset(), tcp_write_err()):
+	 *  - sk_err: the kernel gave up, or an RST or ICMP arrived while the
+	 *    application did not hold the socket; it is closed at once;
+	 *  - an ICMP that came back while connect() still held the socket
+	 *    leaves the socket in SYN_SENT with sk_err_soft set, and is queued
+	 *    on the error queue (IPv4; IPv6 with IPV6_RECVERR), which wakes a
+	 *    poll(). A non-blocking client then takes sk_err_soft with SO_ERROR
+	 *    and calls close(): the queued ICMP, purged only when the socket is
+	 *    freed, still says what it got;
+	 *  - sk_err_soft still set: an error the application never collected
+	 *    (errno only: it gave up first, the end stays abandoned).
 	 */
 	if (sk->sk_err)
 		rec->err = sk->sk_err;
+	else if (!sk->sk_err_soft)
+		rec->err = queued_icmp_errno(sk);
 	if (rec->err) {
 		rec->outcome = outcome_of(rec->err);
 	} else {
@@ -268,38 +276,5 @@ static __always_inline void set_state(const struct sock *sk, int oldstate, int n
 PRIMARY_AND_FALLBACK("inet_sock_set_state", handle_set_state, NEST_SET_STATE, sk,
 		     (__u32)oldstate << 8 | (__u32)newstate, set_state(sk, oldstate, newstate),
 		     const struct sock *sk, const int oldstate, const int newstate)
-
-/*
- * An error reported on a connecting socket (sk_error_report()). The
- * application may take it with poll() and SO_ERROR, which clears it, and
- * then close() ends the socket with no error left to read: it is kept here
- * for CLOSE. Two ways an ICMP unreachable reaches a SYN_SENT socket
- * (tcp_v4_err(), tcp_v6_err()):
- *  - socket not owned by the user: sk_err is set, reported, and the socket
- *    closed at once (tcp_done_with_error());
- *  - owned (the ICMP came back while connect() still held the socket, as on
- *    a short path): sk_err_soft only, the socket stays in SYN_SENT, and with
- *    IP_RECVERR the ICMP is queued on the error queue and reported first.
- */
-SEC("tp_btf/inet_sk_error_report")
-int BPF_PROG(handle_error_report, const struct sock *sk)
-{
-	struct synscope_handshake *rec;
-	__u64 key = (__u64)sk;
-	int err;
-
-	if (hooks_only || sk->sk_protocol != IPPROTO_TCP ||
-	    sk->__sk_common.skc_state != TCP_SYN_SENT)
-		return 0;
-	rec = bpf_map_lookup_elem(&socks, &key);
-	if (!rec)
-		return 0;
-	err = sk->sk_err;
-	if (!err)
-		err = queued_icmp_errno(sk);
-	if (err)
-		rec->err = err;
-	return 0;
-}
 
 #endif /* SYNSCOPE_HANDSHAKE_BPF_H */

@@ -86,9 +86,9 @@ static __always_inline void read_isn(struct synscope_handshake *rec, const struc
 #define SO_EE_ORIGIN_ICMP6 3
 
 /*
- * The errno of the ICMP error last queued on sk's error queue (0 if the
- * last entry is something else, a transmit timestamp for instance).
- * ip_icmp_error() queues it, and reports it, before tcp_v4_err() sets
+ * The errno of the ICMP error last queued on sk's error queue (0 if there
+ * is none, or the last entry is something else, a transmit timestamp for
+ * instance). ip_icmp_error() queues it before tcp_v4_err() sets sk_err or
  * sk_err_soft.
  */
 static __always_inline int queued_icmp_errno(const struct sock *sk)
