@@ -7,10 +7,10 @@
 #define SYNSCOPE_RECORDS_BPF_H
 
 /*
- * Sends one record to user space and counts it (or its loss: a record, or
- * a link, which is a join and no record). A CPU wakes
- * the reader once it has submitted wakeup_bytes_per_cpu since it last did;
- * a softirq interleaving the unlocked count here only shifts one wakeup.
+ * Sends one record to user space and counts it, or its loss (a link lost
+ * is a join lost, no record). A CPU wakes the reader once it has submitted
+ * wakeup_bytes_per_cpu since it last did; a softirq interleaving the
+ * unlocked count here only shifts one wakeup.
  */
 static __always_inline void submit(void *data, __u64 size, bool link)
 {
