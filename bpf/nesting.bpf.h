@@ -26,17 +26,30 @@
  * overlapping-teardown load). Notes are per event, so a softirq between
  * the two programs, or a pre-6.2 kernel that runs the primary nested, finds
  * its own note. At most one note per context is outstanding; a note whose
- * fallback the kernel skipped stays behind until its slot is reused.
+ * fallback the kernel skipped (a softirq in the gap around a running
+ * fallback) stays behind until its slot is reused. So that such a note
+ * cannot answer for a later socket at the same address making the same
+ * move (a destroy note matches any destroy at that address), a note also
+ * holds the connection's ports and remote address.
  */
 enum nest_hook { NEST_SET_STATE, NEST_DESTROY, NEST_RESET, NEST_HOOKS };
 
 #define NOTE_SLOTS 8
 
 struct event_note {
-	__u64 sk;   /* 0: free */
-	__u32 what; /* set_state: old << 8 | new; others 0 */
-	__u32 seq;  /* age, for reuse when no slot is free */
+	__u64 sk;    /* 0: free */
+	__u32 what;  /* set_state: old << 8 | new; others 0 */
+	__u32 seq;   /* age, for reuse when no slot is free */
+	__u32 tuple; /* event_tuple() of the socket */
+	__u32 pad;
 };
+
+/* The socket's ports and IPv4 remote address, folded: the same for a
+ * primary and its fallback (one event), rarely for two connections. */
+static __always_inline __u32 event_tuple(const struct sock *sk)
+{
+	return sk->__sk_common.skc_portpair ^ sk->__sk_common.skc_daddr;
+}
 
 /* Per-CPU working state: the notes above, the wakeup accounting, the ids. */
 struct cpu_state {
@@ -74,7 +87,7 @@ static __always_inline struct cpu_state *this_cpu(void)
  * fallback the kernel skipped: the socket has moved on, or the address was
  * freed and reused), else in a free slot, else in place of the oldest.
  */
-static __always_inline void note_event(int hook, const void *sk, __u32 what)
+static __always_inline void note_event(int hook, const struct sock *sk, __u32 what)
 {
 	struct cpu_state *c = this_cpu();
 	struct event_note *slot = NULL, *free = NULL, *oldest = NULL, *n;
@@ -105,19 +118,21 @@ static __always_inline void note_event(int hook, const void *sk, __u32 what)
 	 * takes another one. */
 	slot->sk = (__u64)sk;
 	slot->what = what;
+	slot->tuple = event_tuple(sk);
 	slot->seq = ++c->seq;
 }
 
 /* In the fallback: true when the primary did not run for this event. */
-static __always_inline bool primary_was_skipped(struct cpu_state *c, int hook, const void *sk,
-						__u32 what)
+static __always_inline bool primary_was_skipped(struct cpu_state *c, int hook,
+						const struct sock *sk, __u32 what)
 {
+	__u32 tuple = event_tuple(sk);
 	struct event_note *n;
 	int i;
 
 	for (i = 0; i < NOTE_SLOTS; i++) {
 		n = &c->notes[hook][i];
-		if (n->sk == (__u64)sk && n->what == what) {
+		if (n->sk == (__u64)sk && n->what == what && n->tuple == tuple) {
 			n->sk = 0;
 			return false;
 		}
