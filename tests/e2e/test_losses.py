@@ -54,13 +54,15 @@ def traced(tag, synscope_args, argv):
 
 
 def check_accounted(counts, ends, stats, reason):
+    """Two ends per connection made, one (the client's) per connect() that failed."""
     lost = stats["lost"]
     check(lost[reason] > 0, f"the load provoked {reason} losses", lost[reason], "> 0")
     others = {k: v for k, v in lost.items() if v and k not in (reason, "total")}
     check_eq(others, {}, f"no losses but {reason}")
-    check_eq(len(ends) + lost[reason] + stats["in_flight"], 2 * counts["connections"],
+    made = 2 * counts["connections"] + counts.get("failed", 0)
+    check_eq(len(ends) + lost[reason] + stats["in_flight"], made,
              f"records ({len(ends)}) + {reason} ({lost[reason]}) + in flight at exit "
-             f"({stats['in_flight']}) = two ends per connection made")
+             f"({stats['in_flight']}) = ends made ({counts})")
     check_eq(lost["total"], lost[reason], "lost.total")
 
 
