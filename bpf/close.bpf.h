@@ -16,6 +16,8 @@ static __always_inline void start_close(const struct sock *sk, const struct syns
 		count(close_storage_full);
 		return;
 	}
+	if (!cl->nstates) /* not a second look at the same end */
+		count(closes_open);
 	cl->type = SYNSCOPE_REC_CLOSE;
 	cl->role = rec->role;
 	cl->id = rec->id;
@@ -108,6 +110,7 @@ static __always_inline void destroy(struct sock *sk)
 		}
 	}
 	cl->ts_destroy = now_ns();
+	count_add(closes_open, -1);
 	submit(cl, sizeof(*cl), false);
 }
 

@@ -191,6 +191,14 @@ struct synscope_stats {
 	__u64 sock_stale;        /* socket entry found at a new end's address and replaced: its end was lost */
 	__u64 close_storage_full; /* --close: no socket storage for an established end's close state */
 	__u64 link_drops;        /* a SYNSCOPE_REC_LINK not submitted: ring buffer full (a join lost, no record) */
+	/*
+	 * --close: established ends whose socket has not been destroyed yet:
+	 * +1 when the close state is created at ESTABLISHED, -1 when the close
+	 * record leaves at tcp:tcp_destroy_sock, on whichever CPU each runs.
+	 * One CPU's copy can go below zero: sum all CPUs as u64 and read the
+	 * sum as signed. At exit, the ends still open (no close record).
+	 */
+	__u64 closes_open;
 };
 
 #endif /* SYNSCOPE_H */

@@ -84,6 +84,11 @@ struct run_summary {
 unsigned long long summary_kernel_losses(const struct run_summary *sum);
 /* The kernel-side loss line of the summary (nothing if the counts are unknown). */
 void summary_print_lost(FILE *f, const struct run_summary *sum);
+/*
+ * --close: established ends whose socket was not destroyed before synscope
+ * stopped (their close record was never written); 0 if unknown.
+ */
+long long summary_closes_open(const struct run_summary *sum);
 /* The human summary printed to stderr at exit. */
 void summary_print(FILE *f, const struct run_summary *sum);
 

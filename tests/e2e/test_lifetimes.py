@@ -41,6 +41,41 @@ def test_ends_in_the_accept_queue_at_exit_are_counted():
               "the summary names them", tracer.stderr[-400:], "a line about ends in flight")
 
 
+# A server that accepts n connections and holds both ends open until told to close.
+HOLD_OPEN = r"""
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+srv = socket.socket(); srv.bind(("127.0.0.1", port)); srv.listen(16)
+clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+accepted = [srv.accept()[0] for _ in range(n)]
+print("established", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_established_ends_open_at_exit_are_counted():
+    n = 4
+    port = free_port(703)
+    with Netns("openends") as ns, tempfile.TemporaryDirectory() as tmp:
+        tracer = Tracer(["--close", "-P", str(port)], os.path.join(tmp, "out.jsonl"))
+        prog = ns.popen(["python3", "-c", HOLD_OPEN, str(port), str(n)], stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE)
+        try:
+            wait_for_line(prog, r"^established$", 20)
+            status, records = tracer.stop()
+        finally:
+            prog.communicate(input=b"\n", timeout=20)
+        check_eq(status, 0, "synscope exit status")
+        ends = handshakes(records, ns.inode, port)
+        check_eq(len(ends), 2 * n, "both ends' handshake records")
+        check_eq([r for r in records if r.get("type") == "close"], [],
+                 "no close record: no socket was destroyed")
+        stats = records[-1]
+        check_eq(stats["closes_open"], 2 * n, "established ends still open at exit, counted")
+        check(f"{2 * n} established ends not yet closed at exit" in tracer.stderr,
+              "the summary names them", tracer.stderr[-400:], "a line about open ends")
+
+
 # Listens, waits for a line, closes the listener, waits for another line.
 LISTEN_THEN_CLOSE = r"""
 import socket, sys
