@@ -14,12 +14,13 @@ VMLINUX := vmlinux/vmlinux.h
 
 # Debian/Ubuntu packages needed to build and test.
 DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
-	libjson-c-dev libcmocka-dev iproute2 python3 tcpdump curl liburing-dev
+	libjson-c-dev libcmocka-dev libmicrohttpd-dev iproute2 python3 tcpdump curl liburing-dev \
+	prometheus
 
-LIBS_PKG := libbpf json-c
+LIBS_PKG := libbpf json-c libmicrohttpd
 USER_CFLAGS := -g -O2 -Wall -Wextra -Werror -std=gnu11 -I$(OBJ) -Ibpf -Iuser \
 	$(shell $(PKG_CONFIG) --cflags $(LIBS_PKG) 2>/dev/null) $(EXTRA_CFLAGS)
-USER_LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -lz -ljson-c)
+USER_LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -lz -ljson-c -lmicrohttpd) -lm
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
 	-Wno-unused-parameter -Ivmlinux -Ibpf
 
@@ -38,7 +39,7 @@ all: deps
 	@$(MAKE) --no-print-directory build
 
 # The loader and its parts; one concern a file (see README "Layout").
-SYNSCOPE_SRCS := synscope.c tracer.c loader.c options.c probe.c pid_listeners.c netstat.c launch.c demo.c \
+SYNSCOPE_SRCS := synscope.c tracer.c loader.c options.c probe.c pid_listeners.c netstat.c launch.c demo.c metrics.c \
 	decode.c tracker.c summary.c histogram.c output.c output_text.c output_jsonl.c output_timeline.c \
 	capture_write.c capture_read.c replay.c outbuf.c json_writer.c
 

@@ -17,6 +17,8 @@ static __always_inline void submit(void *data, __u64 size, bool link)
 	struct cpu_state *c;
 	__u64 flags = 0;
 
+	if (!emit_records)
+		return;
 	if (wakeup_bytes_per_cpu) {
 		c = this_cpu();
 		flags = BPF_RB_NO_WAKEUP;
@@ -39,6 +41,8 @@ static __always_inline void submit(void *data, __u64 size, bool link)
 /* The handshake record leaves, and its entry with it. */
 static __always_inline void emit(struct synscope_handshake *rec, __u64 key)
 {
+	if (aggregate)
+		account(rec);
 	submit(rec, sizeof(*rec), false);
 	bpf_map_delete_elem(&socks, &key);
 }

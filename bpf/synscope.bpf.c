@@ -16,6 +16,7 @@
  *   nesting.bpf.h    fallback programs for the runs the kernel skips
  *   filters.bpf.h    -p, -P, -4/-6
  *   sock_read.bpf.h  socket reads (BTF loads, probe reads, fd tables)
+ *   metrics.bpf.h    --metrics: records counted in the kernel
  *   records.bpf.h    a record's creation, completion and submission
  *   close.bpf.h      --close paths, and socket destruction
  *   handshake.bpf.h  the state tracepoint: SYN_SENT .. ESTABLISHED/CLOSE, joins
@@ -74,6 +75,10 @@ const volatile bool track_close = false;
  * prunes the test when it is false.
  */
 const volatile bool hooks_only = false;
+/* --metrics: count every record in the kernel (metrics.bpf.h). */
+const volatile bool aggregate = false;
+/* Send records to user space; false with --metrics alone: nothing crosses the ring buffer. */
+const volatile bool emit_records = true;
 
 /*
  * Ids: each CPU numbers its ends, id = its count * id_stride + CPU + 1, so
@@ -95,6 +100,7 @@ const volatile __u32 id_stride = 1;
 #include "nesting.bpf.h"
 #include "filters.bpf.h"
 #include "sock_read.bpf.h"
+#include "metrics.bpf.h"
 #include "records.bpf.h"
 #include "close.bpf.h"
 #include "handshake.bpf.h"

@@ -157,6 +157,32 @@ struct synscope_close {
 };
 
 /*
+ * --metrics: handshakes aggregated in the kernel, read by user space at
+ * each scrape (user/metrics.c), one copy per CPU.
+ *
+ * A histogram of durations: buckets[i] counts durations d with
+ * 2^(i-1) us < d <= 2^i us (bucket 0: d <= 1 us), the last bucket those
+ * above 2^(SYNSCOPE_HIST_BUCKETS-2) us (about 67 s); sum_ns is their sum.
+ */
+#define SYNSCOPE_HIST_BUCKETS 28
+
+struct synscope_hist {
+	__u64 buckets[SYNSCOPE_HIST_BUCKETS];
+	__u64 sum_ns;
+};
+
+/* The `metrics` per-CPU array's one entry. Index [role][outcome] by the enums above (0 unused). */
+struct synscope_metrics {
+	__u64 handshakes[3][8];          /* connection ends by role and outcome, as their records */
+	struct synscope_hist connect[8]; /* client: connect() entry (else SYN_SENT) to ESTABLISHED or failure, by outcome */
+};
+
+/* The `listener_metrics` per-CPU hash: one entry per listener (struct synscope_listener_key). */
+struct synscope_listener_metrics {
+	struct synscope_hist accept_wait; /* server: ESTABLISHED to the accept() return, accepted ends seen returned */
+};
+
+/*
  * Counters kept by the BPF side, one copy per CPU (the `stats` per-CPU array),
  * summed by user space at exit.
  * Nothing is dropped silently: each failure path bumps one of these.
@@ -199,6 +225,7 @@ struct synscope_stats {
 	 * sum as signed. At exit, the ends still open (no close record).
 	 */
 	__u64 closes_open;
+	__u64 metrics_map_full;  /* --metrics: a listener's histogram could not be created (listener_metrics full) */
 };
 
 #endif /* SYNSCOPE_H */

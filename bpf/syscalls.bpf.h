@@ -110,6 +110,8 @@ static __always_inline void report_no_syn(struct inflight_call *call, int err)
 		    SYNSCOPE_F_NO_SYN;
 	rec.ts_call = call->ts;
 	rec.ts_end = rec.ts_ret = now_ns();
+	if (aggregate)
+		account(&rec);
 	submit(&rec, sizeof(rec), false);
 }
 

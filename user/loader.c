@@ -86,6 +86,8 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	skel->rodata->wakeup_bytes_per_cpu = per_cpu_wakeup_bytes(cfg->wakeup_bytes);
 	skel->rodata->track_close = cfg->track_close;
 	skel->rodata->hooks_only = cfg->hooks_only;
+	skel->rodata->aggregate = cfg->metrics_spec != NULL;
+	skel->rodata->emit_records = !options_metrics_only(cfg);
 	skel->rodata->id_stride = ncpus > 0 ? ncpus : 1;
 	bpf_program__set_autoload(skel->progs.handle_receive_reset, cfg->track_close);
 	bpf_program__set_autoload(skel->progs.handle_receive_reset_nested, cfg->track_close);
@@ -204,8 +206,8 @@ static int attach_programs(struct synscope_bpf *skel)
  * less those a fallback handled. A fallback's own misses are events its
  * primary ran for.
  */
-static unsigned long long program_misses(struct synscope_bpf *skel,
-					 const struct synscope_stats *k)
+unsigned long long loader_unhandled_misses(struct synscope_bpf *skel,
+					   const struct synscope_stats *k, bool report)
 {
 	unsigned long long misses = 0;
 	struct bpf_program *prog;
@@ -217,14 +219,14 @@ static unsigned long long program_misses(struct synscope_bpf *skel,
 
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
-		if (verbose && info.recursion_misses)
+		if (report && verbose && info.recursion_misses)
 			fprintf(stderr, "synscope: the kernel skipped %llu runs of %s (already running "
 					"on that CPU)\n", (unsigned long long)info.recursion_misses,
 				bpf_program__name(prog));
 		if (!is_nested_fallback(skel, prog))
 			misses += info.recursion_misses;
 	}
-	if (verbose && k->nested_handled)
+	if (report && verbose && k->nested_handled)
 		fprintf(stderr, "synscope: %llu of them handled by a fallback program\n",
 			(unsigned long long)k->nested_handled);
 	return misses > k->nested_handled ? misses - k->nested_handled : 0;
@@ -245,8 +247,7 @@ static int count_in_flight(struct synscope_bpf *skel, unsigned long long *n)
 	return err == -ENOENT ? 0 : err;
 }
 
-/* The BPF side's counters, summed over the CPUs. Returns 0 or -errno. */
-static int read_kernel_stats(struct synscope_bpf *skel, struct synscope_stats *sum)
+int loader_read_stats(struct synscope_bpf *skel, struct synscope_stats *sum)
 {
 	int i, c, ncpus = libbpf_num_possible_cpus();
 	const size_t nfields = sizeof(*sum) / sizeof(__u64);
@@ -358,11 +359,11 @@ fail:
 
 void loader_read_counts(struct synscope_bpf *skel, struct run_summary *sum)
 {
-	int err = read_kernel_stats(skel, &sum->kernel);
+	int err = loader_read_stats(skel, &sum->kernel);
 
 	if (err)
 		fprintf(stderr, "synscope: couldn't read the BPF side's counters: %s\n", strerror(-err));
 	sum->kernel_valid = !err;
-	sum->prog_misses = program_misses(skel, &sum->kernel);
+	sum->prog_misses = loader_unhandled_misses(skel, &sum->kernel, true);
 	sum->in_flight_valid = count_in_flight(skel, &sum->in_flight) == 0;
 }

@@ -29,6 +29,16 @@ int loader_start(const struct synscope_config *cfg, const struct workload *w,
  */
 void loader_read_counts(struct synscope_bpf *skel, struct run_summary *sum);
 
+/* The BPF side's counters, summed over the CPUs. Returns 0 or -errno. */
+int loader_read_stats(struct synscope_bpf *skel, struct synscope_stats *sum);
+
+/*
+ * Runs the kernel skipped (bpf_prog_info.recursion_misses) that no fallback
+ * handled, given the counters k; with report and -v, prints them per program.
+ */
+unsigned long long loader_unhandled_misses(struct synscope_bpf *skel,
+					   const struct synscope_stats *k, bool report);
+
 /* Prints why `what` failed with err (-errno), in terms of what the user can do. */
 void loader_explain(const char *what, int err);
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <argp.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +47,7 @@ enum {
 	OPT_POLL_MS,
 	OPT_CLOSE,
 	OPT_HOOKS_ONLY,
+	OPT_METRICS,
 };
 
 /* Options that set up the kernel side: meaningless when reading a capture. */
@@ -62,6 +66,7 @@ static const char *kernel_option_name(int key)
 	case OPT_HOOKS_ONLY: return "--hooks-only";
 	case OPT_MAX_SOCKETS: return "--max-sockets";
 	case OPT_CLOSE: return "--close";
+	case OPT_METRICS: return "--metrics";
 	case 'w': return "-w";
 	default: return NULL;
 	}
@@ -94,6 +99,9 @@ static const struct argp_option opts[] = {
 	 "path, TIME_WAIT, resets, lifetime (keeps an entry per open connection)", 0},
 	{"timeline", OPT_TIMELINE, NULL, 0,
 	 "Print each connection as a ladder: calls, segments, states, queue (to stdout)", 0},
+	{"metrics", OPT_METRICS, "[ADDR:]PORT", 0,
+	 "Serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR defaults to 127.0.0.1); "
+	 "alone, records stay in the kernel and are only counted", 0},
 	{"write", 'w', "FILE", 0, "Write raw records to FILE (capture); read back with -r", 0},
 	{"read", 'r', "FILE", 0, "Read records from a capture instead of the kernel (no root needed)", 0},
 	{},
@@ -241,6 +249,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_HOOKS_ONLY:
 		cfg->hooks_only = true;
 		break;
+	case OPT_METRICS:
+		if (parse_listen_address(arg, &cfg->metrics_addr))
+			FAIL("invalid --metrics '%s': expected [ADDR:]PORT, e.g. 9560, 127.0.0.1:9560 "
+			     "or [::1]:9560", arg);
+		cfg->metrics_spec = arg;
+		break;
 	case ARGP_KEY_ARG:
 		/* The first non-option starts the command: the rest are its own. */
 		cfg->cmd = &state->argv[state->next - 1];
@@ -269,6 +283,41 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
+}
+
+int parse_listen_address(const char *arg, struct sockaddr_storage *out)
+{
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)out;
+	const char *colon = strrchr(arg, ':'), *port = colon ? colon + 1 : arg;
+	char host[INET6_ADDRSTRLEN + 2] = "127.0.0.1";
+	size_t len = colon ? (size_t)(colon - arg) : 0;
+	unsigned long v;
+
+	memset(out, 0, sizeof(*out));
+	if (parse_ulong(port, 1, 65535, &v))
+		return -EINVAL;
+	if (colon) {
+		if (len >= sizeof(host))
+			return -EINVAL;
+		if (len >= 2 && arg[0] == '[' && arg[len - 1] == ']') { /* [IPv6] */
+			memcpy(host, arg + 1, len - 2);
+			host[len - 2] = '\0';
+			a6->sin6_family = AF_INET6;
+			a6->sin6_port = htons(v);
+			return inet_pton(AF_INET6, host, &a6->sin6_addr) == 1 ? 0 : -EINVAL;
+		}
+		memcpy(host, arg, len);
+		host[len] = '\0';
+	}
+	a4->sin_family = AF_INET;
+	a4->sin_port = htons(v);
+	return inet_pton(AF_INET, host, &a4->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+bool options_metrics_only(const struct synscope_config *cfg)
+{
+	return cfg->metrics_spec && !cfg->format_set && !cfg->output_path && !cfg->write_path;
 }
 
 void options_defaults(struct synscope_config *cfg)

@@ -4,6 +4,7 @@
 #define SYNSCOPE_OPTIONS_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include "output.h"
 #include "synscope.h"
@@ -37,6 +38,8 @@ struct synscope_config {
 	const char *write_path;       /* -w: raw records to this capture file ("-": stdout), or NULL */
 	const char *read_path;        /* -r: replay this capture ("-": stdin) instead of tracing, or NULL */
 	bool format_set;              /* -f given */
+	const char *metrics_spec;     /* --metrics [ADDR:]PORT as given, or NULL */
+	struct sockaddr_storage metrics_addr; /* --metrics: where /metrics is served (port set) */
 	const char *kernel_opt;       /* the first option given that only applies while tracing (for -r's error) */
 	int argc;                     /* the command line, recorded in a capture's header */
 	char **argv;
@@ -53,6 +56,15 @@ int parse_options_flags(int argc, char **argv, struct synscope_config *cfg, unsi
 
 /* Defaults shared by the command line and the demo. */
 void options_defaults(struct synscope_config *cfg);
+
+/*
+ * Parses --metrics' "[ADDR:]PORT" ("9560", "127.0.0.1:9560", "[::1]:9560",
+ * "0.0.0.0:9560"; ADDR defaults to 127.0.0.1) into *out. Returns 0 or -EINVAL.
+ */
+int parse_listen_address(const char *arg, struct sockaddr_storage *out);
+
+/* --metrics without -f, -o or -w: records stay in the kernel, only counted. */
+bool options_metrics_only(const struct synscope_config *cfg);
 
 /* Parses "80,443,8080" into ports[]; returns count or -EINVAL/-E2BIG. */
 int parse_port_list(const char *arg, unsigned short *ports, unsigned int max);

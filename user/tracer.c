@@ -18,6 +18,7 @@
 #include "capture.h"
 #include "decode.h"
 #include "loader.h"
+#include "metrics.h"
 #include "options.h"
 #include "output.h"
 #include "probe.h"
@@ -88,7 +89,7 @@ static void install_signals(void)
 static void describe_start(const struct synscope_config *cfg, const struct workload *w,
 			   int fexit_err, bool mounted)
 {
-	char why[96] = "", what[64] = "TCP handshakes";
+	char why[96] = "", what[64] = "TCP handshakes", url[80];
 
 	if (fexit_err == -ECANCELED)
 		snprintf(why, sizeof(why), " (--accept-hook=syscall)");
@@ -100,12 +101,17 @@ static void describe_start(const struct synscope_config *cfg, const struct workl
 		fexit_err ? "accept/accept4 syscall tracepoints" : "fexit/inet_csk_accept", why,
 		mounted ? "; mounted tracefs at " TRACEFS_PATH : "",
 		cfg->duration_s || w ? "" : " Ctrl-C to stop.");
+	if (cfg->metrics_spec)
+		fprintf(stderr, "synscope: Prometheus metrics at %s%s\n",
+			metrics_url(cfg, url, sizeof(url)), options_metrics_only(cfg) ?
+			"; records are counted in the kernel, not written (add -f or -o for them)" : "");
 }
 
 int run_tracer(const struct synscope_config *cfg, struct workload *w)
 {
 	struct synscope_bpf *skel = NULL;
 	struct capture_writer *cap = NULL; /* -w: records go to it undecoded */
+	struct metrics_server *metrics = NULL;
 	struct ring_buffer *rb = NULL;
 	struct tracker *tracker = NULL;
 	struct run_summary *sum;
@@ -133,6 +139,11 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	if (loader_start(cfg, w, &skel, &fexit_err))
 		goto cleanup;
 
+	if (cfg->metrics_spec) {
+		metrics = metrics_serve(cfg, skel, fexit_err ? "syscall" : "fexit");
+		if (!metrics)
+			goto cleanup;
+	}
 	sinks = output_sinks_init(&out, &timeline, cfg, f, boot_to_realtime_offset_ns());
 	tracker = tracker_new(sinks, TRACKER_DEFAULT_HOLD_NS);
 	if (!tracker) {
@@ -226,7 +237,14 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 			fprintf(stderr, "synscope: couldn't write output: %s\n", strerror(errno));
 			goto cleanup;
 		}
-		summary_print(stderr, sum);
+		if (options_metrics_only(cfg)) {
+			/* No record reached user space: the kernel's count is the summary. */
+			fprintf(stderr, "synscope: %lld connection ends counted in the kernel (metrics "
+					"only, no records)\n", metrics_count_ends(skel));
+			summary_print_lost(stderr, sum);
+		} else {
+			summary_print(stderr, sum);
+		}
 	}
 	if (w && w->report)
 		w->report(w, sum);
@@ -235,6 +253,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		status = 1; /* records were lost on the way out: counted in the summary */
 
 cleanup:
+	metrics_stop(metrics); /* before the maps it reads go */
 	ring_buffer__free(rb);
 	tracker_free(tracker);
 	capture_writer_free(cap);

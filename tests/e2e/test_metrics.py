@@ -1,0 +1,224 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""--metrics: a real Prometheus server (Debian's) scrapes synscope; what it stores must equal
+synscope's own JSONL records, and promtool must accept the exposition."""
+import json
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+
+from harness import (SYNSCOPE, Background, Failure, Netns, Tracer, check, check_eq, free_port,
+                     handshakes, wait_for_line)
+
+# Accepted connections, refused connects, and a server with listen(fd, 1) that accepts late
+# while its clients connect at once (SYNs beyond the queue are dropped and retransmitted).
+TRAFFIC = r"""
+import socket, sys, threading, time
+pa, pr, pl, n, m, k, delay = (int(a) for a in sys.argv[1:8])
+srv = socket.socket(); srv.bind(("127.0.0.1", pa)); srv.listen(16)
+clients = [socket.create_connection(("127.0.0.1", pa)) for _ in range(n)]
+accepted = [srv.accept()[0] for _ in range(n)]
+for _ in range(m):
+    try:
+        socket.create_connection(("127.0.0.1", pr))
+        sys.exit("connect to a closed port succeeded")
+    except ConnectionRefusedError:
+        pass
+late = socket.socket(); late.bind(("127.0.0.1", pl)); late.listen(1)
+held = []
+threads = [threading.Thread(target=lambda: held.append(socket.create_connection(("127.0.0.1", pl), timeout=30)))
+           for _ in range(k)]
+for t in threads: t.start()
+time.sleep(delay / 1000)
+for _ in range(k):
+    held.append(late.accept()[0])
+    time.sleep(delay / 1000)
+for t in threads: t.join()
+print("done", flush=True)
+sys.stdin.readline()
+"""
+
+PROMETHEUS_CONFIG = """global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: synscope
+    static_configs:
+      - targets: ["127.0.0.1:{port}"]
+"""
+
+
+def http_get(ns, url):
+    """The body of url, fetched with curl inside the namespace."""
+    out = ns.run(["curl", "-sS", "--fail", "--max-time", "5", url], capture_output=True, text=True)
+    if out.returncode:
+        raise Failure(f"curl {url}: exit {out.returncode}: {out.stderr.strip()}")
+    return out.stdout
+
+
+def promql(ns, prom_port, query):
+    """The value of an instant PromQL query that returns one sample, or None if it has none."""
+    body = http_get(ns, f"http://127.0.0.1:{prom_port}/api/v1/query?"
+                    + urllib.parse.urlencode({"query": query}))
+    result = json.loads(body)["data"]["result"]
+    if len(result) > 1:
+        raise Failure(f"{query}: {len(result)} series, expected one: {result}")
+    return float(result[0]["value"][1]) if result else None
+
+
+def wait_until(what, fn, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = fn()
+        except Failure as e:  # not up yet
+            value = str(e)
+        if value is True or (value and not isinstance(value, str)):
+            return value
+        if time.monotonic() > deadline:
+            raise Failure(f"{what}: not within {timeout}s (last: {value!r})")
+        time.sleep(0.5)
+
+
+class Prometheus:
+    """Debian's prometheus in the namespace, scraping synscope every second."""
+
+    def __init__(self, ns, tmp, target_port, port):
+        self.port = port
+        cfg = os.path.join(tmp, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write(PROMETHEUS_CONFIG.format(port=target_port))
+        check(subprocess.run(["promtool", "check", "config", cfg], capture_output=True).returncode == 0,
+              "promtool accepts the test's scrape configuration")
+        self.log = open(os.path.join(tmp, "prometheus.log"), "w")
+        self.proc = ns.popen(["prometheus", f"--config.file={cfg}",
+                              f"--storage.tsdb.path={os.path.join(tmp, 'data')}",
+                              f"--web.listen-address=127.0.0.1:{port}"],
+                             stdout=self.log, stderr=subprocess.STDOUT)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def test_prometheus_stores_what_the_records_say():
+    n, m, k, delay_ms = 6, 4, 4, 200
+    pa, pr, pl = free_port(801), free_port(802), free_port(803)
+    metrics_port, prom_port = free_port(804), free_port(805)
+    with Netns("metrics") as ns, tempfile.TemporaryDirectory() as tmp:
+        tracer = Tracer(["--metrics", f"127.0.0.1:{metrics_port}", "-P", f"{pa},{pr},{pl}"],
+                        os.path.join(tmp, "out.jsonl"), ns=ns)
+        prom = traffic = None
+        try:
+            prom = Prometheus(ns, tmp, metrics_port, prom_port)
+            wait_until("Prometheus scrapes synscope", lambda: promql(ns, prom_port, 'up{job="synscope"}'), 60)
+            traffic = ns.popen(["python3", "-c", TRAFFIC] + [str(v) for v in (pa, pr, pl, n, m, k, delay_ms)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            wait_for_line(traffic, r"^done$", 60)
+            # The last scrape holds every record once it counts the late server's last accept.
+            last = f'synscope_accept_queue_wait_seconds_count{{port="{pl}"}}'
+            wait_until("the late listener's accepts scraped",
+                       lambda: promql(ns, prom_port, last) == k, 30)
+            time.sleep(1.5)  # one more scrape: nothing may still be arriving
+            scraped = {
+                "client established": promql(ns, prom_port, 'synscope_handshakes_total{role="client",outcome="established"}'),
+                "client refused": promql(ns, prom_port, 'synscope_handshakes_total{role="client",outcome="refused"}'),
+                "server established": promql(ns, prom_port, 'synscope_handshakes_total{role="server",outcome="established"}'),
+                "connect count refused": promql(ns, prom_port, 'synscope_connect_duration_seconds_count{outcome="refused"}'),
+                "late waits": promql(ns, prom_port, last),
+                "late wait sum": promql(ns, prom_port, f'synscope_accept_queue_wait_seconds_sum{{port="{pl}"}}'),
+                "late p100 bound": promql(ns, prom_port, f'histogram_quantile(1, synscope_accept_queue_wait_seconds_bucket{{port="{pl}"}})'),
+                "lost": promql(ns, prom_port, "sum(synscope_events_lost_total)"),
+                "build": promql(ns, prom_port, 'synscope_build_info{accept_hook=~"fexit|syscall"}'),
+            }
+            exposition = http_get(ns, f"http://127.0.0.1:{metrics_port}/metrics")
+        finally:
+            if traffic:
+                traffic.communicate(input=b"\n", timeout=30)
+            if prom:
+                prom.stop()
+            status, records = tracer.stop()
+        check_eq(status, 0, "synscope exit status")
+        check(f"Prometheus metrics at http://127.0.0.1:{metrics_port}/metrics" in tracer.stderr,
+              "synscope says where the metrics are", tracer.stderr[:600], "the URL")
+        ends = [r for p in (pa, pr, pl) for r in handshakes(records, ns.inode, p)]
+        def count(role, outcome, port=None):
+            return sum(1 for r in ends if r["role"] == role and r["outcome"] == outcome
+                       and (port is None or port in (r["sport"], r["dport"])))
+        check_eq(scraped["client established"], count("client", "established"), "client established = JSONL")
+        check_eq(scraped["client established"], n + k, "client established = connections made")
+        check_eq(scraped["client refused"], count("client", "refused"), "client refused = JSONL")
+        check_eq(scraped["client refused"], m, "client refused = refused connects made")
+        check_eq(scraped["server established"], count("server", "established"), "server ends = JSONL")
+        check_eq(scraped["connect count refused"], m, "connect duration histogram of refused: count")
+        late = [r for r in ends if r["role"] == "server" and r["sport"] == pl and r["accepted"]]
+        check_eq(scraped["late waits"], len(late), "late listener's accept waits = its JSONL accepted ends")
+        jsonl_sum = sum(r["accept_wait_us"] for r in late) / 1e6
+        check(abs(scraped["late wait sum"] - jsonl_sum) < 0.001 * k + 0.0001,
+              "late listener's accept wait sum = JSONL's accept_wait_us summed", scraped["late wait sum"], jsonl_sum)
+        longest = max(r["accept_wait_us"] for r in late) / 1e6
+        check(scraped["late p100 bound"] >= longest, "histogram_quantile(1) bounds the longest wait",
+              scraped["late p100 bound"], f">= {longest}")
+        check_eq(scraped["lost"], 0, "events lost")
+        check_eq(scraped["build"], 1, "build_info")
+        path = os.path.join(tmp, "scrape.txt")
+        with open(path, "w") as f:
+            f.write(exposition)
+        lint = subprocess.run(["promtool", "check", "metrics"], stdin=open(path), capture_output=True, text=True)
+        check_eq(lint.returncode, 0, f"promtool check metrics ({lint.stdout}{lint.stderr})")
+
+
+def test_metrics_alone_keep_records_in_the_kernel():
+    n = 5
+    port, metrics_port = free_port(811), free_port(812)
+    with Netns("metricsonly") as ns:
+        tracer = Background(["--metrics", f"127.0.0.1:{metrics_port}", "-P", str(port)], ns)
+        try:
+            ns.run(["python3", "-c", "import socket, sys\n"
+                    "p, n = int(sys.argv[1]), int(sys.argv[2])\n"
+                    "s = socket.socket(); s.bind(('127.0.0.1', p)); s.listen(8)\n"
+                    "c = [socket.create_connection(('127.0.0.1', p)) for _ in range(n)]\n"
+                    "a = [s.accept()[0] for _ in range(n)]\n", str(port), str(n)], check=True)
+            time.sleep(0.3)
+            body = http_get(ns, f"http://127.0.0.1:{metrics_port}/metrics")
+            missing = ns.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                              f"http://127.0.0.1:{metrics_port}/other"], capture_output=True, text=True).stdout
+        finally:
+            status, stderr = tracer.stop_process()
+        check_eq(status, 0, "synscope exit status")
+        check("records are counted in the kernel, not written" in stderr,
+              "synscope says no record is written", stderr[:600], "metrics-only")
+        for role in ("client", "server"):
+            m = re.search(rf'synscope_handshakes_total{{role="{role}",outcome="established"}} (\d+)', body)
+            check_eq(int(m.group(1)) if m else None, n, f"{role} ends counted in the kernel")
+        check_eq(missing, "404", "another path: 404")
+        check(f"{2 * n} connection ends counted in the kernel (metrics only, no records)" in stderr,
+              "the summary counts from the kernel", stderr[-600:], f"{2 * n} ends")
+        check("lost: 0 " in stderr, "nothing lost", stderr[-300:], "lost: 0")
+
+
+def test_metrics_address_errors():
+    bad = subprocess.run([SYNSCOPE, "--metrics", "127.0.0.1:70000"], capture_output=True, text=True)
+    check_eq(bad.returncode, 64, "exit status for a bad --metrics")
+    check("invalid --metrics '127.0.0.1:70000'" in bad.stderr, "says what is wrong", bad.stderr, "invalid --metrics")
+    with Netns("metricsbusy") as ns:
+        port = free_port(821)
+        holder = ns.popen(["python3", "-c", "import socket, sys\ns = socket.socket(); "
+                           f"s.bind(('127.0.0.1', {port})); s.listen(1); print('ready', flush=True); "
+                           "sys.stdin.readline()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            wait_for_line(holder, r"^ready$", 10)
+            busy = ns.run([SYNSCOPE, "--metrics", str(port), "-d", "1"], capture_output=True, text=True, timeout=60)
+        finally:
+            holder.communicate(input=b"\n", timeout=10)
+        check_eq(busy.returncode, 1, "exit status when the port is taken")
+        check(f"couldn't serve metrics on {port}" in busy.stderr, "says the port is taken", busy.stderr,
+              "couldn't serve metrics")

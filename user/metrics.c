@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * --metrics: a scrape reads the kernel side's counters and histograms
+ * (bpf/metrics.bpf.h), sums them over the CPUs and writes them in the
+ * Prometheus text exposition format, version 0.0.4. libmicrohttpd serves
+ * them from a thread of its own.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <microhttpd.h>
+#include <bpf/libbpf.h>
+#include "synscope.h" /* before the skeleton, which uses its types */
+#include "synscope.skel.h"
+#include "decode.h"
+#include "loader.h"
+#include "metrics.h"
+#include "options.h"
+
+#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* ---- the exposition ---- */
+
+static void write_histogram(FILE *f, const char *name, const char *labels,
+			    const struct synscope_hist *h)
+{
+	unsigned long long cum = 0;
+	int i;
+
+	for (i = 0; i < SYNSCOPE_HIST_BUCKETS - 1; i++) {
+		cum += h->buckets[i];
+		fprintf(f, "%s_bucket{%s%sle=\"%.9g\"} %llu\n", name, labels, *labels ? "," : "",
+			ldexp(1e-6, i), cum);
+	}
+	cum += h->buckets[SYNSCOPE_HIST_BUCKETS - 1];
+	fprintf(f, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, *labels ? "," : "", cum);
+	fprintf(f, "%s_sum{%s} %.9f\n", name, labels, h->sum_ns / 1e9);
+	fprintf(f, "%s_count{%s} %llu\n", name, labels, cum);
+}
+
+static void write_lost(FILE *f, const char *reason, unsigned long long v)
+{
+	fprintf(f, "synscope_events_lost_total{reason=\"%s\"} %llu\n", reason, v);
+}
+
+int metrics_write(FILE *f, const struct metrics_snapshot *s)
+{
+	const struct synscope_stats *k = &s->stats;
+	static const char *roles[] = {[SYNSCOPE_ROLE_CLIENT] = "client", [SYNSCOPE_ROLE_SERVER] = "server"};
+	char labels[128];
+	size_t i;
+	int r, o;
+
+	fputs("# HELP synscope_handshakes_total TCP connection ends whose handshake record was "
+	      "complete, by role and outcome.\n# TYPE synscope_handshakes_total counter\n", f);
+	for (r = SYNSCOPE_ROLE_CLIENT; r <= SYNSCOPE_ROLE_SERVER; r++)
+		for (o = SYNSCOPE_OUT_ESTABLISHED; o <= SYNSCOPE_OUT_ABANDONED; o++)
+			fprintf(f, "synscope_handshakes_total{role=\"%s\",outcome=\"%s\"} %llu\n",
+				roles[r], outcome_name(o), (unsigned long long)s->m.handshakes[r][o]);
+
+	fputs("# HELP synscope_connect_duration_seconds Client connect() entry (or SYN_SENT) to "
+	      "ESTABLISHED or failure, by outcome.\n"
+	      "# TYPE synscope_connect_duration_seconds histogram\n", f);
+	for (o = SYNSCOPE_OUT_ESTABLISHED; o <= SYNSCOPE_OUT_ABANDONED; o++) {
+		snprintf(labels, sizeof(labels), "outcome=\"%s\"", outcome_name(o));
+		write_histogram(f, "synscope_connect_duration_seconds", labels, &s->m.connect[o]);
+	}
+
+	fputs("# HELP synscope_accept_queue_wait_seconds Server end's ESTABLISHED to the accept() "
+	      "that returned it, by listener.\n"
+	      "# TYPE synscope_accept_queue_wait_seconds histogram\n", f);
+	for (i = 0; i < s->nlisteners; i++) {
+		snprintf(labels, sizeof(labels), "netns=\"%llu\",port=\"%u\"",
+			 (unsigned long long)s->listeners[i].key.netns, s->listeners[i].key.port);
+		write_histogram(f, "synscope_accept_queue_wait_seconds", labels, &s->listeners[i].wait);
+	}
+
+	fputs("# HELP synscope_events_lost_total Events synscope lost, by reason (as the JSONL "
+	      "stats' lost object).\n# TYPE synscope_events_lost_total counter\n", f);
+	write_lost(f, "ringbuf_full", k->ringbuf_drops);
+	write_lost(f, "ringbuf_full_joins", k->link_drops);
+	write_lost(f, "sock_map_full", k->sock_map_full);
+	write_lost(f, "sock_stale", k->sock_stale);
+	write_lost(f, "close_storage_full", k->close_storage_full);
+	write_lost(f, "call_map_full", k->call_map_full);
+	write_lost(f, "join_index_full", k->index_map_full);
+	write_lost(f, "listener_map_full", k->listener_map_full);
+	write_lost(f, "tgid_map_full", k->tgid_map_full);
+	write_lost(f, "metrics_map_full", k->metrics_map_full);
+	write_lost(f, "prog_skipped", s->prog_skipped);
+
+	fputs("# HELP synscope_build_info synscope's version, the accept path in use and the "
+	      "kernel.\n# TYPE synscope_build_info gauge\n", f);
+	fprintf(f, "synscope_build_info{version=\"%s\",accept_hook=\"%s\",kernel=\"%s\"} 1\n",
+		s->version, s->accept_hook, s->kernel);
+	return ferror(f) ? -EIO : 0;
+}
+
+/* ---- reading the maps ---- */
+
+static void hist_sum(struct synscope_hist *dst, const struct synscope_hist *src)
+{
+	int i;
+
+	for (i = 0; i < SYNSCOPE_HIST_BUCKETS; i++)
+		dst->buckets[i] += src->buckets[i];
+	dst->sum_ns += src->sum_ns;
+}
+
+static int read_metrics(struct synscope_bpf *skel, int ncpus, struct synscope_metrics *out)
+{
+	const size_t n = sizeof(*out) / sizeof(__u64);
+	struct synscope_metrics *per_cpu = calloc(ncpus, sizeof(*per_cpu));
+	__u32 zero = 0;
+	int c;
+	size_t i;
+
+	_Static_assert(sizeof(struct synscope_metrics) % sizeof(__u64) == 0, "u64 fields only");
+	memset(out, 0, sizeof(*out));
+	if (!per_cpu)
+		return -ENOMEM;
+	if (bpf_map__lookup_elem(skel->maps.metrics, &zero, sizeof(zero), per_cpu,
+				 sizeof(*per_cpu) * ncpus, 0)) {
+		free(per_cpu);
+		return -errno;
+	}
+	for (c = 0; c < ncpus; c++)
+		for (i = 0; i < n; i++)
+			((__u64 *)out)[i] += ((const __u64 *)&per_cpu[c])[i];
+	free(per_cpu);
+	return 0;
+}
+
+static int read_listeners(struct synscope_bpf *skel, int ncpus, struct metrics_snapshot *s)
+{
+	struct synscope_listener_metrics *per_cpu = calloc(ncpus, sizeof(*per_cpu));
+	struct synscope_listener_key key, next;
+	struct listener_wait *l;
+	size_t cap = 0;
+	void *prev = NULL;
+	int c, err;
+
+	if (!per_cpu)
+		return -ENOMEM;
+	while (!(err = bpf_map__get_next_key(skel->maps.listener_metrics, prev, &next, sizeof(next)))) {
+		key = next;
+		prev = &key;
+		if (bpf_map__lookup_elem(skel->maps.listener_metrics, &key, sizeof(key), per_cpu,
+					 sizeof(*per_cpu) * ncpus, 0))
+			continue; /* removed in between */
+		if (s->nlisteners == cap) {
+			cap = cap ? 2 * cap : 16;
+			l = realloc(s->listeners, cap * sizeof(*l));
+			if (!l) {
+				err = -ENOMEM;
+				break;
+			}
+			s->listeners = l;
+		}
+		l = &s->listeners[s->nlisteners++];
+		memset(l, 0, sizeof(*l));
+		l->key = key;
+		for (c = 0; c < ncpus; c++)
+			hist_sum(&l->wait, &per_cpu[c].accept_wait);
+	}
+	free(per_cpu);
+	return err == -ENOENT ? 0 : err;
+}
+
+long long metrics_count_ends(struct synscope_bpf *skel)
+{
+	struct synscope_metrics m;
+	long long n = 0;
+	int r, o, err = read_metrics(skel, libbpf_num_possible_cpus(), &m);
+
+	if (err)
+		return err;
+	for (r = 0; r < 3; r++)
+		for (o = 0; o < 8; o++)
+			n += m.handshakes[r][o];
+	return n;
+}
+
+/* ---- serving ---- */
+
+struct metrics_server {
+	struct MHD_Daemon *daemon;
+	struct synscope_bpf *skel;
+	const char *accept_hook;
+	struct utsname uts;
+};
+
+/* The exposition as a malloc'd string, or NULL on failure. */
+static char *scrape(struct metrics_server *srv, size_t *len)
+{
+	struct metrics_snapshot s = {.version = "0.1", .accept_hook = srv->accept_hook,
+				     .kernel = srv->uts.release};
+	int ncpus = libbpf_num_possible_cpus();
+	char *buf = NULL;
+	FILE *f;
+	int err;
+
+	if (ncpus < 1)
+		return NULL;
+	err = read_metrics(srv->skel, ncpus, &s.m);
+	if (!err)
+		err = read_listeners(srv->skel, ncpus, &s);
+	if (!err)
+		err = loader_read_stats(srv->skel, &s.stats);
+	s.prog_skipped = loader_unhandled_misses(srv->skel, &s.stats, false);
+	f = err ? NULL : open_memstream(&buf, len);
+	if (f) {
+		err = metrics_write(f, &s);
+		if (fclose(f) && !err)
+			err = -EIO;
+	}
+	free(s.listeners);
+	if (err || !f) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, char *body,
+			     size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				status == MHD_HTTP_OK ? CONTENT_TYPE : "text/plain; charset=utf-8");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url,
+				      const char *method, const char *version,
+				      const char *upload_data, size_t *upload_size, void **req_cls)
+{
+	static char not_found[] = "synscope serves /metrics only\n";
+	static char bad_method[] = "GET or HEAD /metrics\n";
+	static char failed[] = "synscope could not read its maps\n";
+	struct metrics_server *srv = cls;
+	size_t len = 0;
+	char *body;
+
+	(void)version, (void)upload_data, (void)upload_size, (void)req_cls;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, bad_method, strlen(bad_method),
+			     MHD_RESPMEM_PERSISTENT);
+	if (strcmp(url, "/metrics"))
+		return reply(conn, MHD_HTTP_NOT_FOUND, not_found, strlen(not_found),
+			     MHD_RESPMEM_PERSISTENT);
+	body = scrape(srv, &len);
+	if (!body)
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, failed, strlen(failed),
+			     MHD_RESPMEM_PERSISTENT);
+	return reply(conn, MHD_HTTP_OK, body, len, MHD_RESPMEM_MUST_FREE);
+}
+
+const char *metrics_url(const struct synscope_config *cfg, char *buf, size_t len)
+{
+	const struct sockaddr_storage *a = &cfg->metrics_addr;
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (a->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "http://[%s]:%u/metrics", host,
+			 ntohs(((const struct sockaddr_in6 *)a)->sin6_port));
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "http://%s:%u/metrics", host,
+			 ntohs(((const struct sockaddr_in *)a)->sin_port));
+	}
+	return buf;
+}
+
+struct metrics_server *metrics_serve(const struct synscope_config *cfg, struct synscope_bpf *skel,
+				     const char *accept_hook)
+{
+	const struct sockaddr_storage *addr = &cfg->metrics_addr;
+	struct metrics_server *srv = calloc(1, sizeof(*srv));
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	uint16_t port = addr->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)addr)->sin6_port
+						   : ((const struct sockaddr_in *)addr)->sin_port;
+
+	if (!srv) {
+		fprintf(stderr, "synscope: out of memory\n");
+		return NULL;
+	}
+	srv->skel = skel;
+	srv->accept_hook = accept_hook;
+	uname(&srv->uts);
+	if (addr->ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	errno = 0;
+	srv->daemon = MHD_start_daemon(flags, ntohs(port), NULL, NULL, handle_request, srv,
+				       MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
+				       MHD_OPTION_CONNECTION_LIMIT, 16U,
+				       MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
+	if (!srv->daemon) {
+		fprintf(stderr, "synscope: couldn't serve metrics on %s: %s (another program on "
+				"that port? choose another with --metrics [ADDR:]PORT)\n",
+			cfg->metrics_spec, errno ? strerror(errno) : "libmicrohttpd refused");
+		free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+void metrics_stop(struct metrics_server *srv)
+{
+	if (!srv)
+		return;
+	MHD_stop_daemon(srv->daemon);
+	free(srv);
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * --metrics: the kernel side's counters and histograms served in the
+ * Prometheus text exposition format (version 0.0.4) by libmicrohttpd.
+ */
+#ifndef SYNSCOPE_METRICS_H
+#define SYNSCOPE_METRICS_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "synscope.h"
+
+struct synscope_bpf;
+struct synscope_config;
+
+/* One listener's accept-queue wait histogram, summed over the CPUs. */
+struct listener_wait {
+	struct synscope_listener_key key;
+	struct synscope_hist wait;
+};
+
+/* What one scrape reports, read from the maps (summed over the CPUs). */
+struct metrics_snapshot {
+	struct synscope_metrics m;
+	struct synscope_stats stats;
+	unsigned long long prog_skipped; /* runs the kernel skipped that no fallback handled */
+	struct listener_wait *listeners; /* nlisteners entries, malloc'd */
+	size_t nlisteners;
+	const char *version;             /* synscope's */
+	const char *accept_hook;         /* "fexit" or "syscall" */
+	const char *kernel;              /* uname -r */
+};
+
+/*
+ * Writes the exposition of s to f: HELP and TYPE lines, then the samples.
+ * Durations are in seconds (histogram bounds 2^i us, i = 0..26, and +Inf).
+ * Returns 0, or -EIO if f failed.
+ */
+int metrics_write(FILE *f, const struct metrics_snapshot *s);
+
+struct metrics_server;
+
+/* Connection ends counted in the kernel so far (all roles and outcomes); -errno on failure. */
+long long metrics_count_ends(struct synscope_bpf *skel);
+
+/* "http://ADDR:PORT/metrics" for cfg->metrics_addr, in buf. */
+const char *metrics_url(const struct synscope_config *cfg, char *buf, size_t len);
+
+/*
+ * Starts serving GET /metrics at cfg->metrics_addr on a thread of its own
+ * (libmicrohttpd's): a scrape reads the maps and never waits for the record
+ * consumer. Returns NULL after printing why (address in use, bad address).
+ */
+struct metrics_server *metrics_serve(const struct synscope_config *cfg, struct synscope_bpf *skel,
+				     const char *accept_hook);
+void metrics_stop(struct metrics_server *srv);
+
+#endif
