@@ -92,4 +92,71 @@ static __always_inline void account(const struct synscope_handshake *rec)
 		hist_add(&lm->accept_wait, rec->ts_ret > rec->ts_end ? rec->ts_ret - rec->ts_end : 0);
 }
 
+/*
+ * A third ACK dropped because the accept queue was full (tcp_v4_syn_recv_sock():
+ * the child is never created). rx_sk, the listener, is there since 6.11 and
+ * the reason since 6.15: user space loads this only where the reason exists.
+ */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(handle_listen_overflow, struct sk_buff *skb, void *location,
+	     enum skb_drop_reason reason, struct sock *rx_sk)
+{
+	struct synscope_listener_metrics *lm;
+	__u16 port;
+
+	if (reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW) ||
+	    !rx_sk)
+		return 0;
+	port = rx_sk->__sk_common.skc_num;
+	if (!ports_allowed(port, 0))
+		return 0;
+	lm = listener_metrics_of(sock_netns_btf(rx_sk), port);
+	if (lm)
+		__sync_fetch_and_add(&lm->overflows, 1);
+	return 0;
+}
+
+/* The listener retransmitted a SYN-ACK for a request socket in its SYN queue. */
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(handle_synack_retransmit, const struct sock *sk, const struct request_sock *req)
+{
+	struct synscope_listener_metrics *lm;
+	__u16 port = sk->__sk_common.skc_num;
+
+	if (!ports_allowed(port, 0))
+		return 0;
+	lm = listener_metrics_of(sock_netns_btf(sk), port);
+	if (lm)
+		__sync_fetch_and_add(&lm->synack_retrans, 1);
+	return 0;
+}
+
+/* At each scrape: the listeners of synscope's network namespace and their queues. */
+SEC("iter/tcp")
+int dump_listeners(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct synscope_listener_row row = {};
+	struct tcp_sock *tp;
+
+	if (!skc || skc->skc_state != TCP_LISTEN || !ports_allowed(skc->skc_num, 0))
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	row.netns = skc->skc_net.net->ns.inum;
+	row.family = skc->skc_family;
+	row.port = skc->skc_num;
+	if (row.family == AF_INET6)
+		__builtin_memcpy(row.addr, &skc->skc_v6_rcv_saddr, 16);
+	else
+		*(__u32 *)row.addr = skc->skc_rcv_saddr;
+	row.acceptq = tp->inet_conn.icsk_inet.sk.sk_ack_backlog;
+	row.backlog = tp->inet_conn.icsk_inet.sk.sk_max_ack_backlog;
+	row.synq = tp->inet_conn.icsk_accept_queue.qlen.counter;
+	row.drops = tp->inet_conn.icsk_inet.sk.sk_drops.counter;
+	bpf_seq_write(ctx->meta->seq, &row, sizeof(row));
+	return 0;
+}
+
 #endif /* SYNSCOPE_METRICS_BPF_H */

@@ -180,6 +180,24 @@ struct synscope_metrics {
 /* The `listener_metrics` per-CPU hash: one entry per listener (struct synscope_listener_key). */
 struct synscope_listener_metrics {
 	struct synscope_hist accept_wait; /* server: ESTABLISHED to the accept() return, accepted ends seen returned */
+	__u64 overflows;      /* third ACKs dropped on a full accept queue: skb:kfree_skb, TCP_LISTEN_OVERFLOW (6.15+) */
+	__u64 synack_retrans; /* SYN-ACKs retransmitted: tcp:tcp_retransmit_synack */
+};
+
+/*
+ * --metrics: one per listening socket of synscope's network namespace,
+ * written by the iter/tcp program (dump_listeners) at each scrape.
+ */
+struct synscope_listener_row {
+	__u64 netns;    /* network namespace inode number */
+	__u8 addr[16];  /* bound address, network byte order; IPv4 in bytes 0..3 */
+	__u16 family;   /* AF_INET or AF_INET6 */
+	__u16 port;     /* host byte order */
+	__u32 acceptq;  /* children waiting for accept(): sk_ack_backlog */
+	__u32 backlog;  /* accept-queue limit: sk_max_ack_backlog */
+	__u32 synq;     /* request sockets (SYN queue): icsk_accept_queue.qlen */
+	__u32 drops;    /* every drop the listener counted (tcp_listendrop()): sk_drops */
+	__u32 pad;
 };
 
 /*

@@ -10,14 +10,18 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 #include <microhttpd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "synscope.h" /* before the skeleton, which uses its types */
 #include "synscope.skel.h"
 #include "decode.h"
 #include "loader.h"
 #include "metrics.h"
+#include "netstat.h"
 #include "options.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -46,11 +50,55 @@ static void write_lost(FILE *f, const char *reason, unsigned long long v)
 	fprintf(f, "synscope_events_lost_total{reason=\"%s\"} %llu\n", reason, v);
 }
 
+/* The labels of a listener: netns, port and the address its sockets are bound to. */
+static void listener_labels(char *buf, size_t len, const struct metrics_snapshot *s,
+			    unsigned long long netns, unsigned int port)
+{
+	const char *address = "";
+	size_t i;
+
+	for (i = 0; i < s->nqueues; i++)
+		if (s->queues[i].netns == netns && s->queues[i].port == port)
+			address = s->queues[i].address;
+	snprintf(buf, len, "netns=\"%llu\",port=\"%u\",address=\"%s\"", netns, port, address);
+}
+
+static void write_gauge_family(FILE *f, const struct metrics_snapshot *s, const char *name,
+			       const char *type, const char *help, size_t field)
+{
+	char labels[160];
+	size_t i;
+
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	for (i = 0; i < s->nqueues; i++) {
+		listener_labels(labels, sizeof(labels), s, s->queues[i].netns, s->queues[i].port);
+		fprintf(f, "%s{%s} %llu\n", name, labels,
+			*(const unsigned long long *)((const char *)&s->queues[i] + field));
+	}
+}
+
+/* The listeners' queues at scrape time (iter/tcp, synscope's namespace). */
+static void write_queues(FILE *f, const struct metrics_snapshot *s)
+{
+	write_gauge_family(f, s, "synscope_accept_queue_length", "gauge",
+			   "Children waiting for accept(): sk_ack_backlog, at scrape time.",
+			   offsetof(struct listener_queues, acceptq));
+	write_gauge_family(f, s, "synscope_accept_queue_backlog", "gauge",
+			   "Accept-queue limit: sk_max_ack_backlog = min(listen() backlog, somaxconn).",
+			   offsetof(struct listener_queues, backlog));
+	write_gauge_family(f, s, "synscope_syn_queue_length", "gauge",
+			   "Request sockets in the SYN queue: icsk_accept_queue.qlen, at scrape time.",
+			   offsetof(struct listener_queues, synq));
+	write_gauge_family(f, s, "synscope_listen_drops_total", "counter",
+			   "Every drop the listener counted (tcp_listendrop()): sk_drops.",
+			   offsetof(struct listener_queues, drops));
+}
+
 int metrics_write(FILE *f, const struct metrics_snapshot *s)
 {
 	const struct synscope_stats *k = &s->stats;
 	static const char *roles[] = {[SYNSCOPE_ROLE_CLIENT] = "client", [SYNSCOPE_ROLE_SERVER] = "server"};
-	char labels[128];
+	char labels[160];
 	size_t i;
 	int r, o;
 
@@ -73,9 +121,41 @@ int metrics_write(FILE *f, const struct metrics_snapshot *s)
 	      "that returned it, by listener.\n"
 	      "# TYPE synscope_accept_queue_wait_seconds histogram\n", f);
 	for (i = 0; i < s->nlisteners; i++) {
-		snprintf(labels, sizeof(labels), "netns=\"%llu\",port=\"%u\"",
-			 (unsigned long long)s->listeners[i].key.netns, s->listeners[i].key.port);
-		write_histogram(f, "synscope_accept_queue_wait_seconds", labels, &s->listeners[i].wait);
+		listener_labels(labels, sizeof(labels), s, s->listeners[i].key.netns,
+				s->listeners[i].key.port);
+		write_histogram(f, "synscope_accept_queue_wait_seconds", labels,
+				&s->listeners[i].m.accept_wait);
+	}
+	fputs("# HELP synscope_synack_retransmits_total SYN-ACKs the listener retransmitted "
+	      "(tcp:tcp_retransmit_synack).\n# TYPE synscope_synack_retransmits_total counter\n", f);
+	for (i = 0; i < s->nlisteners; i++) {
+		listener_labels(labels, sizeof(labels), s, s->listeners[i].key.netns,
+				s->listeners[i].key.port);
+		fprintf(f, "synscope_synack_retransmits_total{%s} %llu\n", labels,
+			(unsigned long long)s->listeners[i].m.synack_retrans);
+	}
+	if (s->overflows_per_listener) {
+		fputs("# HELP synscope_listen_overflows_total Third ACKs dropped on a full accept "
+		      "queue (skb:kfree_skb, TCP_LISTEN_OVERFLOW).\n"
+		      "# TYPE synscope_listen_overflows_total counter\n", f);
+		for (i = 0; i < s->nlisteners; i++) {
+			listener_labels(labels, sizeof(labels), s, s->listeners[i].key.netns,
+					s->listeners[i].key.port);
+			fprintf(f, "synscope_listen_overflows_total{%s} %llu\n", labels,
+				(unsigned long long)s->listeners[i].m.overflows);
+		}
+	}
+	write_queues(f, s);
+	if (s->netstat_valid) {
+		fprintf(f, "# HELP synscope_netns_listen_overflows_total TcpExt ListenOverflows of "
+			   "synscope's network namespace (SYNs and third ACKs dropped on a full accept "
+			   "queue).\n# TYPE synscope_netns_listen_overflows_total counter\n"
+			   "synscope_netns_listen_overflows_total{netns=\"%llu\"} %llu\n",
+			s->netns, s->listen_overflows);
+		fprintf(f, "# HELP synscope_syncookies_sent_total TcpExt SyncookiesSent of synscope's "
+			   "network namespace.\n# TYPE synscope_syncookies_sent_total counter\n"
+			   "synscope_syncookies_sent_total{netns=\"%llu\"} %llu\n",
+			s->netns, s->syncookies_sent);
 	}
 
 	fputs("# HELP synscope_events_lost_total Events synscope lost, by reason (as the JSONL "
@@ -94,8 +174,9 @@ int metrics_write(FILE *f, const struct metrics_snapshot *s)
 
 	fputs("# HELP synscope_build_info synscope's version, the accept path in use and the "
 	      "kernel.\n# TYPE synscope_build_info gauge\n", f);
-	fprintf(f, "synscope_build_info{version=\"%s\",accept_hook=\"%s\",kernel=\"%s\"} 1\n",
-		s->version, s->accept_hook, s->kernel);
+	fprintf(f, "synscope_build_info{version=\"%s\",accept_hook=\"%s\",kernel=\"%s\","
+		   "overflow_source=\"%s\"} 1\n", s->version, s->accept_hook, s->kernel,
+		s->overflows_per_listener ? "kfree_skb" : "netstat");
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -138,7 +219,7 @@ static int read_listeners(struct synscope_bpf *skel, int ncpus, struct metrics_s
 {
 	struct synscope_listener_metrics *per_cpu = calloc(ncpus, sizeof(*per_cpu));
 	struct synscope_listener_key key, next;
-	struct listener_wait *l;
+	struct listener_counts *l;
 	size_t cap = 0;
 	void *prev = NULL;
 	int c, err;
@@ -163,8 +244,11 @@ static int read_listeners(struct synscope_bpf *skel, int ncpus, struct metrics_s
 		l = &s->listeners[s->nlisteners++];
 		memset(l, 0, sizeof(*l));
 		l->key = key;
-		for (c = 0; c < ncpus; c++)
-			hist_sum(&l->wait, &per_cpu[c].accept_wait);
+		for (c = 0; c < ncpus; c++) {
+			hist_sum(&l->m.accept_wait, &per_cpu[c].accept_wait);
+			l->m.overflows += per_cpu[c].overflows;
+			l->m.synack_retrans += per_cpu[c].synack_retrans;
+		}
 	}
 	free(per_cpu);
 	return err == -ENOENT ? 0 : err;
@@ -184,12 +268,82 @@ long long metrics_count_ends(struct synscope_bpf *skel)
 	return n;
 }
 
+/* Adds one iter/tcp row to the listener of its port, or a new one. */
+static int add_row(struct metrics_snapshot *s, size_t *cap, const struct synscope_listener_row *row)
+{
+	struct listener_queues *q = NULL, *grown;
+	char address[48];
+	size_t i;
+
+	inet_ntop(row->family == AF_INET6 ? AF_INET6 : AF_INET, row->addr, address, sizeof(address));
+	for (i = 0; i < s->nqueues && !q; i++)
+		if (s->queues[i].netns == row->netns && s->queues[i].port == row->port)
+			q = &s->queues[i];
+	if (!q) {
+		if (s->nqueues == *cap) {
+			*cap = *cap ? 2 * *cap : 16;
+			grown = realloc(s->queues, *cap * sizeof(*grown));
+			if (!grown)
+				return -ENOMEM;
+			s->queues = grown;
+		}
+		q = &s->queues[s->nqueues++];
+		memset(q, 0, sizeof(*q));
+		q->netns = row->netns;
+		q->port = row->port;
+		snprintf(q->address, sizeof(q->address), "%s", address);
+	} else if (strcmp(q->address, address)) {
+		snprintf(q->address, sizeof(q->address), "*");
+	}
+	q->acceptq += row->acceptq;
+	q->backlog += row->backlog;
+	q->synq += row->synq;
+	q->drops += row->drops;
+	return 0;
+}
+
+/* Runs the iter/tcp program: the listeners of the calling thread's network namespace. */
+static int read_queues(struct synscope_bpf *skel, struct metrics_snapshot *s)
+{
+	struct synscope_listener_row row;
+	size_t cap = 0, have = 0;
+	ssize_t n;
+	int fd, err = 0;
+
+	if (!skel->links.dump_listeners)
+		return 0;
+	fd = bpf_iter_create(bpf_link__fd(skel->links.dump_listeners));
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, (char *)&row + have, sizeof(row) - have)) > 0) {
+		have += n;
+		if (have < sizeof(row))
+			continue;
+		have = 0;
+		err = add_row(s, &cap, &row);
+		if (err)
+			break;
+	}
+	if (n < 0 && !err)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static unsigned long long own_netns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) ? 0 : st.st_ino;
+}
+
 /* ---- serving ---- */
 
 struct metrics_server {
 	struct MHD_Daemon *daemon;
 	struct synscope_bpf *skel;
 	const char *accept_hook;
+	bool overflows_per_listener;
 	struct utsname uts;
 };
 
@@ -205,9 +359,19 @@ static char *scrape(struct metrics_server *srv, size_t *len)
 
 	if (ncpus < 1)
 		return NULL;
+	struct tcpext_counters tcpext;
+
+	s.overflows_per_listener = srv->overflows_per_listener;
+	s.netns = own_netns();
+	s.netstat_valid = tcpext_read_self(&tcpext) == 0;
+	s.listen_overflows = tcpext.listen_overflows;
+	s.listen_drops = tcpext.listen_drops;
+	s.syncookies_sent = tcpext.syncookies_sent;
 	err = read_metrics(srv->skel, ncpus, &s.m);
 	if (!err)
 		err = read_listeners(srv->skel, ncpus, &s);
+	if (!err)
+		err = read_queues(srv->skel, &s);
 	if (!err)
 		err = loader_read_stats(srv->skel, &s.stats);
 	s.prog_skipped = loader_unhandled_misses(srv->skel, &s.stats, false);
@@ -218,6 +382,7 @@ static char *scrape(struct metrics_server *srv, size_t *len)
 			err = -EIO;
 	}
 	free(s.listeners);
+	free(s.queues);
 	if (err || !f) {
 		free(buf);
 		return NULL;
@@ -297,6 +462,7 @@ struct metrics_server *metrics_serve(const struct synscope_config *cfg, struct s
 	}
 	srv->skel = skel;
 	srv->accept_hook = accept_hook;
+	srv->overflows_per_listener = bpf_program__autoload(skel->progs.handle_listen_overflow);
 	uname(&srv->uts);
 	if (addr->ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;

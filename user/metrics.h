@@ -6,6 +6,7 @@
 #ifndef SYNSCOPE_METRICS_H
 #define SYNSCOPE_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include "synscope.h"
@@ -13,10 +14,21 @@
 struct synscope_bpf;
 struct synscope_config;
 
-/* One listener's accept-queue wait histogram, summed over the CPUs. */
-struct listener_wait {
+/* One listener's counters from the kernel hooks, summed over the CPUs. */
+struct listener_counts {
 	struct synscope_listener_key key;
-	struct synscope_hist wait;
+	struct synscope_listener_metrics m;
+};
+
+/*
+ * The listening sockets on one port of one namespace at scrape time (the
+ * iter/tcp rows summed: SO_REUSEPORT groups and several bound addresses).
+ */
+struct listener_queues {
+	unsigned long long netns;
+	unsigned int port;
+	char address[48];  /* the bound address; "*" when the sockets are bound to several */
+	unsigned long long acceptq, backlog, synq, drops;
 };
 
 /* What one scrape reports, read from the maps (summed over the CPUs). */
@@ -24,8 +36,14 @@ struct metrics_snapshot {
 	struct synscope_metrics m;
 	struct synscope_stats stats;
 	unsigned long long prog_skipped; /* runs the kernel skipped that no fallback handled */
-	struct listener_wait *listeners; /* nlisteners entries, malloc'd */
+	struct listener_counts *listeners; /* nlisteners entries, malloc'd */
 	size_t nlisteners;
+	struct listener_queues *queues;    /* nqueues entries, malloc'd: synscope's netns only */
+	size_t nqueues;
+	bool overflows_per_listener;     /* the kernel names accept-queue overflows (6.15+) */
+	bool netstat_valid;              /* the TcpExt counters below were read */
+	unsigned long long netns;        /* synscope's own network namespace */
+	unsigned long long listen_overflows, listen_drops, syncookies_sent; /* its TcpExt counters */
 	const char *version;             /* synscope's */
 	const char *accept_hook;         /* "fexit" or "syscall" */
 	const char *kernel;              /* uname -r */

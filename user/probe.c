@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <bpf/btf.h>
 #include "probe.h"
 
 #define CAP_SYS_ADMIN_BIT 21
@@ -100,4 +101,23 @@ bool probe_raise_memlock(void)
 	struct rlimit r = {RLIM_INFINITY, RLIM_INFINITY};
 
 	return setrlimit(RLIMIT_MEMLOCK, &r) == 0;
+}
+
+bool probe_listen_overflow_reason(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_enum *e;
+	const struct btf_type *t;
+	bool found = false;
+	int id, i;
+
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, "skb_drop_reason", BTF_KIND_ENUM);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	for (i = 0, e = t ? btf_enum(t) : NULL; t && i < btf_vlen(t) && !found; i++, e++)
+		found = !strcmp(btf__name_by_offset(btf, e->name_off),
+				"SKB_DROP_REASON_TCP_LISTEN_OVERFLOW");
+	btf__free(btf);
+	return found;
 }

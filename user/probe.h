@@ -27,6 +27,12 @@ int probe_btf(void);
 int probe_tracefs(bool *mounted);
 /* "none", "integrity", "confidentiality" or NULL if unknown. */
 const char *probe_lockdown(void);
+/*
+ * Whether the kernel names a third ACK dropped on a full accept queue
+ * (enum skb_drop_reason SKB_DROP_REASON_TCP_LISTEN_OVERFLOW, 6.15+, with
+ * kfree_skb's rx_sk since 6.11): per-listener overflows need it.
+ */
+bool probe_listen_overflow_reason(void);
 /* Raises RLIMIT_MEMLOCK; failure is normal on memcg-accounted kernels (5.11+). */
 bool probe_raise_memlock(void);
 

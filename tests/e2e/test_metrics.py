@@ -13,11 +13,14 @@ import urllib.parse
 from harness import (SYNSCOPE, Background, Failure, Netns, Tracer, check, check_eq, free_port,
                      handshakes, wait_for_line)
 
-# Accepted connections, refused connects, and a server with listen(fd, 1) that accepts late
-# while its clients connect at once (SYNs beyond the queue are dropped and retransmitted).
+# Accepted connections, refused connects, a listen(fd, 8) server that never accepts its q
+# clients, and a server with listen(fd, 1) that accepts late while its clients connect at once
+# (SYNs beyond the queue are dropped and retransmitted).
 TRAFFIC = r"""
 import socket, sys, threading, time
-pa, pr, pl, n, m, k, delay = (int(a) for a in sys.argv[1:8])
+pa, pr, pl, pq, n, m, k, q, delay = (int(a) for a in sys.argv[1:10])
+queue = socket.socket(); queue.bind(("127.0.0.1", pq)); queue.listen(8)
+waiting = [socket.create_connection(("127.0.0.1", pq)) for _ in range(q)]
 srv = socket.socket(); srv.bind(("127.0.0.1", pa)); srv.listen(16)
 clients = [socket.create_connection(("127.0.0.1", pa)) for _ in range(n)]
 accepted = [srv.accept()[0] for _ in range(n)]
@@ -109,18 +112,33 @@ class Prometheus:
         self.log.close()
 
 
+def tcpext(ns):
+    """The namespace's TcpExt counters (/proc/net/netstat) by name."""
+    lines = [l.split() for l in ns.run(["cat", "/proc/net/netstat"], capture_output=True,
+                                       text=True).stdout.splitlines() if l.startswith("TcpExt:")]
+    return dict(zip(lines[0][1:], map(int, lines[1][1:])))
+
+
+def ss_listener(ns, port):
+    """(Recv-Q, Send-Q) of ss -ltn for the listener on port: its queue length and backlog."""
+    for line in ns.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout.splitlines():
+        fields = line.split()
+        return int(fields[1]), int(fields[2])
+    raise Failure(f"ss shows no listener on port {port}")
+
+
 def test_prometheus_stores_what_the_records_say():
-    n, m, k, delay_ms = 6, 4, 4, 200
-    pa, pr, pl = free_port(801), free_port(802), free_port(803)
+    n, m, k, q, delay_ms = 6, 4, 4, 3, 200
+    pa, pr, pl, pq = free_port(801), free_port(802), free_port(803), free_port(806)
     metrics_port, prom_port = free_port(804), free_port(805)
     with Netns("metrics") as ns, tempfile.TemporaryDirectory() as tmp:
-        tracer = Tracer(["--metrics", f"127.0.0.1:{metrics_port}", "-P", f"{pa},{pr},{pl}"],
+        tracer = Tracer(["--metrics", f"127.0.0.1:{metrics_port}", "-P", f"{pa},{pr},{pl},{pq}"],
                         os.path.join(tmp, "out.jsonl"), ns=ns)
         prom = traffic = None
         try:
             prom = Prometheus(ns, tmp, metrics_port, prom_port)
             wait_until("Prometheus scrapes synscope", lambda: promql(ns, prom_port, 'up{job="synscope"}'), 60)
-            traffic = ns.popen(["python3", "-c", TRAFFIC] + [str(v) for v in (pa, pr, pl, n, m, k, delay_ms)],
+            traffic = ns.popen(["python3", "-c", TRAFFIC] + [str(v) for v in (pa, pr, pl, pq, n, m, k, q, delay_ms)],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             wait_for_line(traffic, r"^done$", 60)
             # The last scrape holds every record once it counts the late server's last accept.
@@ -128,7 +146,18 @@ def test_prometheus_stores_what_the_records_say():
             wait_until("the late listener's accepts scraped",
                        lambda: promql(ns, prom_port, last) == k, 30)
             time.sleep(1.5)  # one more scrape: nothing may still be arriving
+            witness = {"tcpext": tcpext(ns), "ss": ss_listener(ns, pq)}
+            time.sleep(1.5)  # a scrape after the witnesses read (nothing moves now)
+            def listener(metric, port):
+                return promql(ns, prom_port, f'{metric}{{port="{port}",address="127.0.0.1"}}')
             scraped = {
+                "queue length": listener("synscope_accept_queue_length", pq),
+                "queue backlog": listener("synscope_accept_queue_backlog", pq),
+                "late drops": listener("synscope_listen_drops_total", pl),
+                "netns overflows": promql(ns, prom_port, "synscope_netns_listen_overflows_total"),
+                "cookies": promql(ns, prom_port, "synscope_syncookies_sent_total"),
+                "per-listener overflows": promql(ns, prom_port, "sum(synscope_listen_overflows_total)"),
+                "overflow source": promql(ns, prom_port, 'synscope_build_info{overflow_source="kfree_skb"}'),
                 "client established": promql(ns, prom_port, 'synscope_handshakes_total{role="client",outcome="established"}'),
                 "client refused": promql(ns, prom_port, 'synscope_handshakes_total{role="client",outcome="refused"}'),
                 "server established": promql(ns, prom_port, 'synscope_handshakes_total{role="server",outcome="established"}'),
@@ -149,15 +178,18 @@ def test_prometheus_stores_what_the_records_say():
         check_eq(status, 0, "synscope exit status")
         check(f"Prometheus metrics at http://127.0.0.1:{metrics_port}/metrics" in tracer.stderr,
               "synscope says where the metrics are", tracer.stderr[:600], "the URL")
-        ends = [r for p in (pa, pr, pl) for r in handshakes(records, ns.inode, p)]
+        ends = [r for p in (pa, pr, pl, pq) for r in handshakes(records, ns.inode, p)]
         def count(role, outcome, port=None):
             return sum(1 for r in ends if r["role"] == role and r["outcome"] == outcome
                        and (port is None or port in (r["sport"], r["dport"])))
         check_eq(scraped["client established"], count("client", "established"), "client established = JSONL")
-        check_eq(scraped["client established"], n + k, "client established = connections made")
+        check_eq(scraped["client established"], n + k + q, "client established = connections made")
         check_eq(scraped["client refused"], count("client", "refused"), "client refused = JSONL")
         check_eq(scraped["client refused"], m, "client refused = refused connects made")
-        check_eq(scraped["server established"], count("server", "established"), "server ends = JSONL")
+        # The q children still queued when scraped left their records only at the end.
+        check_eq(scraped["server established"], count("server", "established", pa) +
+                 count("server", "established", pl), "server ends accepted = JSONL's")
+        check_eq(count("server", "established", pq), q, "JSONL: the queued children, at exit")
         check_eq(scraped["connect count refused"], m, "connect duration histogram of refused: count")
         late = [r for r in ends if r["role"] == "server" and r["sport"] == pl and r["accepted"]]
         check_eq(scraped["late waits"], len(late), "late listener's accept waits = its JSONL accepted ends")
@@ -168,6 +200,18 @@ def test_prometheus_stores_what_the_records_say():
         check(scraped["late p100 bound"] >= longest, "histogram_quantile(1) bounds the longest wait",
               scraped["late p100 bound"], f">= {longest}")
         check_eq(scraped["lost"], 0, "events lost")
+        check_eq((scraped["queue length"], scraped["queue backlog"]), witness["ss"],
+                 "accept queue length and backlog of the never-accepting listener = ss -ltn's Recv-Q, Send-Q")
+        check_eq(witness["ss"], (q, 8), "ss: the clients wait in a queue of 8")
+        ext = witness["tcpext"]
+        check_eq(scraped["late drops"], ext["ListenDrops"], "the late listener's sk_drops = the "
+                 "namespace's ListenDrops (no other listener drops)")
+        check_eq(scraped["netns overflows"], ext["ListenOverflows"], "netns overflows = TcpExt ListenOverflows")
+        check_eq(scraped["cookies"], ext["SyncookiesSent"], "SYN cookies = TcpExt SyncookiesSent")
+        if scraped["overflow source"]:
+            check(scraped["per-listener overflows"] <= ext["ListenOverflows"],
+                  "third-ACK overflows are among ListenOverflows", scraped["per-listener overflows"],
+                  f"<= {ext['ListenOverflows']}")
         check_eq(scraped["build"], 1, "build_info")
         path = os.path.join(tmp, "scrape.txt")
         with open(path, "w") as f:

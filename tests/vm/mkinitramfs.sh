@@ -117,10 +117,11 @@ done
 
 # ---- real tools (they replace busybox's applets of the same name) --------------
 # The tests call iproute2's `ip netns` (busybox's ip has no netns), util-linux's
-# setpriv, iproute2's ss, tcpdump, curl (a real client) and bpftool (to read synscope's maps).
+# setpriv, iproute2's ss, tcpdump, curl (a real client), bpftool (to read synscope's maps),
+# and Debian's prometheus and promtool (test_metrics.py: a real Prometheus scrapes synscope).
 # A tool missing on the host is reported:
 # the tests that call it will then fail in the VM, visibly.
-for tool in ip ss setpriv tcpdump curl bpftool; do
+for tool in ip ss setpriv tcpdump curl bpftool prometheus promtool; do
 	path=$(command -v "$tool" 2>/dev/null || true)
 	case $path in
 	/*) ;;
