@@ -33,7 +33,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps build vmlinux test check test-unit test-e2e test-asan fuzz vmtest stress demo bench bench-sinks install clean help
+.PHONY: all deps build vmlinux test check test-rules test-unit test-e2e test-asan fuzz vmtest stress demo bench bench-sinks install clean help
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -178,9 +178,17 @@ stress: deps
 	@$(MAKE) --no-print-directory build
 	@python3 tests/e2e/stress.py --budget 120
 
+# The Prometheus rules and scrape configuration in deploy/prometheus (promtool, Debian's prometheus).
+test-rules: deps
+	@promtool check rules deploy/prometheus/synscope.rules.yml
+	@cd deploy/prometheus && promtool test rules synscope.rules.test.yml
+	@tmp=$$(mktemp -d) && cp deploy/prometheus/scrape.yml deploy/prometheus/synscope.rules.yml $$tmp/ && \
+		echo '[]' > $$tmp/nodes.yml && promtool check config $$tmp/scrape.yml; rc=$$?; rm -rf $$tmp; exit $$rc
+
 # Everything; this is the command CI runs.
 test: deps
 	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-rules
 	@$(MAKE) --no-print-directory test-e2e
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory fuzz
