@@ -264,6 +264,8 @@ SYNSCOPE_CONFIGS = {
     "synscope-capture": lambda out: ["-w", out],
     # The floor: every hook attached, every program returning at once.
     "synscope-hooks": lambda out: ["--hooks-only", "-o", out],
+    # Metrics only: records counted in the kernel, none sent to user space.
+    "synscope-metrics": lambda out: ["--metrics", f"127.0.0.1:{19000 + os.getpid() % 1000}"],
 }
 
 
@@ -293,6 +295,8 @@ def run_config(name, load, ns, ns_inode, seconds, tmp):
     elif name == "synscope-text":
         c, s = text_counts(out)
         result.update(clients=c, servers=s, lost=parse_lost(err))
+    elif name == "synscope-metrics":
+        result.update(lost=parse_lost(err))
     if "clients" in result and result["lost"] is None:
         print(f"bench: {name}: no loss count in its output:\n{err[-800:]}", file=sys.stderr)
     return result
@@ -430,6 +434,8 @@ def main():
                                 capture_output=True).returncode == 0
     if hooks_only:
         configs.append("synscope-hooks")
+    if synscope_supports("--metrics"):
+        configs.append("synscope-metrics")
     missing = [t for t in ("tcpstates", "tcplife") if not shutil.which(t)]
     if not args.quick:
         configs += [t for t in ("tcpstates", "tcplife") if t not in missing]

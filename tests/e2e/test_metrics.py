@@ -266,3 +266,47 @@ def test_metrics_address_errors():
         check_eq(busy.returncode, 1, "exit status when the port is taken")
         check(f"couldn't serve metrics on {port}" in busy.stderr, "says the port is taken", busy.stderr,
               "couldn't serve metrics")
+
+
+SAMPLE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [0-9.e+-]+$|^(#.*)?$')
+
+
+def handshake_counts(body):
+    return {(role, outcome): int(v) for role, outcome, v in
+            re.findall(r'synscope_handshakes_total\{role="(\w+)",outcome="(\w+)"\} (\d+)', body)}
+
+
+def test_scrapes_while_saturating_traffic_flows():
+    port, metrics_port = free_port(831), free_port(832)
+    loadgen = os.path.join(os.path.dirname(SYNSCOPE), "loadgen")
+    with Netns("metricsload") as ns:
+        tracer = Background(["--metrics", f"127.0.0.1:{metrics_port}", "-P", str(port)], ns)
+        scrapes = []
+        try:
+            load = ns.popen([loadgen, "-d", "3", "-c", "2", "-p", str(port)], stdout=subprocess.PIPE, text=True)
+            while load.poll() is None:
+                scrapes.append(http_get(ns, f"http://127.0.0.1:{metrics_port}/metrics"))
+                time.sleep(0.2)
+            made = json.loads(load.communicate(timeout=30)[0])
+            time.sleep(0.5)  # the last RSTs and destroys
+            final = http_get(ns, f"http://127.0.0.1:{metrics_port}/metrics")
+        finally:
+            status, stderr = tracer.stop_process()
+        check_eq(status, 0, "synscope exit status")
+        check(len(scrapes) >= 2, "scrapes answered while the load ran", len(scrapes), ">= 2")
+        for body in scrapes + [final]:
+            bad = [line for line in body.splitlines() if not SAMPLE.match(line)]
+            check_eq(bad[:3], [], "every line of every scrape is a sample, a comment or empty")
+        counts = [handshake_counts(b) for b in scrapes + [final]]
+        for a, b in zip(counts, counts[1:]):
+            check(all(b[k] >= a[k] for k in a), "counters never go down between scrapes", (a, b))
+        during = counts[len(scrapes) // 2][("client", "established")]
+        check(0 < during < counts[-1][("client", "established")], "a scrape in the middle of the load "
+              "saw part of it", during, f"between 0 and {counts[-1][('client', 'established')]}")
+        check_eq(counts[-1][("client", "established")], made["connections"],
+                 "client ends counted = connections loadgen made")
+        check_eq(counts[-1][("server", "established")], made["connections"], "server ends counted")
+        check_eq(re.findall(r'synscope_events_lost_total\{reason="(\w+)"\} [1-9]', final), [],
+                 "no reason lost anything")
+        check(f"{2 * made['connections']} connection ends counted in the kernel" in stderr,
+              "the exit summary agrees", stderr[-400:], 2 * made["connections"])
