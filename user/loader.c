@@ -251,30 +251,37 @@ static int count_in_flight(struct synscope_bpf *skel, unsigned long long *n)
 	return err == -ENOENT ? 0 : err;
 }
 
-int loader_read_stats(struct synscope_bpf *skel, struct synscope_stats *sum)
+int loader_sum_percpu(const struct bpf_map *map, void *sum, size_t size)
 {
-	int i, c, ncpus = libbpf_num_possible_cpus();
-	const size_t nfields = sizeof(*sum) / sizeof(__u64);
-	struct synscope_stats *per_cpu;
+	int c, ncpus = libbpf_num_possible_cpus();
+	const size_t nfields = size / sizeof(__u64);
+	__u64 *per_cpu, *out = sum;
 	__u32 zero = 0;
+	size_t i;
 
-	_Static_assert(sizeof(struct synscope_stats) % sizeof(__u64) == 0, "u64 counters only");
-	memset(sum, 0, sizeof(*sum));
+	memset(sum, 0, size);
 	if (ncpus < 0)
 		return ncpus;
-	per_cpu = calloc(ncpus, sizeof(*per_cpu));
+	if (size % sizeof(__u64))
+		return -EINVAL;
+	per_cpu = calloc(ncpus, size);
 	if (!per_cpu)
 		return -ENOMEM;
-	if (bpf_map__lookup_elem(skel->maps.stats, &zero, sizeof(zero), per_cpu,
-				 sizeof(*per_cpu) * ncpus, 0)) {
+	if (bpf_map__lookup_elem(map, &zero, sizeof(zero), per_cpu, size * ncpus, 0)) {
 		free(per_cpu);
 		return -errno;
 	}
 	for (c = 0; c < ncpus; c++)
-		for (i = 0; i < (int)nfields; i++)
-			((__u64 *)sum)[i] += ((const __u64 *)&per_cpu[c])[i];
+		for (i = 0; i < nfields; i++)
+			out[i] += per_cpu[c * nfields + i];
 	free(per_cpu);
 	return 0;
+}
+
+int loader_read_stats(struct synscope_bpf *skel, struct synscope_stats *sum)
+{
+	_Static_assert(sizeof(struct synscope_stats) % sizeof(__u64) == 0, "u64 counters only");
+	return loader_sum_percpu(skel->maps.stats, sum, sizeof(*sum));
 }
 
 static int trace_tgid(struct synscope_bpf *skel, pid_t pid)

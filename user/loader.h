@@ -9,6 +9,7 @@
 #include "options.h"
 #include "summary.h"
 
+struct bpf_map;
 struct synscope_bpf;
 struct workload;
 
@@ -28,6 +29,12 @@ int loader_start(const struct synscope_config *cfg, const struct workload *w,
  * (prog_misses), ends still in the socket map (in_flight, in_flight_valid).
  */
 void loader_read_counts(struct synscope_bpf *skel, struct run_summary *sum);
+
+/*
+ * Sums the one entry of a per-CPU array whose value is `size` bytes of u64
+ * fields over the CPUs, into sum. Returns 0 or -errno.
+ */
+int loader_sum_percpu(const struct bpf_map *map, void *sum, size_t size);
 
 /* The BPF side's counters, summed over the CPUs. Returns 0 or -errno. */
 int loader_read_stats(struct synscope_bpf *skel, struct synscope_stats *sum);

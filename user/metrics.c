@@ -77,6 +77,22 @@ static void write_gauge_family(FILE *f, const struct metrics_snapshot *s, const 
 	}
 }
 
+/* A counter of the kernel hooks' listener entries: field is its offset in synscope_listener_metrics. */
+static void write_listener_counter(FILE *f, const struct metrics_snapshot *s, const char *name,
+				   const char *help, size_t field)
+{
+	char labels[160];
+	size_t i;
+
+	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (i = 0; i < s->nlisteners; i++) {
+		listener_labels(labels, sizeof(labels), s, s->listeners[i].key.netns,
+				s->listeners[i].key.port);
+		fprintf(f, "%s{%s} %llu\n", name, labels,
+			*(const unsigned long long *)((const char *)&s->listeners[i].m + field));
+	}
+}
+
 /* The listeners' queues at scrape time (iter/tcp, synscope's namespace). */
 static void write_queues(FILE *f, const struct metrics_snapshot *s)
 {
@@ -126,25 +142,14 @@ int metrics_write(FILE *f, const struct metrics_snapshot *s)
 		write_histogram(f, "synscope_accept_queue_wait_seconds", labels,
 				&s->listeners[i].m.accept_wait);
 	}
-	fputs("# HELP synscope_synack_retransmits_total SYN-ACKs the listener retransmitted "
-	      "(tcp:tcp_retransmit_synack).\n# TYPE synscope_synack_retransmits_total counter\n", f);
-	for (i = 0; i < s->nlisteners; i++) {
-		listener_labels(labels, sizeof(labels), s, s->listeners[i].key.netns,
-				s->listeners[i].key.port);
-		fprintf(f, "synscope_synack_retransmits_total{%s} %llu\n", labels,
-			(unsigned long long)s->listeners[i].m.synack_retrans);
-	}
-	if (s->overflows_per_listener) {
-		fputs("# HELP synscope_listen_overflows_total Third ACKs dropped on a full accept "
-		      "queue (skb:kfree_skb, TCP_LISTEN_OVERFLOW).\n"
-		      "# TYPE synscope_listen_overflows_total counter\n", f);
-		for (i = 0; i < s->nlisteners; i++) {
-			listener_labels(labels, sizeof(labels), s, s->listeners[i].key.netns,
-					s->listeners[i].key.port);
-			fprintf(f, "synscope_listen_overflows_total{%s} %llu\n", labels,
-				(unsigned long long)s->listeners[i].m.overflows);
-		}
-	}
+	write_listener_counter(f, s, "synscope_synack_retransmits_total",
+			       "SYN-ACKs the listener retransmitted (tcp:tcp_retransmit_synack).",
+			       offsetof(struct synscope_listener_metrics, synack_retrans));
+	if (s->overflows_per_listener)
+		write_listener_counter(f, s, "synscope_listen_overflows_total",
+				       "Third ACKs dropped on a full accept queue (skb:kfree_skb, "
+				       "TCP_LISTEN_OVERFLOW).",
+				       offsetof(struct synscope_listener_metrics, overflows));
 	write_queues(f, s);
 	if (s->netstat_valid) {
 		fprintf(f, "# HELP synscope_netns_listen_overflows_total TcpExt ListenOverflows of "
@@ -191,28 +196,10 @@ static void hist_sum(struct synscope_hist *dst, const struct synscope_hist *src)
 	dst->sum_ns += src->sum_ns;
 }
 
-static int read_metrics(struct synscope_bpf *skel, int ncpus, struct synscope_metrics *out)
+static int read_metrics(struct synscope_bpf *skel, struct synscope_metrics *out)
 {
-	const size_t n = sizeof(*out) / sizeof(__u64);
-	struct synscope_metrics *per_cpu = calloc(ncpus, sizeof(*per_cpu));
-	__u32 zero = 0;
-	int c;
-	size_t i;
-
 	_Static_assert(sizeof(struct synscope_metrics) % sizeof(__u64) == 0, "u64 fields only");
-	memset(out, 0, sizeof(*out));
-	if (!per_cpu)
-		return -ENOMEM;
-	if (bpf_map__lookup_elem(skel->maps.metrics, &zero, sizeof(zero), per_cpu,
-				 sizeof(*per_cpu) * ncpus, 0)) {
-		free(per_cpu);
-		return -errno;
-	}
-	for (c = 0; c < ncpus; c++)
-		for (i = 0; i < n; i++)
-			((__u64 *)out)[i] += ((const __u64 *)&per_cpu[c])[i];
-	free(per_cpu);
-	return 0;
+	return loader_sum_percpu(skel->maps.metrics, out, sizeof(*out));
 }
 
 static int read_listeners(struct synscope_bpf *skel, int ncpus, struct metrics_snapshot *s)
@@ -258,7 +245,7 @@ long long metrics_count_ends(struct synscope_bpf *skel)
 {
 	struct synscope_metrics m;
 	long long n = 0;
-	int r, o, err = read_metrics(skel, libbpf_num_possible_cpus(), &m);
+	int r, o, err = read_metrics(skel, &m);
 
 	if (err)
 		return err;
@@ -367,7 +354,7 @@ static char *scrape(struct metrics_server *srv, size_t *len)
 	s.listen_overflows = tcpext.listen_overflows;
 	s.listen_drops = tcpext.listen_drops;
 	s.syncookies_sent = tcpext.syncookies_sent;
-	err = read_metrics(srv->skel, ncpus, &s.m);
+	err = read_metrics(srv->skel, &s.m);
 	if (!err)
 		err = read_listeners(srv->skel, ncpus, &s);
 	if (!err)
