@@ -15,7 +15,7 @@ VMLINUX := vmlinux/vmlinux.h
 # Debian/Ubuntu packages needed to build and test.
 DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
 	libjson-c-dev libcmocka-dev libmicrohttpd-dev iproute2 python3 tcpdump curl liburing-dev \
-	prometheus
+	prometheus help2man man-db systemd
 
 LIBS_PKG := libbpf json-c libmicrohttpd
 USER_CFLAGS := -g -O2 -Wall -Wextra -Werror -std=gnu11 -I$(OBJ) -Ibpf -Iuser \
@@ -33,7 +33,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps build vmlinux test check test-rules test-unit test-e2e test-asan fuzz vmtest stress demo bench bench-sinks install clean help
+.PHONY: all deps build vmlinux test check test-rules test-install test-unit test-e2e test-asan fuzz vmtest stress demo bench bench-sinks install clean help
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -189,6 +189,7 @@ test-rules: deps
 test: deps
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-rules
+	@$(MAKE) --no-print-directory test-install
 	@$(MAKE) --no-print-directory test-e2e
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory fuzz
@@ -238,8 +239,39 @@ demo: deps
 	@$(OUTPUT)/synscope demo
 	@$(OUTPUT)/synscope demo ipv6
 
-install: build
-	install -D -m 0755 $(OUTPUT)/synscope $(DESTDIR)$(PREFIX)/usr/local/sbin/synscope
+# ---- install ------------------------------------------------------------
+PREFIX ?= /usr/local
+SBINDIR := $(PREFIX)/sbin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+
+# synscope(8), made by help2man from --help (its options and EXAMPLES) and deploy/synscope.h2m.
+$(OUTPUT)/synscope.8: $(OUTPUT)/synscope deploy/synscope.h2m
+	$(call msg,MAN,$@)
+	$(Q)help2man -N -s 8 -n "watch what the kernel does between connect() and accept()" \
+		-i deploy/synscope.h2m -o $@ $(OUTPUT)/synscope
+
+install: build $(OUTPUT)/synscope.8
+	install -D -m 0755 $(OUTPUT)/synscope $(DESTDIR)$(SBINDIR)/synscope
+	install -D -m 0644 $(OUTPUT)/synscope.8 $(DESTDIR)$(PREFIX)/share/man/man8/synscope.8
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' deploy/systemd/synscope.service.in > $(DESTDIR)$(UNITDIR)/synscope.service
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/synscope/prometheus deploy/prometheus/*.yml
+
+# make install into a scratch DESTDIR (the files; a man page man renders with its EXAMPLES),
+# and into a scratch PREFIX (a unit whose ExecStart exists, which systemd-analyze verify
+# accepts without a word).
+test-install: deps
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	$(MAKE) --no-print-directory install DESTDIR=$$tmp/d PREFIX=/usr >/dev/null && \
+	for f in usr/sbin/synscope usr/share/man/man8/synscope.8 usr/lib/systemd/system/synscope.service \
+		usr/share/synscope/prometheus/synscope.rules.yml; do \
+		test -f $$tmp/d/$$f || { echo "install: $$f missing" >&2; exit 1; }; done && \
+	{ MANWIDTH=100 man -l $$tmp/d/usr/share/man/man8/synscope.8 2>&1 | grep -q '^EXAMPLES' || \
+		{ echo "install: man -l shows no EXAMPLES section" >&2; exit 1; }; } && \
+	$(MAKE) --no-print-directory install PREFIX=$$tmp/p >/dev/null && \
+	out=$$(systemd-analyze verify --man=no $$tmp/p/lib/systemd/system/synscope.service 2>&1); \
+	if [ $$? -ne 0 ] || [ -n "$$out" ]; then echo "install: systemd-analyze verify: $$out" >&2; exit 1; fi; \
+	echo "  INSTALL  files, man page (man -l) and unit (systemd-analyze verify) checked"
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))

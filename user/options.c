@@ -19,24 +19,30 @@ const char *argp_program_bug_address = "the synscope issue tracker";
 static const char doc[] =
 	"Trace TCP handshakes: both ends of every connection, the processes that called\n"
 	"connect() and accept(), ISS/IRS, accept-queue depth and wait.\n"
-	"\n"
-	"USAGE: synscope [-4|-6] [-p PID] [-P PORTS] [-T] [-v] [-d SECONDS] [-f text|jsonl] [-o FILE]\n"
-	"       synscope [OPTIONS] [--timeline] -- CMD [ARGS...]\n"
-	"       synscope -w FILE [-p PID] [-P PORTS] [-d SECONDS] [-- CMD...]   (capture)\n"
-	"       synscope -r FILE [-f text|jsonl] [-o FILE] [--timeline] [-T] [-v]\n"
-	"       synscope demo [SCENARIO]    (synscope demo --help lists scenarios)\n"
-	"\n"
-	"EXAMPLES:\n"
-	"    synscope                   # every handshake on this host\n"
-	"    synscope -P 8080           # connections to or from port 8080\n"
-	"    synscope -P 80,443 -4      # IPv4 only, ports 80 and 443\n"
-	"    synscope -p 1234           # connect()/accept() calls of process 1234\n"
-	"    synscope -f jsonl -o x.jsonl -d 60  # one JSON object per line, 60 seconds\n"
-	"    synscope -T -v             # wall-clock time, ISS/IRS and retransmits\n"
-	"    synscope --timeline -- curl -s http://127.0.0.1:8080/  # trace one command's tree\n"
-	"    synscope -w cap.syn -P 8080  # raw records to cap.syn, nothing lost at peak\n"
-	"    synscope -r cap.syn -f jsonl # read the capture back, as JSONL\n"
-	"    synscope demo              # the bundled client/server pair, annotated\n";
+	"\v"
+	"Examples:\n"
+	"  synscope                     every handshake on this host\n"
+	"  synscope -P 8080             connections to or from port 8080\n"
+	"  synscope -P 80,443 -4        IPv4 only, ports 80 and 443\n"
+	"  synscope -p 1234             connect()/accept() calls of process 1234\n"
+	"  synscope -f jsonl -o x.jsonl -d 60\n"
+	"                               one JSON object per line, for 60 seconds\n"
+	"  synscope -T -v               wall-clock time, ISS/IRS and retransmits\n"
+	"  synscope --timeline -- curl -s http://127.0.0.1:8080/\n"
+	"                               the ladder of one command's connections\n"
+	"  synscope -w cap.syn -P 8080  raw records to a capture: nothing lost at peak\n"
+	"  synscope -r cap.syn -f jsonl the capture read back, as JSONL\n"
+	"  synscope --metrics 9560      Prometheus metrics at 127.0.0.1:9560/metrics\n"
+	"  synscope demo                the bundled client/server pair, annotated\n"
+	"                               (synscope demo --help lists its scenarios)\n";
+
+/* The forms of the command line, one per line (argp prints them as Usage/or lines). */
+static const char args_doc[] =
+	"[-- CMD [ARGS...]]\n"
+	"-w FILE [-P PORTS] [-- CMD [ARGS...]]\n"
+	"-r FILE [-f text|jsonl] [-o FILE]\n"
+	"--metrics [ADDR:]PORT [-P PORTS]\n"
+	"demo [SCENARIO]";
 
 enum {
 	OPT_ACCEPT_HOOK = 1000,
@@ -335,6 +341,7 @@ int parse_options_flags(int argc, char **argv, struct synscope_config *cfg, unsi
 	static const struct argp argp = {
 		.options = opts,
 		.parser = parse_opt,
+		.args_doc = args_doc,
 		.doc = doc,
 	};
 
