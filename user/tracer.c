@@ -27,6 +27,13 @@
 #include "tracer.h"
 
 static volatile sig_atomic_t exiting; /* the signal that asked us to stop */
+static volatile sig_atomic_t reopen;  /* SIGHUP with -o FILE: reopen it (log rotation) */
+
+static void on_reopen(int sig)
+{
+	(void)sig;
+	reopen = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -75,14 +82,16 @@ static FILE *open_output(const struct synscope_config *cfg)
 	return f;
 }
 
-static void install_signals(void)
+/* SIGHUP reopens -o FILE (a rotated log); without one, it stops synscope as SIGTERM does. */
+static void install_signals(bool reopens)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct sigaction sa = {.sa_handler = on_signal}, hup = {.sa_handler = on_reopen};
 
 	sigemptyset(&sa.sa_mask);
+	sigemptyset(&hup.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGHUP, reopens ? &hup : &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -166,7 +175,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		goto cleanup;
 	}
 
-	install_signals();
+	install_signals(cfg->output_path && !cap);
 	netstat_ok = tcpext_read_self(&netstat0) == 0;
 	describe_start(cfg, w, fexit_err, mounted);
 	if (w) {
@@ -203,6 +212,18 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		/* One write(2) per batch; a failed write is counted at exit. */
 		if (!cap)
 			output_batch_end_all(sinks);
+		if (reopen) {
+			/* Everything read so far went to the old file; the same FILE,
+			 * shared by the sinks, now appends to the path. */
+			reopen = 0;
+			fflush(f);
+			if (!freopen(cfg->output_path, "a", f)) {
+				fprintf(stderr, "synscope: couldn't reopen '%s' after SIGHUP: %s\n",
+					cfg->output_path, strerror(errno));
+				f = NULL;
+				goto cleanup;
+			}
+		}
 		if (w && w->finished(w))
 			break;
 		if (deadline && now_boot_ns() >= deadline) {
