@@ -15,7 +15,7 @@ VMLINUX := vmlinux/vmlinux.h
 # Debian/Ubuntu packages needed to build and test.
 DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
 	libjson-c-dev libcmocka-dev libmicrohttpd-dev iproute2 python3 tcpdump curl liburing-dev \
-	prometheus help2man man-db systemd
+	prometheus yamllint help2man man-db systemd
 
 LIBS_PKG := libbpf json-c libmicrohttpd
 USER_CFLAGS := -g -O2 -Wall -Wextra -Werror -std=gnu11 -I$(OBJ) -Ibpf -Iuser \
@@ -178,8 +178,10 @@ stress: deps
 	@$(MAKE) --no-print-directory build
 	@python3 tests/e2e/stress.py --budget 120
 
-# The Prometheus rules and scrape configuration in deploy/prometheus (promtool, Debian's prometheus).
+# deploy/: every YAML file linted (the Kubernetes DaemonSet included); the Prometheus rules and
+# scrape configuration checked and unit-tested with promtool (Debian's prometheus).
 test-rules: deps
+	@yamllint -c deploy/.yamllint deploy/
 	@promtool check rules deploy/prometheus/synscope.rules.yml
 	@cd deploy/prometheus && promtool test rules synscope.rules.test.yml
 	@tmp=$$(mktemp -d) && cp deploy/prometheus/scrape.yml deploy/prometheus/synscope.rules.yml $$tmp/ && \
