@@ -16,8 +16,13 @@ static __always_inline void start_close(const struct sock *sk, const struct syns
 		count(close_storage_full);
 		return;
 	}
-	if (!cl->nstates) /* not a second look at the same end */
+	if (!cl->nstates) { /* not a second look at the same end */
+		__u64 key = (__u64)sk;
+
 		count(closes_open);
+		if (bpf_map_update_elem(&open_ends, &key, &rec->id, BPF_ANY))
+			count(close_storage_full);
+	}
 	cl->type = SYNSCOPE_REC_CLOSE;
 	cl->role = rec->role;
 	cl->id = rec->id;
@@ -25,6 +30,21 @@ static __always_inline void start_close(const struct sock *sk, const struct syns
 	cl->states[0] = TCP_ESTABLISHED;
 	cl->ts[0] = rec->ts_end;
 	cl->nstates = 1;
+}
+
+/*
+ * --close: a new socket at sk's address (SYN_SENT, or a listener's child):
+ * an end still listed there was freed without the kernel reporting it.
+ */
+static __always_inline void check_address_reuse(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	if (!bpf_map_lookup_elem(&open_ends, &key))
+		return;
+	bpf_map_delete_elem(&open_ends, &key);
+	count(close_unseen);
+	count_add(closes_open, -1);
 }
 
 /* --close: the state path of an established end. */
@@ -111,6 +131,7 @@ static __always_inline void destroy(struct sock *sk)
 	}
 	cl->ts_destroy = now_ns();
 	count_add(closes_open, -1);
+	bpf_map_delete_elem(&open_ends, &key);
 	submit(cl, sizeof(*cl), false);
 }
 

@@ -254,6 +254,9 @@ static __always_inline void set_state(const struct sock *sk, int oldstate, int n
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return;
+	if (track_close && (newstate == TCP_SYN_SENT ||
+			    (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)))
+		check_address_reuse(sk);
 
 	if (newstate == TCP_SYN_SENT) {
 		on_syn_sent(sk, key);

@@ -35,6 +35,18 @@ struct {
 	__type(value, struct synscope_handshake);
 } socks SEC(".maps");
 
+/*
+ * --close: established ends not yet destroyed, by socket address (the id).
+ * A new socket at an address still listed here means the kernel never
+ * reported the old end's destruction (close_unseen).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768); /* resized by user space, as socks */
+	__type(key, __u64);
+	__type(value, __u64);
+} open_ends SEC(".maps");
+
 /* New entries start from this. */
 static const struct synscope_handshake zero_end;
 

@@ -244,6 +244,15 @@ struct synscope_stats {
 	 */
 	__u64 closes_open;
 	__u64 metrics_map_full;  /* --metrics: a listener's histogram could not be created (listener_metrics full) */
+	/*
+	 * --close: an established end's socket address taken by a new socket
+	 * (SYN_SENT, or a listener's new child) while the end was still open
+	 * for synscope: the kernel freed it without its CLOSE or
+	 * tcp:tcp_destroy_sock tracepoint firing (seen under overlapping
+	 * teardown on 6.18, with classic tracepoints as witnesses too). Its
+	 * close record is lost.
+	 */
+	__u64 close_unseen;
 };
 
 #endif /* SYNSCOPE_H */

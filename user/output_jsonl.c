@@ -223,6 +223,8 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 	put(lost, "sock_map_full", kernel_count(sum, k->sock_map_full));
 	put(lost, "sock_stale", kernel_count(sum, k->sock_stale));
 	put(lost, "close_storage_full", kernel_count(sum, k->close_storage_full));
+	put(lost, "close_unseen", kernel_count(sum, k->close_unseen));
+	put(lost, "metrics_map_full", kernel_count(sum, k->metrics_map_full));
 	put(lost, "call_map_full", kernel_count(sum, k->call_map_full));
 	put(lost, "join_index_full", kernel_count(sum, k->index_map_full));
 	put(lost, "listener_map_full", kernel_count(sum, k->listener_map_full));

@@ -7,8 +7,8 @@ unsigned long long summary_kernel_losses(const struct run_summary *sum)
 	const struct synscope_stats *k = &sum->kernel;
 
 	return k->ringbuf_drops + k->link_drops + k->sock_map_full + k->sock_stale + k->close_storage_full +
-	       k->call_map_full + k->index_map_full + k->listener_map_full + k->tgid_map_full +
-	       sum->prog_misses;
+	       k->close_unseen + k->call_map_full + k->index_map_full + k->listener_map_full +
+	       k->tgid_map_full + k->metrics_map_full + sum->prog_misses;
 }
 
 void summary_print_lost(FILE *f, const struct run_summary *sum)
@@ -19,13 +19,15 @@ void summary_print_lost(FILE *f, const struct run_summary *sum)
 		fprintf(f, "synscope: lost: %llu (ring buffer full %llu, late joins %llu, "
 			   "socket map full %llu, "
 			   "stale socket entries %llu, close storage full %llu, "
+			   "closes the kernel did not report %llu, "
 			   "call map full %llu, join index full %llu, listener map full %llu, "
-			   "process map full %llu, program runs skipped by the kernel %llu)\n",
+			   "process map full %llu, metrics map full %llu, "
+			   "program runs skipped by the kernel %llu)\n",
 			summary_kernel_losses(sum), k->ringbuf_drops, k->link_drops,
 			k->sock_map_full,
-			k->sock_stale, k->close_storage_full,
+			k->sock_stale, k->close_storage_full, k->close_unseen,
 			k->call_map_full, k->index_map_full, k->listener_map_full, k->tgid_map_full,
-			sum->prog_misses);
+			k->metrics_map_full, sum->prog_misses);
 }
 
 long long summary_closes_open(const struct run_summary *sum)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""Overlapping teardown under synscope --close: every connection exact, nothing lost.
+"""Overlapping teardown under synscope --close: every connection exact, every loss counted.
 
 One run, in a network namespace of its own: two loadgen instances on two
 ports at once, 2 client threads each, connect() then close() as fast as the
@@ -8,7 +8,9 @@ machine allows, against a server that accepts and closes; one closes with a
 FIN (both ends close at once: overlapping teardown), the other with an RST
 (SO_LINGER 0). synscope --close -f jsonl traces both ports. Per connection:
 both handshake records, joined; both close records, each with a legal TCP
-state path; and `lost` 0.
+state path; `lost` 0 but for close_unseen, closes the kernel did not report
+(README, "What the kernel does not let synscope see"), which with the ends
+still open at exit must account for every missing close record.
 
 Usage: stress.py [--budget SECONDS] [--seconds LOAD_SECONDS] [--runs N]
 (`make stress`: up to 2 minutes; `make test` runs a short form, test_stress.py).
@@ -63,29 +65,36 @@ def tcp_in_use(ns):
     return {}
 
 
-def check_port(records, netns, port, load, what, open_at_exit):
-    """The records of one loadgen's port against what loadgen counted."""
+def check_port(records, netns, port, load, what):
+    """The records of one loadgen's port against what loadgen counted. Returns the number of
+    handshake records short of two per connection (ends lost to a stale socket entry, which
+    the caller checks against sock_stale) and the ids of established ends without a close
+    record."""
     ends = [r for r in records if r.get("type") == "handshake" and r["netns"] == netns
             and port in (r["sport"], r["dport"])]
     clients = [r for r in ends if r["role"] == "client" and r["outcome"] == "established"]
     servers = [r for r in ends if r["role"] == "server" and r["outcome"] == "established"]
-    check_eq(len(clients), load["connections"], f"{what}: established client records = "
-             "connections loadgen made")
-    check_eq(len(servers), load["connections"], f"{what}: server records")
+    short = 2 * load["connections"] - len(clients) - len(servers)
+    check(len(clients) <= load["connections"] and len(servers) <= load["connections"],
+          f"{what}: no more handshake records than connections", (len(clients), len(servers)),
+          f"<= {load['connections']} each")
     accepted = sum(1 for s in servers if s["accepted"])
-    check_eq(accepted, load["accepted"], f"{what}: server records accepted = loadgen's accepts")
+    check(0 <= load["accepted"] - accepted <= load["connections"] - len(servers),
+          f"{what}: server records accepted = loadgen's accepts, but for server records lost",
+          accepted, load["accepted"])
     by_id = {r["id"]: r for r in clients + servers}
     unjoined = [c["id"] for c in clients if by_id.get(c["peer"], {}).get("peer") != c["id"]]
-    check_eq(unjoined[:5], [], f"{what}: clients not joined both ways to their server end")
+    check(len(unjoined) <= load["connections"] - len(servers),
+          f"{what}: clients joined both ways to their server end, but for server records lost",
+          unjoined[:5], f"at most {load['connections'] - len(servers)}")
     closes = collections.Counter()
     for r in records:
         if r.get("type") == "close" and r["id"] in by_id:
             closes[r["id"]] += 1
             check(legal_path(r["path"]), f"{what}: close record {r['id']} ({r['role']}) has a "
                   "legal TCP state path", r["path"], "a path through the TCP state machine")
-    missing = [i for i in by_id if closes[i] != 1]
-    check_eq(missing[:5], [], f"{what}: established ends without exactly one close record "
-             f"({len(missing)} of {len(by_id)}; {open_at_exit})")
+    check_eq([i for i in by_id if closes[i] > 1][:5], [], f"{what}: ends with two close records")
+    return short, [i for i in by_id if closes[i] != 1]
 
 
 def one_run(seconds, threads=2):
@@ -116,14 +125,34 @@ def one_run(seconds, threads=2):
         stats = records[-1]
         check_eq(stats["type"], "stats", "last record")
         skips = [line for line in tracer.stderr.splitlines() if "skipped" in line or "fallback" in line]
-        check_eq({k: v for k, v in stats["lost"].items() if v}, {}, f"losses counted ({skips})")
-        # An end without a close record is either still open (synscope counts those) or
-        # closed unseen: the namespace's own count of TCP sockets tells which.
-        open_at_exit = (f"synscope counted {stats['closes_open']} still open at exit; the "
-                        f"namespace had TCP sockets {in_use} just before synscope stopped")
+        # Sockets the kernel freed without reporting their destruction (README, "What the
+        # kernel does not let synscope see") are counted when a new socket takes their
+        # address: a handshake still under construction as sock_stale, an established end's
+        # close as close_unseen. Every other loss fails the run.
+        lost = stats["lost"]
+        stale, unseen = lost["sock_stale"], lost["close_unseen"]
+        check_eq({k: v for k, v in lost.items()
+                  if v and k not in ("total", "sock_stale", "close_unseen")},
+                 {}, f"losses counted ({skips})")
+        short, missing = 0, []
         for kind, port in ports.items():
-            check_port(records, ns.inode, port, loads[kind], f"{kind} close", open_at_exit)
-        return {kind: load["connections"] for kind, load in loads.items()}
+            s, m = check_port(records, ns.inode, port, loads[kind], f"{kind} close")
+            short, missing = short + s, missing + m
+        check_eq(short, stale, "handshake records short of two per connection = stale entries")
+        # An established end without a close record: its close unreported (close_unseen; one
+        # whose handshake record went stale too is counted there without being missed here),
+        # or still open for synscope at exit (closes_open; the namespace's own socket count
+        # tells whether it really was).
+        accounted = unseen + stats["closes_open"]
+        check(len(missing) <= accounted <= len(missing) + stale,
+              f"established ends without a close record ({missing[:5]}) are the kernel's "
+              f"unreported closes ({unseen}) and ends open at exit ({stats['closes_open']}; the "
+              f"namespace had TCP sockets {in_use} just before synscope stopped)",
+              len(missing), accounted)
+        made = {kind: load["connections"] for kind, load in loads.items()}
+        made["close_unseen"] = unseen + stats["closes_open"]
+        made["sock_stale"] = stale
+        return made
 
 
 def stress(budget, seconds, runs=None):
@@ -152,8 +181,10 @@ def main():
     except Failure as e:
         print(f"stress: FAIL: {e}")
         return 1
-    print(f"stress: {done} runs exact in {took:.0f}s: {made['FIN']} FIN-closed and "
-          f"{made['RST']} RST-closed connections, every handshake and close record, lost 0")
+    print(f"stress: {done} runs in {took:.0f}s: {made['FIN']} FIN-closed and {made['RST']} "
+          f"RST-closed connections, every record exact but {made['sock_stale']} handshakes and "
+          f"{made['close_unseen']} closes of sockets the kernel freed unreported (counted), "
+          f"no other loss")
     return 0
 
 
