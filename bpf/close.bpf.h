@@ -19,7 +19,6 @@ static __always_inline void start_close(const struct sock *sk, const struct syns
 	if (!cl->nstates) { /* not a second look at the same end */
 		__u64 key = (__u64)sk;
 
-		count(closes_open);
 		if (bpf_map_update_elem(&open_ends, &key, &rec->id, BPF_ANY))
 			count(close_storage_full);
 	}
@@ -44,7 +43,6 @@ static __always_inline void check_address_reuse(const struct sock *sk)
 		return;
 	bpf_map_delete_elem(&open_ends, &key);
 	count(close_unseen);
-	count_add(closes_open, -1);
 }
 
 /* --close: the state path of an established end. */
@@ -130,7 +128,6 @@ static __always_inline void destroy(struct sock *sk)
 		}
 	}
 	cl->ts_destroy = now_ns();
-	count_add(closes_open, -1);
 	bpf_map_delete_elem(&open_ends, &key);
 	submit(cl, sizeof(*cl), false);
 }

@@ -158,18 +158,16 @@ struct {
 } port_filter SEC(".maps");
 
 /*
- * Adds n to one counter of this CPU's struct synscope_stats. Atomic even
- * so: a softirq may interrupt a program in process context on the same CPU.
+ * Bumps one counter of this CPU's struct synscope_stats. Atomic even so: a
+ * softirq may interrupt a program in process context on the same CPU.
  */
-#define count_add(field, n)							\
+#define count(field)								\
 	do {									\
 		__u32 zero_ = 0;						\
 		struct synscope_stats *s_ = bpf_map_lookup_elem(&stats, &zero_);	\
 										\
 		if (s_)								\
-			__sync_fetch_and_add(&s_->field, (n));			\
+			__sync_fetch_and_add(&s_->field, 1);			\
 	} while (0)
-
-#define count(field) count_add(field, 1)
 
 #endif /* SYNSCOPE_MAPS_BPF_H */

@@ -235,14 +235,6 @@ struct synscope_stats {
 	__u64 sock_stale;        /* socket entry found at a new end's address and replaced: its end was lost */
 	__u64 close_storage_full; /* --close: no socket storage for an established end's close state */
 	__u64 link_drops;        /* a SYNSCOPE_REC_LINK not submitted: ring buffer full (a join lost, no record) */
-	/*
-	 * --close: established ends whose socket has not been destroyed yet:
-	 * +1 when the close state is created at ESTABLISHED, -1 when the close
-	 * record leaves at tcp:tcp_destroy_sock, on whichever CPU each runs.
-	 * One CPU's copy can go below zero: sum all CPUs as u64 and read the
-	 * sum as signed. At exit, the ends still open (no close record).
-	 */
-	__u64 closes_open;
 	__u64 metrics_map_full;  /* --metrics: a listener's histogram could not be created (listener_metrics full) */
 	/*
 	 * --close: an established end's socket address taken by a new socket
@@ -250,7 +242,8 @@ struct synscope_stats {
 	 * for synscope: the kernel freed it without its CLOSE or
 	 * tcp:tcp_destroy_sock tracepoint firing (seen under overlapping
 	 * teardown on 6.18, with classic tracepoints as witnesses too). Its
-	 * close record is lost.
+	 * close record is lost. Ends still open at exit are user space's count
+	 * of the open_ends map.
 	 */
 	__u64 close_unseen;
 };

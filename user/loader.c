@@ -237,15 +237,15 @@ unsigned long long loader_unhandled_misses(struct synscope_bpf *skel,
 	return misses > k->nested_handled ? misses - k->nested_handled : 0;
 }
 
-/* Entries left in the socket map: ends whose record never left the kernel. */
-static int count_in_flight(struct synscope_bpf *skel, unsigned long long *n)
+/* The entries of a map keyed by socket address (socks, open_ends). */
+static int count_entries(const struct bpf_map *map, unsigned long long *n)
 {
 	__u64 key, next;
 	int err;
 
 	*n = 0;
-	for (err = bpf_map__get_next_key(skel->maps.socks, NULL, &next, sizeof(next)); !err;
-	     err = bpf_map__get_next_key(skel->maps.socks, &key, &next, sizeof(next))) {
+	for (err = bpf_map__get_next_key(map, NULL, &next, sizeof(next)); !err;
+	     err = bpf_map__get_next_key(map, &key, &next, sizeof(next))) {
 		key = next;
 		(*n)++;
 	}
@@ -377,5 +377,7 @@ void loader_read_counts(struct synscope_bpf *skel, struct run_summary *sum)
 		fprintf(stderr, "synscope: couldn't read the BPF side's counters: %s\n", strerror(-err));
 	sum->kernel_valid = !err;
 	sum->prog_misses = loader_unhandled_misses(skel, &sum->kernel, true);
-	sum->in_flight_valid = count_in_flight(skel, &sum->in_flight) == 0;
+	/* Ends whose record never left the kernel; established ends never destroyed. */
+	sum->in_flight_valid = count_entries(skel->maps.socks, &sum->in_flight) == 0;
+	sum->closes_open_valid = count_entries(skel->maps.open_ends, &sum->closes_open) == 0;
 }

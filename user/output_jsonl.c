@@ -169,7 +169,7 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 	put(obj, "syn_retrans", json_object_new_uint64(sum->syn_retrans));
 	put(obj, "nested_handled", kernel_count(sum, k->nested_handled));
 	put(obj, "in_flight", sum->in_flight_valid ? json_object_new_uint64(sum->in_flight) : NULL);
-	put(obj, "closes_open", sum->kernel_valid ? json_object_new_int64(summary_closes_open(sum)) : NULL);
+	put(obj, "closes_open", sum->closes_open_valid ? json_object_new_uint64(sum->closes_open) : NULL);
 	for (o = SYNSCOPE_OUT_ESTABLISHED; o <= SYNSCOPE_OUT_ABANDONED; o++)
 		put(outcomes, outcome_name(o), json_object_new_uint64(sum->by_outcome[o]));
 	put(obj, "outcomes", outcomes);

@@ -30,11 +30,6 @@ void summary_print_lost(FILE *f, const struct run_summary *sum)
 			k->metrics_map_full, sum->prog_misses);
 }
 
-long long summary_closes_open(const struct run_summary *sum)
-{
-	return sum->kernel_valid ? (long long)sum->kernel.closes_open : 0;
-}
-
 void summary_print(FILE *f, const struct run_summary *sum)
 {
 	unsigned int i;
@@ -46,9 +41,9 @@ void summary_print(FILE *f, const struct run_summary *sum)
 	if (sum->in_flight_valid && sum->in_flight)
 		fprintf(f, "synscope: %llu connection ends still in their handshake or accept queue at "
 			   "exit: not written\n", sum->in_flight);
-	if (summary_closes_open(sum) > 0)
-		fprintf(f, "synscope: %lld established ends not yet closed at exit: no close record\n",
-			summary_closes_open(sum));
+	if (sum->closes_open_valid && sum->closes_open)
+		fprintf(f, "synscope: %llu established ends not yet closed at exit: no close record\n",
+			sum->closes_open);
 	fprintf(f, "synscope: outcomes:");
 	for (o = SYNSCOPE_OUT_ESTABLISHED; o <= SYNSCOPE_OUT_ABANDONED; o++)
 		fprintf(f, " %s %llu", outcome_name(o), sum->by_outcome[o]);

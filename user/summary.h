@@ -67,6 +67,10 @@ struct run_summary {
 	 * accept queue...); valid when in_flight_valid (a live run). */
 	unsigned long long in_flight;
 	bool in_flight_valid;
+	/* --close: established ends whose socket was not destroyed when synscope
+	 * stopped (no close record); valid when closes_open_valid (a live run). */
+	unsigned long long closes_open;
+	bool closes_open_valid;
 	unsigned int nlisteners;
 	unsigned long long listeners_untracked; /* server ends beyond SUMMARY_MAX_LISTENERS */
 	struct listener_summary listeners[SUMMARY_MAX_LISTENERS];
@@ -84,11 +88,6 @@ struct run_summary {
 unsigned long long summary_kernel_losses(const struct run_summary *sum);
 /* The kernel-side loss line of the summary (nothing if the counts are unknown). */
 void summary_print_lost(FILE *f, const struct run_summary *sum);
-/*
- * --close: established ends whose socket was not destroyed before synscope
- * stopped (their close record was never written); 0 if unknown.
- */
-long long summary_closes_open(const struct run_summary *sum);
 /* The human summary printed to stderr at exit. */
 void summary_print(FILE *f, const struct run_summary *sum);
 
