@@ -103,7 +103,7 @@ static void write_queues(FILE *f, const struct metrics_snapshot *s)
 			   "Request sockets in the SYN queue: icsk_accept_queue.qlen, at scrape time.",
 			   offsetof(struct listener_queues, synq));
 	write_gauge_family(f, s, "synscope_listen_drops_total", "counter",
-			   "Every drop the listener counted (tcp_listendrop()): sk_drops.",
+			   "Every drop the listener counted, tcp_listendrop()'s and others: sk_drops (ss -ltnm's d).",
 			   offsetof(struct listener_queues, drops));
 }
 
