@@ -107,7 +107,9 @@ def trace_clients(tag, runs, setup=None):
         check_eq(status, 0, "synscope exit status")
         check_eq(records[-1]["lost"]["total"], 0, "events lost")
         ends = [r for r in handshakes(records, net.client.inode, port) if r["role"] == "client"]
-        check_eq(len(ends), len(runs), "client records: one per connect()")
+        check_eq(len(ends), len(runs), "client records: one per connect() (clients got "
+                 f"{seen}; records {[(r['daddr'], r['outcome']) for r in ends]}; ends in flight "
+                 f"at exit {records[-1]['in_flight']})")
         return list(zip(seen, sorted(ends, key=lambda r: r["t_call_ns"])))
 
 
