@@ -105,8 +105,8 @@ $(OBJ)/user/%.o: user/%.c | $(OBJ)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -MMD -MP -c $< -o $@
 
-# The loader includes the skeleton.
-$(OBJ)/user/tracer.o $(OBJ)/user/loader.o: $(OBJ)/synscope.skel.h
+# These include the skeleton.
+$(OBJ)/user/tracer.o $(OBJ)/user/loader.o $(OBJ)/user/metrics.o: $(OBJ)/synscope.skel.h
 
 $(OUTPUT)/synscope: $(addprefix $(OBJ)/user/,$(SYNSCOPE_SRCS:.c=.o))
 	$(call msg,LINK,$@)
