@@ -3,6 +3,8 @@
  * --metrics: every handshake record counted in the kernel as it leaves,
  * into per-CPU counters and histograms that user space reads when scraped.
  * With --metrics alone no record is submitted at all (emit_records).
+ * Every run: the listeners' counters (overflows, SYN-ACK retransmits) and
+ * the iterator over the listeners, read for the listener records too.
  */
 #ifndef SYNSCOPE_METRICS_BPF_H
 #define SYNSCOPE_METRICS_BPF_H
@@ -131,12 +133,17 @@ int BPF_PROG(handle_synack_retransmit, const struct sock *sk, const struct reque
 	return 0;
 }
 
-/* At each scrape: the listeners of synscope's network namespace and their queues. */
+/*
+ * At each scrape, each listener record and at exit: the listeners of
+ * synscope's network namespace and their queues. -P keeps those on its
+ * ports; -p (or a command) those a traced process called listen() on.
+ */
 SEC("iter/tcp")
 int dump_listeners(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
 	struct synscope_listener_row row = {};
+	struct synscope_listener_key lk = {};
 	struct tcp_sock *tp;
 
 	if (!skc || skc->skc_state != TCP_LISTEN || !ports_allowed(skc->skc_num, 0))
@@ -145,6 +152,10 @@ int dump_listeners(struct bpf_iter__tcp *ctx)
 	if (!tp)
 		return 0;
 	row.netns = skc->skc_net.net->ns.inum;
+	lk.netns = row.netns;
+	lk.port = skc->skc_num;
+	if (filter_tgids && !bpf_map_lookup_elem(&listeners, &lk))
+		return 0;
 	row.family = skc->skc_family;
 	row.port = skc->skc_num;
 	if (row.family == AF_INET6)

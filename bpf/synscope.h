@@ -185,8 +185,9 @@ struct synscope_listener_metrics {
 };
 
 /*
- * --metrics: one per listening socket of synscope's network namespace,
- * written by the iter/tcp program (dump_listeners) at each scrape.
+ * One per listening socket of synscope's network namespace, written by the
+ * iter/tcp program (dump_listeners) when user space reads it: at each
+ * --metrics scrape, for the listener records (-i, and at exit).
  */
 struct synscope_listener_row {
 	__u64 netns;    /* network namespace inode number */

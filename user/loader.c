@@ -87,10 +87,9 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	skel->rodata->track_close = cfg->track_close;
 	skel->rodata->hooks_only = cfg->hooks_only;
 	skel->rodata->aggregate = cfg->metrics_spec != NULL;
-	bpf_program__set_autoload(skel->progs.dump_listeners, cfg->metrics_spec != NULL);
-	bpf_program__set_autoload(skel->progs.handle_synack_retransmit, cfg->metrics_spec != NULL);
-	bpf_program__set_autoload(skel->progs.handle_listen_overflow,
-				  cfg->metrics_spec && probe_listen_overflow_reason());
+	/* The listeners' counters feed the listener records and summary lines as well as
+	 * --metrics; the iterator (dump_listeners) loads with them and runs only when read. */
+	bpf_program__set_autoload(skel->progs.handle_listen_overflow, probe_listen_overflow_reason());
 	skel->rodata->emit_records = !options_metrics_only(cfg);
 	skel->rodata->id_stride = ncpus > 0 ? ncpus : 1;
 	bpf_program__set_autoload(skel->progs.handle_receive_reset, cfg->track_close);

@@ -27,58 +27,10 @@
 
 /* ---- reading the maps ---- */
 
-static void hist_sum(struct synscope_hist *dst, const struct synscope_hist *src)
-{
-	int i;
-
-	for (i = 0; i < SYNSCOPE_HIST_BUCKETS; i++)
-		dst->buckets[i] += src->buckets[i];
-	dst->sum_ns += src->sum_ns;
-}
-
 static int read_metrics(struct synscope_bpf *skel, struct synscope_metrics *out)
 {
 	_Static_assert(sizeof(struct synscope_metrics) % sizeof(__u64) == 0, "u64 fields only");
 	return loader_sum_percpu(skel->maps.metrics, out, sizeof(*out));
-}
-
-static int read_listeners(struct synscope_bpf *skel, int ncpus, struct metrics_snapshot *s)
-{
-	struct synscope_listener_metrics *per_cpu = calloc(ncpus, sizeof(*per_cpu));
-	struct synscope_listener_key key, next;
-	struct listener_counts *l;
-	size_t cap = 0;
-	void *prev = NULL;
-	int c, err;
-
-	if (!per_cpu)
-		return -ENOMEM;
-	while (!(err = bpf_map__get_next_key(skel->maps.listener_metrics, prev, &next, sizeof(next)))) {
-		key = next;
-		prev = &key;
-		if (bpf_map__lookup_elem(skel->maps.listener_metrics, &key, sizeof(key), per_cpu,
-					 sizeof(*per_cpu) * ncpus, 0))
-			continue; /* removed in between */
-		if (s->nlisteners == cap) {
-			cap = cap ? 2 * cap : 16;
-			l = realloc(s->listeners, cap * sizeof(*l));
-			if (!l) {
-				err = -ENOMEM;
-				break;
-			}
-			s->listeners = l;
-		}
-		l = &s->listeners[s->nlisteners++];
-		memset(l, 0, sizeof(*l));
-		l->key = key;
-		for (c = 0; c < ncpus; c++) {
-			hist_sum(&l->m.accept_wait, &per_cpu[c].accept_wait);
-			l->m.overflows += per_cpu[c].overflows;
-			l->m.synack_retrans += per_cpu[c].synack_retrans;
-		}
-	}
-	free(per_cpu);
-	return err == -ENOENT ? 0 : err;
 }
 
 long long metrics_count_ends(struct synscope_bpf *skel)
@@ -93,68 +45,6 @@ long long metrics_count_ends(struct synscope_bpf *skel)
 		for (o = 0; o < 8; o++)
 			n += m.handshakes[r][o];
 	return n;
-}
-
-/* Adds one iter/tcp row to the listener of its port, or a new one. */
-static int add_row(struct metrics_snapshot *s, size_t *cap, const struct synscope_listener_row *row)
-{
-	struct listener_queues *q = NULL, *grown;
-	char address[48];
-	size_t i;
-
-	inet_ntop(row->family == AF_INET6 ? AF_INET6 : AF_INET, row->addr, address, sizeof(address));
-	for (i = 0; i < s->nqueues && !q; i++)
-		if (s->queues[i].netns == row->netns && s->queues[i].port == row->port)
-			q = &s->queues[i];
-	if (!q) {
-		if (s->nqueues == *cap) {
-			*cap = *cap ? 2 * *cap : 16;
-			grown = realloc(s->queues, *cap * sizeof(*grown));
-			if (!grown)
-				return -ENOMEM;
-			s->queues = grown;
-		}
-		q = &s->queues[s->nqueues++];
-		memset(q, 0, sizeof(*q));
-		q->netns = row->netns;
-		q->port = row->port;
-		snprintf(q->address, sizeof(q->address), "%s", address);
-	} else if (strcmp(q->address, address)) {
-		snprintf(q->address, sizeof(q->address), "*");
-	}
-	q->acceptq += row->acceptq;
-	q->backlog += row->backlog;
-	q->synq += row->synq;
-	q->drops += row->drops;
-	return 0;
-}
-
-/* Runs the iter/tcp program: the listeners of the calling thread's network namespace. */
-static int read_queues(struct synscope_bpf *skel, struct metrics_snapshot *s)
-{
-	struct synscope_listener_row row;
-	size_t cap = 0, have = 0;
-	ssize_t n;
-	int fd, err = 0;
-
-	if (!skel->links.dump_listeners)
-		return 0;
-	fd = bpf_iter_create(bpf_link__fd(skel->links.dump_listeners));
-	if (fd < 0)
-		return -errno;
-	while ((n = read(fd, (char *)&row + have, sizeof(row) - have)) > 0) {
-		have += n;
-		if (have < sizeof(row))
-			continue;
-		have = 0;
-		err = add_row(s, &cap, &row);
-		if (err)
-			break;
-	}
-	if (n < 0 && !err)
-		err = -errno;
-	close(fd);
-	return err;
 }
 
 static unsigned long long own_netns(void)
@@ -179,14 +69,10 @@ static char *scrape(struct metrics_server *srv, size_t *len)
 {
 	struct metrics_snapshot s = {.version = "0.1", .accept_hook = srv->accept_hook,
 				     .kernel = srv->uts.release};
-	int ncpus = libbpf_num_possible_cpus();
+	struct tcpext_counters tcpext;
 	char *buf = NULL;
 	FILE *f;
 	int err;
-
-	if (ncpus < 1)
-		return NULL;
-	struct tcpext_counters tcpext;
 
 	s.overflows_per_listener = srv->overflows_per_listener;
 	s.netns = own_netns();
@@ -196,9 +82,9 @@ static char *scrape(struct metrics_server *srv, size_t *len)
 	s.syncookies_sent = tcpext.syncookies_sent;
 	err = read_metrics(srv->skel, &s.m);
 	if (!err)
-		err = read_listeners(srv->skel, ncpus, &s);
+		err = listener_counts_read(srv->skel, &s.listeners, &s.nlisteners);
 	if (!err)
-		err = read_queues(srv->skel, &s);
+		err = listener_queues_read(srv->skel, &s.queues, &s.nqueues);
 	if (!err)
 		err = loader_read_stats(srv->skel, &s.stats);
 	s.prog_skipped = loader_unhandled_misses(srv->skel, &s.stats, false);
@@ -289,7 +175,7 @@ struct metrics_server *metrics_serve(const struct synscope_config *cfg, struct s
 	}
 	srv->skel = skel;
 	srv->accept_hook = accept_hook;
-	srv->overflows_per_listener = bpf_program__autoload(skel->progs.handle_listen_overflow);
+	srv->overflows_per_listener = listener_overflows_known(skel);
 	uname(&srv->uts);
 	if (addr->ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;

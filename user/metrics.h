@@ -9,27 +9,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include "listeners.h"
 #include "synscope.h"
 
 struct synscope_bpf;
 struct synscope_config;
-
-/* One listener's counters from the kernel hooks, summed over the CPUs. */
-struct listener_counts {
-	struct synscope_listener_key key;
-	struct synscope_listener_metrics m;
-};
-
-/*
- * The listening sockets on one port of one namespace at scrape time (the
- * iter/tcp rows summed: SO_REUSEPORT groups and several bound addresses).
- */
-struct listener_queues {
-	unsigned long long netns;
-	unsigned int port;
-	char address[48];  /* the bound address; "*" when the sockets are bound to several */
-	unsigned long long acceptq, backlog, synq, drops;
-};
 
 /* What one scrape reports, read from the maps (summed over the CPUs). */
 struct metrics_snapshot {

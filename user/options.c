@@ -65,6 +65,7 @@ static const char *kernel_option_name(int key)
 	case '4': return "-4";
 	case '6': return "-6";
 	case 'd': return "-d";
+	case 'i': return "-i";
 	case OPT_ACCEPT_HOOK: return "--accept-hook";
 	case OPT_RINGBUF_SIZE: return "--ringbuf-size";
 	case OPT_WAKEUP_BYTES: return "--wakeup-bytes";
@@ -86,6 +87,9 @@ static const struct argp_option opts[] = {
 	{"timestamp", 'T', NULL, 0, "Start text lines with the wall-clock time", 0},
 	{"verbose", 'v', NULL, 0, "ISS/IRS on each text line, probe details; -vv: libbpf debug", 0},
 	{"duration", 'd', "SECONDS", 0, "Stop after SECONDS (1-31536000)", 0},
+	{"interval", 'i', "SECONDS", 0,
+	 "Also write a listener record (queues, drops) per listener every SECONDS (1-86400); "
+	 "always written at exit", 0},
 	{"output", 'o', "FILE", 0, "Write records to FILE instead of stdout", 0},
 	{"format", 'f', "FORMAT", 0, "text (default) or jsonl", 0},
 	{"accept-hook", OPT_ACCEPT_HOOK, "HOOK", 0,
@@ -201,6 +205,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			FAIL("invalid duration '%s': expected seconds from 1 to 31536000", arg);
 		cfg->duration_s = v;
 		break;
+	case 'i':
+		if (parse_ulong(arg, 1, 86400, &v))
+			FAIL("invalid interval '%s': expected seconds from 1 to 86400", arg);
+		cfg->interval_s = v;
+		break;
 	case 'o':
 		cfg->output_path = arg;
 		break;
@@ -278,6 +287,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 					cfg->timestamps))
 			FAIL("-w writes raw records only: give -f, -o, -T and --timeline to the -r "
 			     "that reads them back");
+		if (cfg->write_path && cfg->interval_s)
+			FAIL("-i writes listener records, which a capture does not hold: run it "
+			     "without -w, or beside it");
 		if (cfg->timeline && cfg->format == OUTPUT_JSONL && !cfg->output_path)
 			FAIL("--timeline prints to stdout: give -o FILE for the JSONL");
 		if (!cfg->wakeup_set)

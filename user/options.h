@@ -23,6 +23,7 @@ struct synscope_config {
 	bool timestamps;              /* -T */
 	int verbose;                  /* -v: 1 probes and libbpf info, 2 (-vv) libbpf debug */
 	unsigned int duration_s;      /* -d: 0 = until interrupted */
+	unsigned int interval_s;      /* -i: listener records every this many seconds; 0 = at exit only */
 	const char *output_path;      /* -o: NULL = stdout */
 	enum output_format format;    /* -f */
 	enum accept_hook accept_hook; /* --accept-hook */

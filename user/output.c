@@ -163,6 +163,16 @@ int output_close_all(struct output *out, const struct conn_close *close)
 	return failed;
 }
 
+int output_listener_all(struct output *out, const struct listener_state *l, unsigned long long boot_ns)
+{
+	int failed = 0;
+
+	for (; out; out = out->next)
+		if (out->ops->listener)
+			failed += out->ops->listener(out, l, boot_ns) != 0;
+	return failed;
+}
+
 const char *close_final_state(const struct conn_close *close)
 {
 	const struct synscope_close *r = &close->raw;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "decode.h"
+#include "listeners.h"
 #include "outbuf.h"
 #include "summary.h"
 
@@ -43,6 +44,12 @@ struct output_ops {
 	int (*link)(struct output *out, const struct conn_link *link);
 	/* How an established end closed (--close). Optional. */
 	int (*close)(struct output *out, const struct conn_close *close);
+	/*
+	 * A listener as the kernel held it at boot time `boot_ns` (its queues
+	 * now, its counters since synscope started): at exit, and every
+	 * --interval. Optional.
+	 */
+	int (*listener)(struct output *out, const struct listener_state *l, unsigned long long boot_ns);
 };
 
 struct output {
@@ -74,6 +81,8 @@ int output_close_all(struct output *out, const struct conn_close *close);
 const char *close_final_state(const struct conn_close *close);
 /* "ESTABLISHED FIN_WAIT1 FIN_WAIT2 TIME_WAIT", with close_final_state() last. */
 void close_path_text(const struct conn_close *close, char *buf, size_t len, const char *sep);
+/* Hands a listener's state to every sink of the chain; returns how many failed. */
+int output_listener_all(struct output *out, const struct listener_state *l, unsigned long long boot_ns);
 /* Hands a late join to every sink of the chain; returns how many failed. */
 int output_link_all(struct output *out, const struct conn_link *link);
 /*

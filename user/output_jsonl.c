@@ -318,9 +318,46 @@ static int jsonl_close(struct output *out, const struct conn_close *close)
 	return 0;
 }
 
+static int jsonl_listener(struct output *out, const struct listener_state *l,
+			  unsigned long long boot_ns)
+{
+	struct outbuf *ob = output_buf(out);
+	char *p;
+
+	if (!ob)
+		return -ENOMEM;
+	p = outbuf_reserve(ob);
+	p = JW_LIT(p, "{\"type\":\"listener\",\"netns\":");
+	p = jw_u64(p, l->q.netns);
+	p = JW_LIT(p, ",\"port\":");
+	p = jw_u64(p, l->q.port);
+	p = JW_LIT(p, ",\"address\":");
+	p = jw_cstr_or_null(p, l->q.address);
+	p = JW_LIT(p, ",\"acceptq\":");
+	p = jw_u64(p, l->q.acceptq);
+	p = JW_LIT(p, ",\"backlog\":");
+	p = jw_u64(p, l->q.backlog);
+	p = JW_LIT(p, ",\"synq\":");
+	p = jw_u64(p, l->q.synq);
+	p = JW_LIT(p, ",\"drops\":");
+	p = jw_u64(p, l->q.drops);
+	p = JW_LIT(p, ",\"overflows\":");
+	p = l->overflows_valid ? jw_u64(p, l->overflows) : JW_LIT(p, "null");
+	p = JW_LIT(p, ",\"synack_retrans\":");
+	p = jw_u64(p, l->synack_retrans);
+	p = JW_LIT(p, ",\"ts\":\"");
+	p = rfc3339_cached(&out->when, boot_ns, out->boot_to_real_ns, p);
+	p = JW_LIT(p, "\",\"ts_ns\":");
+	p = jw_u64(p, boot_ns);
+	p = JW_LIT(p, "}\n");
+	output_commit_line(out, p);
+	return 0;
+}
+
 const struct output_ops output_jsonl_ops = {
 	.end = jsonl_end,
 	.summary = jsonl_summary,
 	.link = jsonl_link,
 	.close = jsonl_close,
+	.listener = jsonl_listener,
 };

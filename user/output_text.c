@@ -166,8 +166,35 @@ static int text_close(struct output *out, const struct conn_close *close)
 	return 0;
 }
 
+static int text_listener(struct output *out, const struct listener_state *l,
+			 unsigned long long boot_ns)
+{
+	struct outbuf *ob = output_buf(out);
+	bool v6 = strchr(l->q.address, ':') != NULL;
+	char when[64], overflows[24] = "n/a", *start, *p;
+
+	if (!ob)
+		return -ENOMEM;
+	if (l->overflows_valid)
+		snprintf(overflows, sizeof(overflows), "%llu", l->overflows);
+	p = start = outbuf_reserve(ob);
+	if (out->timestamps) {
+		*rfc3339_cached(&out->when, boot_ns, out->boot_to_real_ns, when) = '\0';
+		p = put_n(p, when + 11, strnlen(when + 11, 12)); /* HH:MM:SS.mmm UTC */
+		*p++ = ' ';
+	}
+	p += snprintf(p, OUTBUF_RECORD_MAX - (p - start),
+		      "listener %s%s%s:%u netns %llu: accept queue %llu/%llu, SYN queue %llu, drops %llu, "
+		      "third ACKs dropped on a full queue %s, SYN-ACK retransmits %llu\n",
+		      v6 ? "[" : "", l->q.address, v6 ? "]" : "", l->q.port, l->q.netns, l->q.acceptq,
+		      l->q.backlog, l->q.synq, l->q.drops, overflows, l->synack_retrans);
+	output_commit_line(out, p);
+	return 0;
+}
+
 const struct output_ops output_text_ops = {
 	.end = text_end,
 	.link = text_link,
 	.close = text_close,
+	.listener = text_listener,
 };

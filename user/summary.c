@@ -30,6 +30,24 @@ void summary_print_lost(FILE *f, const struct run_summary *sum)
 			k->metrics_map_full, sum->prog_misses);
 }
 
+void summary_print_listeners_now(FILE *f, const struct run_summary *sum)
+{
+	size_t i;
+
+	for (i = 0; i < sum->nlisteners_now; i++) {
+		const struct listener_state *l = &sum->listeners_now[i];
+		char overflows[24] = "n/a (before Linux 6.15)";
+
+		if (l->overflows_valid)
+			snprintf(overflows, sizeof(overflows), "%llu", l->overflows);
+		fprintf(f, "synscope: listener %s port %u (netns %llu) at exit: accept queue %llu/%llu, "
+			   "SYN queue %llu, drops %llu, third ACKs dropped on a full queue %s, SYN-ACK "
+			   "retransmits %llu\n",
+			l->q.address, l->q.port, l->q.netns, l->q.acceptq, l->q.backlog, l->q.synq,
+			l->q.drops, overflows, l->synack_retrans);
+	}
+}
+
 void summary_print(FILE *f, const struct run_summary *sum)
 {
 	unsigned int i;
@@ -88,6 +106,7 @@ void summary_print(FILE *f, const struct run_summary *sum)
 	if (sum->listeners_untracked)
 		fprintf(f, "synscope: %llu server ends on further listeners not itemised\n",
 			sum->listeners_untracked);
+	summary_print_listeners_now(f, sum);
 	summary_print_lost(f, sum);
 	if (sum->decode_errors || sum->write_errors || sum->late_links)
 		fprintf(f, "synscope: %llu undecodable records, %llu failed writes, %llu joins that "

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include "decode.h"
 #include "histogram.h"
+#include "listeners.h"
 #include "synscope.h"
 
 #define SUMMARY_MAX_LISTENERS 256
@@ -74,6 +75,10 @@ struct run_summary {
 	unsigned int nlisteners;
 	unsigned long long listeners_untracked; /* server ends beyond SUMMARY_MAX_LISTENERS */
 	struct listener_summary listeners[SUMMARY_MAX_LISTENERS];
+	/* The listeners of synscope's network namespace as the kernel held them at
+	 * exit (iter/tcp): a live run's, not a capture's; owned by the caller. */
+	const struct listener_state *listeners_now;
+	size_t nlisteners_now;
 	unsigned int ndestinations;
 	unsigned long long destinations_untracked; /* client ends beyond SUMMARY_MAX_DESTINATIONS */
 	struct destination_summary destinations[SUMMARY_MAX_DESTINATIONS];
@@ -88,6 +93,8 @@ struct run_summary {
 unsigned long long summary_kernel_losses(const struct run_summary *sum);
 /* The kernel-side loss line of the summary (nothing if the counts are unknown). */
 void summary_print_lost(FILE *f, const struct run_summary *sum);
+/* One line per listener of sum->listeners_now (nothing without them). */
+void summary_print_listeners_now(FILE *f, const struct run_summary *sum);
 /* The human summary printed to stderr at exit. */
 void summary_print(FILE *f, const struct run_summary *sum);
 

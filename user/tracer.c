@@ -17,6 +17,7 @@
 #include "synscope.skel.h"
 #include "capture.h"
 #include "decode.h"
+#include "listeners.h"
 #include "loader.h"
 #include "metrics.h"
 #include "options.h"
@@ -116,6 +117,33 @@ static void describe_start(const struct synscope_config *cfg, const struct workl
 			"; records are counted in the kernel, not written (add -f or -o for them)" : "");
 }
 
+/*
+ * Hands each listener's state now to the sinks (after the records read so
+ * far). Returns the states read (the caller frees them), NULL when there
+ * are none or they could not be read (said once).
+ */
+static struct listener_state *write_listeners(struct synscope_bpf *skel, struct output *sinks,
+					      struct run_summary *sum, size_t *n)
+{
+	static bool warned;
+	unsigned long long now = now_boot_ns();
+	struct listener_state *v;
+	size_t i;
+	int err = listener_states_read(skel, &v, n);
+
+	if (err) {
+		if (!warned)
+			fprintf(stderr, "synscope: couldn't read the listeners (iter/tcp): %s; no "
+					"listener records\n", strerror(-err));
+		warned = true;
+		*n = 0;
+		return NULL;
+	}
+	for (i = 0; i < *n; i++)
+		sum->write_errors += output_listener_all(sinks, &v[i], now);
+	return v;
+}
+
 int run_tracer(const struct synscope_config *cfg, struct workload *w)
 {
 	struct synscope_bpf *skel = NULL;
@@ -125,7 +153,9 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	struct tracker *tracker = NULL;
 	struct run_summary *sum;
 	struct output out, timeline, *sinks = NULL;
-	unsigned long long deadline = 0;
+	unsigned long long deadline = 0, next_listeners = 0;
+	struct listener_state *listeners = NULL;
+	size_t nlisteners = 0;
 	struct tcpext_counters netstat0, netstat1;
 	struct reader rd = {0};
 	struct epoll_event ev;
@@ -186,6 +216,8 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	}
 	if (cfg->duration_s)
 		deadline = now_boot_ns() + cfg->duration_s * 1000000000ULL;
+	if (cfg->interval_s)
+		next_listeners = now_boot_ns() + cfg->interval_s * 1000000000ULL;
 	for (;;) {
 		if (exiting && !w)
 			break;
@@ -209,6 +241,10 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		tracker_tick(tracker, rd.now_ns);
 		if (cap && capture_writer_tick(cap, rd.now_ns))
 			goto cleanup;
+		if (next_listeners && !cap && rd.now_ns >= next_listeners) {
+			free(write_listeners(skel, sinks, tracker_summary(tracker), &nlisteners));
+			next_listeners += cfg->interval_s * 1000000000ULL;
+		}
 		/* One write(2) per batch; a failed write is counted at exit. */
 		if (!cap)
 			output_batch_end_all(sinks);
@@ -238,6 +274,11 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	ring_buffer__consume(rb);
 	tracker_flush(tracker);
 	sum = tracker_summary(tracker);
+	if (!cap) {
+		listeners = write_listeners(skel, sinks, sum, &nlisteners);
+		sum->listeners_now = listeners;
+		sum->nlisteners_now = nlisteners;
+	}
 	loader_read_counts(skel, sum);
 	if (netstat_ok && tcpext_read_self(&netstat1) == 0) {
 		sum->netstat.valid = true;
@@ -277,6 +318,7 @@ cleanup:
 	metrics_stop(metrics); /* before the maps it reads go */
 	ring_buffer__free(rb);
 	tracker_free(tracker);
+	free(listeners);
 	capture_writer_free(cap);
 	synscope_bpf__destroy(skel);
 	if (f && f != stdout && fclose(f) != 0 && status == 0) {

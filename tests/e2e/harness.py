@@ -203,3 +203,27 @@ def bpf_map_entries(pid, name):
                                      capture_output=True, text=True, check=True).stdout
                 return [e.get("formatted", e) for e in json.loads(out)]
     raise Failure(f"process {pid} holds no BPF map named {name}")
+
+
+def tcpext(ns):
+    """The namespace's TcpExt counters (/proc/net/netstat) by name."""
+    lines = [l.split() for l in ns.run(["cat", "/proc/net/netstat"], capture_output=True,
+                                       text=True).stdout.splitlines() if l.startswith("TcpExt:")]
+    return dict(zip(lines[0][1:], map(int, lines[1][1:])))
+
+
+def ss_listener(ns, port):
+    """(Recv-Q, Send-Q) of ss -ltn for the listener on port: its queue length and backlog."""
+    for line in ns.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout.splitlines():
+        fields = line.split()
+        return int(fields[1]), int(fields[2])
+    raise Failure(f"ss shows no listener on port {port}")
+
+
+def ss_drops(ns, port):
+    """The listener's sk_drops as ss -ltnm prints it (skmem's d field)."""
+    out = ns.run(["ss", "-Hltnm", f"sport = :{port}"], capture_output=True, text=True).stdout
+    m = re.search(r"skmem:\([^)]*\bd(\d+)\)", out)
+    if not m:
+        raise Failure(f"ss -ltnm shows no drop count for port {port}: {out!r}")
+    return int(m.group(1))

@@ -11,7 +11,7 @@ import time
 import urllib.parse
 
 from harness import (SYNSCOPE, Background, Failure, Netns, Tracer, check, check_eq, free_port,
-                     handshakes, wait_for_line)
+                     handshakes, ss_drops, ss_listener, tcpext, wait_for_line)
 
 # Accepted connections, refused connects, a listen(fd, 8) server that never accepts its q
 # clients, and a server with listen(fd, 1) that accepts late while its clients connect at once
@@ -110,30 +110,6 @@ class Prometheus:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
-
-
-def tcpext(ns):
-    """The namespace's TcpExt counters (/proc/net/netstat) by name."""
-    lines = [l.split() for l in ns.run(["cat", "/proc/net/netstat"], capture_output=True,
-                                       text=True).stdout.splitlines() if l.startswith("TcpExt:")]
-    return dict(zip(lines[0][1:], map(int, lines[1][1:])))
-
-
-def ss_listener(ns, port):
-    """(Recv-Q, Send-Q) of ss -ltn for the listener on port: its queue length and backlog."""
-    for line in ns.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout.splitlines():
-        fields = line.split()
-        return int(fields[1]), int(fields[2])
-    raise Failure(f"ss shows no listener on port {port}")
-
-
-def ss_drops(ns, port):
-    """The listener's sk_drops as ss -ltnm prints it (skmem's d field)."""
-    out = ns.run(["ss", "-Hltnm", f"sport = :{port}"], capture_output=True, text=True).stdout
-    m = re.search(r"skmem:\([^)]*\bd(\d+)\)", out)
-    if not m:
-        raise Failure(f"ss -ltnm shows no drop count for port {port}: {out!r}")
-    return int(m.group(1))
 
 
 def test_prometheus_stores_what_the_records_say():

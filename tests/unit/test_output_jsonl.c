@@ -481,6 +481,59 @@ static void cached_time_matches_strftime(void **state)
 }
 
 /* A sink that cannot write counts every record it dropped; none are lost silently. */
+/* One listener record through the JSONL sink, parsed back with json-c. */
+static json_object *listener_roundtrip(const struct listener_state *l, unsigned long long boot_ns)
+{
+	struct output out;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	json_object *obj;
+
+	assert_non_null(f);
+	output_init(&out, OUTPUT_JSONL, f);
+	out.boot_to_real_ns = 1700000000LL * 1000000000LL;
+	assert_int_equal(output_listener_all(&out, l, boot_ns), 0);
+	out.ops = &no_summary_ops;
+	assert_int_equal(output_finish_all(&out, NULL), 0);
+	fclose(f);
+	assert_int_equal(strchr(buf, '\n') - buf + 1, (long)len); /* exactly one line */
+	obj = json_tokener_parse(buf);
+	free(buf);
+	assert_non_null(obj);
+	return obj;
+}
+
+static void listener_record(void **state)
+{
+	struct listener_state l = {.q = {.netns = 4026531840ULL, .port = 8080, .address = "::",
+					 .acceptq = 3, .backlog = 2, .synq = 5, .drops = 7},
+				   .overflows = 4, .overflows_valid = true, .synack_retrans = 9};
+	json_object *o;
+
+	(void)state;
+	o = listener_roundtrip(&l, 5ULL * 1000000000ULL + 250);
+	assert_string_equal(json_object_get_string(field(o, "type")), "listener");
+	assert_int_equal(json_object_get_uint64(field(o, "netns")), 4026531840ULL);
+	assert_int_equal(json_object_get_int(field(o, "port")), 8080);
+	assert_string_equal(json_object_get_string(field(o, "address")), "::");
+	assert_int_equal(json_object_get_int(field(o, "acceptq")), 3);
+	assert_int_equal(json_object_get_int(field(o, "backlog")), 2);
+	assert_int_equal(json_object_get_int(field(o, "synq")), 5);
+	assert_int_equal(json_object_get_int(field(o, "drops")), 7);
+	assert_int_equal(json_object_get_int(field(o, "overflows")), 4);
+	assert_int_equal(json_object_get_int(field(o, "synack_retrans")), 9);
+	assert_string_equal(json_object_get_string(field(o, "ts")), "2023-11-14T22:13:25.000000250Z");
+	assert_int_equal(json_object_get_int64(field(o, "ts_ns")), 5000000250LL);
+	assert_int_equal(json_object_object_length(o), 12);
+	json_object_put(o);
+
+	l.overflows_valid = false; /* before 6.15 the kernel does not name the listener */
+	o = listener_roundtrip(&l, 1);
+	assert_true(json_object_is_type(field(o, "overflows"), json_type_null));
+	json_object_put(o);
+}
+
 static void write_errors_are_counted(void **state)
 {
 	struct conn_end end = fixture_end(fixture_client(1, 2));
@@ -513,6 +566,7 @@ int main(void)
 		cmocka_unit_test(refused_client_names_errno_and_has_no_irs),
 		cmocka_unit_test(escapes_comm),
 		cmocka_unit_test(stats_record),
+		cmocka_unit_test(listener_record),
 		cmocka_unit_test(every_line_parses_to_its_record),
 		cmocka_unit_test(hostile_comm_is_escaped_and_replaced),
 		cmocka_unit_test(cached_time_matches_strftime),
