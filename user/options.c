@@ -28,6 +28,7 @@ static const char doc[] =
 	"  synscope -f jsonl -o x.jsonl -d 60\n"
 	"                               one JSON object per line, for 60 seconds\n"
 	"  synscope -T -v               wall-clock time, ISS/IRS and retransmits\n"
+	"  synscope -P 8080 -i 10       also each listener's queues every 10 seconds\n"
 	"  synscope --timeline -- curl -s http://127.0.0.1:8080/\n"
 	"                               the ladder of one command's connections\n"
 	"  synscope -w cap.syn -P 8080  raw records to a capture: nothing lost at peak\n"
