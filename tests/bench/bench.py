@@ -27,11 +27,15 @@ connection the load made, in every round; ab does not count the up to 8
 connections open when it stops, so there the client and server counts must
 be equal and within 8 above ab's); synscope's CPU time per record
 (utime + stime from /proc over the records it wrote); peak RSS. BPF time per
-connection comes from one extra run per load with kernel.bpf_stats_enabled=1
+connection comes from one extra run per round with kernel.bpf_stats_enabled=1
 (timing every program slows it, so that run is not used for throughput): all
 hooks of both ends, fallback programs included, divided by connections; a
 second such run with --hooks-only gives its floor: the cost of invoking the
 programs (with the statistics' own clock reads) before they do any work.
+Both are medians over the rounds, with their range: on this 2-vCPU virtual
+machine one run can land in a slow phase of the host where every
+cross-CPU cache line costs more (seen: 3.4 and 5.8 us per connection for
+the same build, minutes apart).
 
 --soak SECONDS instead runs the rst load for that long under
 `synscope -f jsonl -o /dev/null` and prints its RSS every 10 s.
@@ -355,10 +359,24 @@ def median_row(c, runs, base_runs):
     return row
 
 
+def median_range(values):
+    """'median (min-max)' of the rounds' values, or the one value."""
+    med = f"{statistics.median(values):.0f}"
+    return med if len(values) == 1 else f"{med} ({min(values):.0f}-{max(values):.0f})"
+
+
+def median_programs(rounds):
+    """Per program: the median over rounds of its runs per connection and its mean ns."""
+    names = {n for r in rounds for n in r}
+    return {n: {k: statistics.median(r[n][k] for r in rounds if n in r)
+                for k in ("runs_per_connection", "mean_ns")} for n in names}
+
+
 def print_table(load_name, rows, bpf_ns, floor_ns):
-    floor = f" (floor: {floor_ns:.0f} with programs that return at once)" if floor_ns else ""
+    floor = (f" (floor: {median_range(floor_ns)} with programs that return at once)"
+             if floor_ns else "")
     print(f"\nload {load_name}: untraced {rows['untraced']['rate']:.0f} conn/s; "
-          f"BPF {bpf_ns:.0f} ns per connection{floor}")
+          f"BPF {median_range(bpf_ns)} ns per connection, median (range) of rounds{floor}")
     print(f"  {'configuration':16s} {'conn/s':>8s} {'ratio':>6s} {'records/s':>10s} {'lost':>6s} "
           f"{'complete':>8s} {'us/record':>9s} {'us/conn':>8s} {'peak RSS':>9s}")
     for c, row in rows.items():
@@ -455,6 +473,7 @@ def main():
             ns, ns_inode = make_ns(tmp)
             load = LOADS[load_name]()
             results = {c: [] for c in configs}
+            bpf_rounds, floor_rounds = [], []
             try:
                 load.setup(ns, tmp)
                 runs_dir = os.path.join(tmp, "runs")
@@ -472,15 +491,23 @@ def main():
                         results[c].append(r)
                         print(f"{load_name} round {rnd + 1} {c:16s} {r['rate']:9.0f} conn/s",
                               file=sys.stderr, flush=True)
-                progs, bpf_ns = bpf_runtime(load, ns, args.seconds, runs_dir)
-                floor_ns = (bpf_runtime(load, ns, args.seconds, runs_dir, ["--hooks-only"])[1]
-                            if hooks_only else None)
+                    bpf_rounds.append(bpf_runtime(load, ns, args.seconds, runs_dir))
+                    if hooks_only:
+                        floor_rounds.append(bpf_runtime(load, ns, args.seconds, runs_dir,
+                                                        ["--hooks-only"])[1])
+                progs = median_programs([p for p, _ in bpf_rounds])
+                bpf_ns = [ns_ for _, ns_ in bpf_rounds]
+                floor_ns = floor_rounds or None
             finally:
                 load.teardown()
                 subprocess.run(["ip", "netns", "del", ns])
         rows = {c: median_row(c, results[c], results["untraced"]) for c in configs}
-        summary["loads"][load_name] = {"configs": rows, "bpf_ns_per_connection": bpf_ns,
-                                       "bpf_floor_ns_per_connection": floor_ns,
+        summary["loads"][load_name] = {"configs": rows,
+                                       "bpf_ns_per_connection": statistics.median(bpf_ns),
+                                       "bpf_ns_per_connection_rounds": bpf_ns,
+                                       "bpf_floor_ns_per_connection":
+                                           statistics.median(floor_ns) if floor_ns else None,
+                                       "bpf_floor_ns_per_connection_rounds": floor_ns,
                                        "bpf_programs": progs}
         print_table(load_name, rows, bpf_ns, floor_ns)
         for name, p in sorted(progs.items()):
