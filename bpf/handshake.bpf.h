@@ -209,6 +209,11 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 	if (tp) {
 		rec->iss = tp->snd_una;
 		rec->retrans = tp->total_retrans;
+		/* tcp_v4_connect()/tcp_v6_connect() enter SYN_SENT before
+		 * inet_hash_connect() settles the 4-tuple: a connect() refused
+		 * there (EADDRNOTAVAIL) goes back to CLOSE having sent nothing. */
+		if (rec->role == SYNSCOPE_ROLE_CLIENT && !tp->segs_out)
+			__sync_fetch_and_or(&rec->flags, SYNSCOPE_F_NO_SYN);
 	}
 	complete(rec, key, SYNSCOPE_F_RESOLVED);
 }

@@ -136,6 +136,13 @@ int handle_connect_exit(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	rec->call_ret = ret;
 	rec->ts_ret = now_ns();
+	/* Back to CLOSE with no error on the socket, yet connect() failed: the
+	 * call's return says why (EADDRNOTAVAIL: the 4-tuple is taken). */
+	if (ret < 0 && ret != -EINPROGRESS && ret != -EALREADY && ret != -EISCONN && !rec->err &&
+	    rec->outcome == SYNSCOPE_OUT_ABANDONED && (rec->flags & SYNSCOPE_F_RESOLVED)) {
+		rec->err = -ret;
+		rec->outcome = outcome_of(-ret);
+	}
 	complete(rec, call.sk, SYNSCOPE_F_RETURNED);
 	return 0;
 }

@@ -41,6 +41,15 @@
 
 struct demo_opts;
 
+#define DEMO_SEEN_MAX 64
+
+/* The connection ends synscope wrote, in order, for the verdicts (the first DEMO_SEEN_MAX). */
+struct demo_seen {
+	struct output out; /* first: the sink run_tracer() feeds */
+	unsigned int n;
+	struct conn_end ends[DEMO_SEEN_MAX];
+};
+
 struct demo_argv {
 	char *server[MAX_ARGS];
 	char *client[MAX_ARGS];
@@ -59,7 +68,8 @@ struct scenario {
 	unsigned int accept_delay_ms; /* server's sleep before accept(), unless -a */
 	void (*build)(struct demo_argv *a, const struct demo_opts *o);
 	/* Prints what happened beside the lecture; true if they agree. */
-	bool (*verdict)(const struct run_summary *sum, const struct demo_opts *o);
+	bool (*verdict)(const struct run_summary *sum, const struct demo_opts *o,
+			const struct demo_seen *seen);
 };
 
 struct demo_opts {
@@ -154,7 +164,8 @@ static bool say(bool ok, const char *fmt, ...)
 	return ok;
 }
 
-static bool verdict_handshake(const struct run_summary *sum, const struct demo_opts *o)
+static bool verdict_handshake(const struct run_summary *sum, const struct demo_opts *o,
+				const struct demo_seen *seen __attribute__((unused)))
 {
 	/* A join found after its client was printed: the client's half of it. */
 	unsigned long long joined = sum->joined + sum->late_links;
@@ -174,7 +185,8 @@ static void build_refused(struct demo_argv *a, const struct demo_opts *o)
 	client_args(a, o, "127.0.0.1");
 }
 
-static bool verdict_refused(const struct run_summary *sum, const struct demo_opts *o)
+static bool verdict_refused(const struct run_summary *sum, const struct demo_opts *o,
+				const struct demo_seen *seen __attribute__((unused)))
 {
 	return say(outcome(sum, SYNSCOPE_OUT_REFUSED) == o->count && sum->syn_retrans == 0,
 		   "%llu of %lu connects refused (RST, ECONNREFUSED), %llu SYN retransmissions",
@@ -195,7 +207,8 @@ static void build_timeout(struct demo_argv *a, const struct demo_opts *o)
 	add(a->client, &a->nc, "1");
 }
 
-static bool verdict_timeout(const struct run_summary *sum, const struct demo_opts *o)
+static bool verdict_timeout(const struct run_summary *sum, const struct demo_opts *o,
+				const struct demo_seen *seen __attribute__((unused)))
 {
 	return say(outcome(sum, SYNSCOPE_OUT_TIMEOUT) == o->count && sum->syn_retrans >= o->count,
 		   "%llu of %lu connects timed out (ETIMEDOUT) after %llu SYN retransmissions in all",
@@ -216,7 +229,8 @@ static void build_unreachable(struct demo_argv *a, const struct demo_opts *o)
 	add(a->client, &a->nc, "2");
 }
 
-static bool verdict_unreachable(const struct run_summary *sum, const struct demo_opts *o)
+static bool verdict_unreachable(const struct run_summary *sum, const struct demo_opts *o,
+				const struct demo_seen *seen __attribute__((unused)))
 {
 	return say(outcome(sum, SYNSCOPE_OUT_UNREACHABLE) == o->count,
 		   "%llu of %lu connects unreachable (ICMP, EHOSTUNREACH), %llu SYN retransmissions",
@@ -238,7 +252,8 @@ static void build_backlog(struct demo_argv *a, const struct demo_opts *o)
 	add(a->client, &a->nc, o->count_text);
 }
 
-static bool verdict_backlog(const struct run_summary *sum, const struct demo_opts *o)
+static bool verdict_backlog(const struct run_summary *sum, const struct demo_opts *o,
+				const struct demo_seen *seen __attribute__((unused)))
 {
 	const struct listener_summary *l = sum->nlisteners ? &sum->listeners[0] : NULL;
 	unsigned long long overflows = sum->netstat.valid ? sum->netstat.listen_overflows : 0;
@@ -273,7 +288,8 @@ static void build_close(struct demo_argv *a, const struct demo_opts *o)
 	add(a->client, &a->nc, "20");
 }
 
-static bool verdict_close(const struct run_summary *sum, const struct demo_opts *o)
+static bool verdict_close(const struct run_summary *sum, const struct demo_opts *o,
+				const struct demo_seen *seen __attribute__((unused)))
 {
 	unsigned long long server_first = o->count / 2, client_first = o->count - server_first;
 
@@ -301,7 +317,8 @@ static void build_reset(struct demo_argv *a, const struct demo_opts *o)
 	add(a->client, &a->nc, "300");
 }
 
-static bool verdict_reset(const struct run_summary *sum, const struct demo_opts *o)
+static bool verdict_reset(const struct run_summary *sum, const struct demo_opts *o,
+				const struct demo_seen *seen __attribute__((unused)))
 {
 	return say(sum->close_kinds[CLOSE_RESET_OUT] == o->count &&
 			   sum->close_kinds[CLOSE_RESET_IN] == o->count && !sum->time_waits[0] &&
@@ -493,8 +510,20 @@ struct demo_workload {
 	struct workload w;
 	const struct demo_opts *o;
 	struct launched server, client;
+	struct demo_seen seen;
 	bool agrees;
 };
+
+static int seen_end(struct output *out, const struct conn_end *end)
+{
+	struct demo_seen *seen = (struct demo_seen *)out;
+
+	if (seen->n < DEMO_SEEN_MAX)
+		seen->ends[seen->n++] = *end;
+	return 0;
+}
+
+static const struct output_ops seen_ops = {.end = seen_end};
 
 static void sleep_ms(unsigned int ms)
 {
@@ -563,7 +592,7 @@ static void demo_report(struct workload *w, const struct run_summary *sum)
 	struct demo_workload *d = (struct demo_workload *)w;
 
 	printf("\nsynscope demo %s: what the lecture says, and what the kernel did\n", d->o->sc->name);
-	d->agrees = d->o->sc->verdict(sum, d->o);
+	d->agrees = d->o->sc->verdict(sum, d->o, &d->seen);
 }
 
 /* 0 when the kernel did what the lecture says (a failing connect() included). */
@@ -613,6 +642,7 @@ int demo_main(int argc, char **argv)
 		.o = &o,
 		.server = LAUNCHED_NONE,
 		.client = LAUNCHED_NONE,
+		.seen = {.out = {.ops = &seen_ops}},
 	};
 	struct demo_argv a = {.ns = 0, .nc = 0};
 	struct synscope_config cfg;
@@ -646,6 +676,7 @@ int demo_main(int argc, char **argv)
 	if (o.sc->server)
 		d.w.pids[d.w.npids++] = d.server.pid;
 	d.w.pids[d.w.npids++] = d.client.pid;
+	d.w.sink = &d.seen.out;
 
 	options_defaults(&cfg);
 	cfg.timeline = true;

@@ -5,6 +5,9 @@
  *   socket() -> [bind(port)] -> connect(addr, port) -> [write payload, read echo]
  *   -> [wait for the server's FIN] -> close()   (or an RST with --linger-rst)
  *
+ * ADDR and PORT may be comma-separated lists: connection i goes to the
+ * (i mod n)-th address and the (i mod m)-th port.
+ *
  * Prints, per connection (for people and scripts):
  *   connected fd=FD local=ADDR:PORT pid=PID tid=TID
  *   connect failed: ECONNREFUSED (Connection refused) pid=PID tid=TID
@@ -41,6 +44,7 @@ struct client_opts {
 	bool nonblock;             /* non-blocking connect(): EINPROGRESS, poll(), SO_ERROR */
 	unsigned int hold_ms;      /* keep the connection open this long before closing */
 	unsigned int pause_ms;     /* wait this long after a close before the next connect() */
+	bool keep_open;            /* close every connection only once all were made */
 };
 
 static const char doc[] =
@@ -50,12 +54,14 @@ static const char doc[] =
 	"    demo-client 127.0.0.1 8080             # one connection\n"
 	"    demo-client -n 10 -c 2 ::1 8080        # 10 connections from 2 threads\n"
 	"    demo-client --payload hello 127.0.0.1 8080  # send, read the echo\n"
-	"    demo-client --linger-rst 127.0.0.1 8080     # close with an RST\n";
+	"    demo-client --linger-rst 127.0.0.1 8080     # close with an RST\n"
+	"    demo-client -n 2 --nonblock 127.0.0.1 8080,8081  # one connection to each port\n"
+	"    demo-client -n 2 --bind-port 40000 --keep-open 127.0.0.1,127.0.0.2 8080\n";
 
-static const char args_doc[] = "ADDR PORT";
+static const char args_doc[] = "ADDR[,ADDR...] PORT[,PORT...]";
 
 enum { OPT_PAYLOAD = 1000, OPT_BIND_PORT, OPT_LINGER_RST, OPT_CLOSE_FIRST, OPT_SYN_RETRIES,
-       OPT_NONBLOCK, OPT_HOLD_MS, OPT_PAUSE_MS };
+       OPT_NONBLOCK, OPT_HOLD_MS, OPT_PAUSE_MS, OPT_KEEP_OPEN };
 
 static const struct argp_option options[] = {
 	{"count", 'n', "COUNT", 0, "Connections to make (default 1)", 0},
@@ -71,11 +77,18 @@ static const struct argp_option options[] = {
 	{"hold-ms", OPT_HOLD_MS, "MS", 0, "Keep each connection open MS milliseconds before closing", 0},
 	{"pause-ms", OPT_PAUSE_MS, "MS", 0,
 	 "Wait MS milliseconds after each close before the next connect() (per thread)", 0},
+	{"keep-open", OPT_KEEP_OPEN, NULL, 0,
+	 "Keep every connection open until all were made, then close them (one thread)", 0},
 	{},
 };
 
+#define MAX_TARGETS 8
+
 static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct addrinfo *target;
+/* ADDR x PORT, resolved: connection i goes to targets[i % naddrs][i % nports]. */
+static struct addrinfo *targets[MAX_TARGETS][MAX_TARGETS];
+static unsigned int naddrs, nports;
+static int *kept;         /* --keep-open: the connections' fds, -1 where none */
 static struct client_opts opts = {.count = 1, .concurrency = 1, .syn_retries = -1};
 static unsigned long next_conn, failures;
 
@@ -116,6 +129,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_NONBLOCK: o->nonblock = true; break;
 	case OPT_HOLD_MS: o->hold_ms = number(state, "hold time", arg, 0, 3600000); break;
 	case OPT_PAUSE_MS: o->pause_ms = number(state, "pause", arg, 0, 3600000); break;
+	case OPT_KEEP_OPEN: o->keep_open = true; break;
 	case ARGP_KEY_ARG:
 		if (state->arg_num == 0)
 			o->host = arg;
@@ -127,6 +141,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (state->arg_num < 2)
 			argp_usage(state);
+		if (o->keep_open && o->concurrency > 1)
+			argp_error(state, "--keep-open makes the connections one after another: no -c");
 		break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -176,7 +192,7 @@ static void local_text(int fd, char *buf, size_t len)
 	}
 }
 
-static int bind_local_port(int fd)
+static int bind_local_port(int fd, const struct addrinfo *target)
 {
 	struct sockaddr_storage ss = {0};
 	int one = 1;
@@ -210,7 +226,7 @@ static void talk(int fd)
  * once, poll() reports the socket writable when the handshake ends, and
  * SO_ERROR says how it ended. Returns 0 or an errno.
  */
-static int connect_nonblocking(int fd)
+static int connect_nonblocking(int fd, const struct addrinfo *target)
 {
 	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 	socklen_t len = sizeof(int);
@@ -238,39 +254,12 @@ static int connect_nonblocking(int fd)
 	return err;
 }
 
-static void one_connection(unsigned long index)
+/* After connect(): the payload, the hold, who closes first, close(). */
+static void finish(int fd, unsigned long index)
 {
 	struct linger rst = {.l_onoff = 1, .l_linger = 0};
-	char local[INET6_ADDRSTRLEN + 8];
 	char buf[256];
-	int fd, err;
 
-	fd = socket(target->ai_family, SOCK_STREAM, 0);
-	if (fd < 0) {
-		fail("socket", errno);
-		return;
-	}
-	if (opts.bind_port && bind_local_port(fd) < 0) {
-		fail("bind", errno);
-		close(fd);
-		return;
-	}
-	/* Fewer SYN retransmissions make a timeout short enough to watch. */
-	if (opts.syn_retries > 0 &&
-	    setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &opts.syn_retries, sizeof(opts.syn_retries)) < 0) {
-		fail("setsockopt(TCP_SYNCNT)", errno);
-		close(fd);
-		return;
-	}
-	err = opts.nonblock ? connect_nonblocking(fd)
-			    : (connect(fd, target->ai_addr, target->ai_addrlen) < 0 ? errno : 0);
-	if (err) {
-		fail("connect", err);
-		close(fd);
-		return;
-	}
-	local_text(fd, local, sizeof(local));
-	say("connected fd=%d local=%s pid=%d tid=%d\n", fd, local, getpid(), gettid());
 	if (opts.payload)
 		talk(fd);
 	if (opts.hold_ms)
@@ -282,6 +271,45 @@ static void one_connection(unsigned long index)
 		fail("setsockopt(SO_LINGER)", errno);
 	if (close(fd) < 0)
 		fail("close", errno);
+}
+
+static void one_connection(unsigned long index)
+{
+	const struct addrinfo *target = targets[index % naddrs][index % nports];
+	char local[INET6_ADDRSTRLEN + 8];
+	int fd, err;
+
+	fd = socket(target->ai_family, SOCK_STREAM, 0);
+	if (fd < 0) {
+		fail("socket", errno);
+		return;
+	}
+	if (opts.bind_port && bind_local_port(fd, target) < 0) {
+		fail("bind", errno);
+		close(fd);
+		return;
+	}
+	/* Fewer SYN retransmissions make a timeout short enough to watch. */
+	if (opts.syn_retries > 0 &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &opts.syn_retries, sizeof(opts.syn_retries)) < 0) {
+		fail("setsockopt(TCP_SYNCNT)", errno);
+		close(fd);
+		return;
+	}
+	err = opts.nonblock ? connect_nonblocking(fd, target)
+			    : (connect(fd, target->ai_addr, target->ai_addrlen) < 0 ? errno : 0);
+	if (err) {
+		fail("connect", err);
+		close(fd);
+		return;
+	}
+	local_text(fd, local, sizeof(local));
+	say("connected fd=%d local=%s pid=%d tid=%d\n", fd, local, getpid(), gettid());
+	if (opts.keep_open) {
+		kept[index] = fd; /* closed by main() once every connection was made */
+		return;
+	}
+	finish(fd, index);
 }
 
 static void *worker(void *arg)
@@ -297,6 +325,52 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Resolves every ADDR x PORT of the comma-separated lists; prints why not and returns -1. */
+static int resolve_targets(const struct addrinfo *hints)
+{
+	char *addrs = strdup(opts.host), *ports = strdup(opts.port), *a, *p, *sa = NULL, *sp;
+	int err = addrs && ports ? 0 : EAI_MEMORY;
+
+	for (a = strtok_r(addrs, ",", &sa); !err && a; a = strtok_r(NULL, ",", &sa)) {
+		if (naddrs == MAX_TARGETS) {
+			fprintf(stderr, "demo-client: at most %d addresses\n", MAX_TARGETS);
+			err = -1;
+			break;
+		}
+		nports = 0;
+		sp = NULL;
+		for (p = strtok_r(ports, ",", &sp); p; p = strtok_r(NULL, ",", &sp)) {
+			if (nports == MAX_TARGETS) {
+				fprintf(stderr, "demo-client: at most %d ports\n", MAX_TARGETS);
+				err = -1;
+				break;
+			}
+			err = getaddrinfo(a, p, hints, &targets[naddrs][nports]);
+			if (err) {
+				fprintf(stderr, "demo-client: %s port %s: %s\n", a, p, gai_strerror(err));
+				break;
+			}
+			nports++;
+		}
+		/* strtok_r() cut the port list: restore it for the next address. */
+		free(ports);
+		ports = strdup(opts.port);
+		if (!err && !ports)
+			err = EAI_MEMORY;
+		if (!err)
+			naddrs++;
+	}
+	if (err == EAI_MEMORY)
+		fprintf(stderr, "demo-client: out of memory\n");
+	if (!err && (!naddrs || !nports)) {
+		fprintf(stderr, "demo-client: no address or port in '%s' '%s'\n", opts.host, opts.port);
+		err = -1;
+	}
+	free(addrs);
+	free(ports);
+	return err ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct argp argp = {.options = options, .parser = parse_opt, .args_doc = args_doc, .doc = doc};
@@ -306,10 +380,16 @@ int main(int argc, char **argv)
 	int err;
 
 	argp_parse(&argp, argc, argv, 0, NULL, &opts);
-	err = getaddrinfo(opts.host, opts.port, &hints, &target);
-	if (err) {
-		fprintf(stderr, "demo-client: %s port %s: %s\n", opts.host, opts.port, gai_strerror(err));
+	if (resolve_targets(&hints))
 		return 2;
+	if (opts.keep_open) {
+		kept = malloc(opts.count * sizeof(*kept));
+		if (!kept) {
+			fprintf(stderr, "demo-client: out of memory\n");
+			return 2;
+		}
+		for (i = 0; i < opts.count; i++)
+			kept[i] = -1;
 	}
 	if (opts.concurrency == 1) {
 		worker(NULL);
@@ -325,6 +405,11 @@ int main(int argc, char **argv)
 		for (i = 0; i < started; i++)
 			pthread_join(threads[i], NULL);
 	}
-	freeaddrinfo(target);
+	for (i = 0; kept && i < opts.count; i++)
+		if (kept[i] >= 0)
+			finish(kept[i], i);
+	free(kept);
+	for (i = 0; i < naddrs * nports; i++)
+		freeaddrinfo(targets[i / nports][i % nports]);
 	return failures ? 1 : 0;
 }

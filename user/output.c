@@ -163,6 +163,13 @@ int output_close_all(struct output *out, const struct conn_close *close)
 	return failed;
 }
 
+void output_append(struct output *head, struct output *tail)
+{
+	while (head->next)
+		head = head->next;
+	head->next = tail;
+}
+
 int output_listener_all(struct output *out, const struct listener_state *l, unsigned long long boot_ns)
 {
 	int failed = 0;

@@ -120,6 +120,8 @@ struct synscope_config;
 struct output *output_sinks_init(struct output *out, struct output *timeline,
 				 const struct synscope_config *cfg, FILE *f,
 				 long long boot_to_real_ns);
+/* Appends `tail` (its ops set, its own `next` NULL) to the chain that starts at `head`. */
+void output_append(struct output *head, struct output *tail);
 /* CLOCK_REALTIME - CLOCK_BOOTTIME now, in ns. */
 long long boot_to_realtime_offset_ns(void);
 /* Writes "2026-11-21T14:35:03.123456789Z" for a boot-time stamp; returns buf. */

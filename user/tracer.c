@@ -184,6 +184,8 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 			goto cleanup;
 	}
 	sinks = output_sinks_init(&out, &timeline, cfg, f, boot_to_realtime_offset_ns());
+	if (w && w->sink)
+		output_append(sinks, w->sink);
 	tracker = tracker_new(sinks, TRACKER_DEFAULT_HOLD_NS);
 	if (!tracker) {
 		fprintf(stderr, "synscope: out of memory\n");

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "options.h"
+#include "output.h"
 
 #define WORKLOAD_MAX_PIDS 8
 
@@ -30,6 +31,8 @@ struct workload {
 	void (*report)(struct workload *w, const struct run_summary *sum);
 	/* What synscope exits with once finished. */
 	int (*exit_status)(struct workload *w);
+	/* A sink of the workload's own, fed every record after synscope's (optional). */
+	struct output *sink;
 };
 
 /*

@@ -178,6 +178,41 @@ def test_refused_connect_is_a_failed_client():
             check(r["sport"] != 0, "refused client keeps its source port", r["sport"], "!= 0")
 
 
+# Two connects from one bound port (SO_REUSEADDR) to one server: the second would repeat the
+# 4-tuple. Prints the errno name each connect() got, or "ok".
+SAME_TUPLE = r"""
+import errno, socket, sys
+port, local = int(sys.argv[1]), int(sys.argv[2])
+srv = socket.socket(); srv.bind(("127.0.0.1", port)); srv.listen(4)
+held = []
+for _ in range(2):
+    c = socket.socket(); c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    c.bind(("127.0.0.1", local))
+    try:
+        c.connect(("127.0.0.1", port)); print("ok", flush=True)
+    except OSError as e:
+        print(errno.errorcode[e.errno], flush=True)
+    held.append(c)
+"""
+
+
+def test_connect_refused_for_a_taken_4_tuple_is_an_error_without_syn():
+    port, local = free_port(998), free_port(997)
+    with Netns("tuple") as ns, tempfile.TemporaryDirectory() as tmp:
+        tracer = Tracer(["-P", str(port)], os.path.join(tmp, "out.jsonl"))
+        client = ns.run(["python3", "-c", SAME_TUPLE, str(port), str(local)], capture_output=True,
+                        text=True, timeout=30)
+        status, records = tracer.stop()
+    check_eq(status, 0, "synscope exit status")
+    check_eq(client.stdout.split(), ["ok", "EADDRNOTAVAIL"], f"what the connects got ({client.stderr})")
+    clients = [r for r in handshakes(records, ns.inode, port) if r["role"] == "client"]
+    check_eq([(r["outcome"], r["errno"], r["sport"]) for r in clients],
+             [("established", None, local), ("error", "EADDRNOTAVAIL", local)],
+             "client records: the first established, the second an error with the call's errno")
+    check_eq((clients[1]["connect_ret"], clients[1]["iss"]), (-99, None),
+             "the refused connect(): its return, and no ISS (no SYN was sent)")
+
+
 def test_pid_filter_existing_server():
     """-p PID of a server started before synscope: its listener is found in /proc."""
     port = free_port(555)
