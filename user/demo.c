@@ -32,6 +32,8 @@
 #include "tracer.h"
 
 #define DEMO_PORT "8080"
+#define NONBLOCKING_CLOSED_PORT "8081" /* nonblocking: nothing listens there */
+#define BIND_CLIENT_PORT "40000"       /* bind: the client's fixed port */
 #define LISTEN_WAIT_MS 5000
 #define MAX_ARGS 24
 
@@ -65,6 +67,7 @@ struct scenario {
 	bool server;  /* run demo-server */
 	bool track_close;           /* needs --close */
 	unsigned long count;        /* connections, unless -n */
+	bool fixed_count;           /* the scenario's connections are fixed: -n does not apply */
 	unsigned int accept_delay_ms; /* server's sleep before accept(), unless -a */
 	void (*build)(struct demo_argv *a, const struct demo_opts *o);
 	/* Prints what happened beside the lecture; true if they agree. */
@@ -89,22 +92,30 @@ static void add(char **argv, int *n, const char *arg)
 	argv[*n] = NULL;
 }
 
-static void server_args(struct demo_argv *a, const struct demo_opts *o, bool ipv6, const char *backlog)
+/* demo-server on `addr`, accepting `accepts` connections. */
+static void server_args_at(struct demo_argv *a, const struct demo_opts *o, bool ipv6,
+			   const char *addr, const char *backlog, const char *accepts)
 {
 	add(a->server, &a->ns, o->server_path);
 	if (ipv6)
 		add(a->server, &a->ns, "-6");
 	add(a->server, &a->ns, "-a");
-	add(a->server, &a->ns, ipv6 ? "::1" : "127.0.0.1");
+	add(a->server, &a->ns, addr);
 	add(a->server, &a->ns, "-p");
 	add(a->server, &a->ns, DEMO_PORT);
 	add(a->server, &a->ns, "-b");
 	add(a->server, &a->ns, backlog);
 	a->backlog = backlog;
 	add(a->server, &a->ns, "-n");
-	add(a->server, &a->ns, o->count_text);
+	add(a->server, &a->ns, accepts);
 	add(a->server, &a->ns, "--accept-delay-ms");
 	add(a->server, &a->ns, o->delay_text);
+}
+
+/* demo-server on loopback, accepting every connection the client makes. */
+static void server_args(struct demo_argv *a, const struct demo_opts *o, bool ipv6, const char *backlog)
+{
+	server_args_at(a, o, ipv6, ipv6 ? "::1" : "127.0.0.1", backlog, o->count_text);
 }
 
 /* The client, in the client namespace when routed. */
@@ -328,6 +339,127 @@ static bool verdict_reset(const struct run_summary *sum, const struct demo_opts 
 		   sum->time_waits[0] + sum->time_waits[1]);
 }
 
+static const char nonblocking_lecture[] =
+	"Thought question 1: what does a non-blocking connect() do?\n"
+	"The answer: on an O_NONBLOCK socket connect() sends the SYN and returns -1 with\n"
+	"errno EINPROGRESS at once, without waiting for the handshake. The program learns\n"
+	"the outcome later: poll() reports the socket writable when the handshake ends,\n"
+	"and getsockopt(SO_ERROR) says how: 0 for established, ECONNREFUSED when the\n"
+	"server's host answered the SYN with an RST. Connection 1 goes to demo-server's\n"
+	"port, connection 2 to port " NONBLOCKING_CLOSED_PORT ", where nothing listens.\n";
+
+/* The client ends of `seen`, in order; returns how many (at most max). */
+static unsigned int seen_clients(const struct demo_seen *seen, const struct conn_end **out,
+				 unsigned int max, int role)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < seen->n && n < max; i++)
+		if (seen->ends[i].raw.role == role)
+			out[n++] = &seen->ends[i];
+	return n;
+}
+
+static void build_nonblocking(struct demo_argv *a, const struct demo_opts *o)
+{
+	server_args_at(a, o, false, "127.0.0.1", "4", "1");
+	add(a->client, &a->nc, o->client_path);
+	add(a->client, &a->nc, "--nonblock");
+	add(a->client, &a->nc, "-n");
+	add(a->client, &a->nc, "2");
+	add(a->client, &a->nc, "127.0.0.1");
+	add(a->client, &a->nc, DEMO_PORT "," NONBLOCKING_CLOSED_PORT);
+}
+
+static bool verdict_nonblocking(const struct run_summary *sum, const struct demo_opts *o,
+				const struct demo_seen *seen)
+{
+	const struct conn_end *c[DEMO_SEEN_MAX];
+	unsigned int i, n = seen_clients(seen, c, DEMO_SEEN_MAX, SYNSCOPE_ROLE_CLIENT);
+	unsigned int in_progress = 0, established = 0, refused = 0;
+
+	(void)sum, (void)o;
+	for (i = 0; i < n; i++) {
+		const struct synscope_handshake *r = &c[i]->raw;
+		bool returned = (r->flags & SYNSCOPE_F_CALL_SEEN) && r->ts_ret >= r->ts_call;
+
+		in_progress += returned && r->call_ret == -EINPROGRESS;
+		established += r->outcome == SYNSCOPE_OUT_ESTABLISHED;
+		refused += r->outcome == SYNSCOPE_OUT_REFUSED && r->err == ECONNREFUSED;
+		if (returned && r->ts_end)
+			printf("  connection to port %u: connect() returned %d%s%s after %llu us; the "
+			       "handshake ended %s after %llu us\n", r->dport, r->call_ret < 0 ? -1 : 0,
+			       r->call_ret < 0 ? " " : "", r->call_ret < 0 ? errno_name(-r->call_ret) : "",
+			       (r->ts_ret - r->ts_call) / 1000, outcome_name(r->outcome),
+			       r->ts_end >= r->ts_call ? (r->ts_end - r->ts_call) / 1000 : 0);
+	}
+	return say(n == 2 && in_progress == 2 && established == 1 && refused == 1,
+		   "%u of %u connect() calls returned -1 EINPROGRESS; %u handshake established, "
+		   "%u refused (ECONNREFUSED, read with SO_ERROR)",
+		   in_progress, n, established, refused);
+}
+
+static const char bind_lecture[] =
+	"Thought question 2: can a client bind() a fixed port, and what happens then?\n"
+	"The answer: yes, bind() before connect() fixes the local port. A TCP connection is\n"
+	"named by its 4-tuple (local address, local port, remote address, remote port):\n"
+	"a second connection from the same port to the same server would repeat it, so\n"
+	"connect() refuses it (EADDRNOTAVAIL; without SO_REUSEADDR the second bind()\n"
+	"already fails, EADDRINUSE), while one to another destination is another 4-tuple\n"
+	"and succeeds. On the server every socket accept() returns has the listener's\n"
+	"local port and a new fd: the server tells its clients apart by the 4-tuple.\n"
+	"demo-client binds port " BIND_CLIENT_PORT " (SO_REUSEADDR) and connects to 127.0.0.1, 127.0.0.1\n"
+	"again, then 127.0.0.2 (loopback too), keeping each connection open.\n";
+
+static void build_bind(struct demo_argv *a, const struct demo_opts *o)
+{
+	server_args_at(a, o, false, "0.0.0.0", "4", "2");
+	add(a->server, &a->ns, "--keep-open");
+	add(a->client, &a->nc, o->client_path);
+	add(a->client, &a->nc, "--bind-port");
+	add(a->client, &a->nc, BIND_CLIENT_PORT);
+	add(a->client, &a->nc, "--keep-open");
+	add(a->client, &a->nc, "-n");
+	add(a->client, &a->nc, "3");
+	add(a->client, &a->nc, "127.0.0.1,127.0.0.1,127.0.0.2");
+	add(a->client, &a->nc, DEMO_PORT);
+}
+
+static bool verdict_bind(const struct run_summary *sum, const struct demo_opts *o,
+			 const struct demo_seen *seen)
+{
+	const struct conn_end *c[DEMO_SEEN_MAX], *s[DEMO_SEEN_MAX];
+	unsigned int nc = seen_clients(seen, c, DEMO_SEEN_MAX, SYNSCOPE_ROLE_CLIENT);
+	unsigned int ns = seen_clients(seen, s, DEMO_SEEN_MAX, SYNSCOPE_ROLE_SERVER);
+	unsigned int i, bound = 0, taken = 0, accepted = 0;
+	bool distinct;
+
+	(void)sum, (void)o;
+	for (i = 0; i < nc; i++) {
+		const struct synscope_handshake *r = &c[i]->raw;
+
+		bound += r->sport == atoi(BIND_CLIENT_PORT);
+		taken += r->outcome == SYNSCOPE_OUT_ERROR && r->err == EADDRNOTAVAIL;
+		printf("  client %s:%u -> %s:%u: %s%s%s\n", c[i]->saddr, r->sport, c[i]->daddr,
+		       r->dport, outcome_name(r->outcome), r->err ? " " : "",
+		       r->err ? errno_name(r->err) : "");
+	}
+	for (i = 0; i < ns; i++) {
+		const struct synscope_handshake *r = &s[i]->raw;
+
+		accepted += (r->flags & SYNSCOPE_F_ACCEPTED) && r->sport == atoi(DEMO_PORT) &&
+			    r->fd >= 0;
+		printf("  server %s:%u <- %s:%u: accept() returned fd %d\n", s[i]->saddr, r->sport,
+		       s[i]->daddr, r->dport, r->fd);
+	}
+	distinct = ns == 2 && s[0]->raw.fd != s[1]->raw.fd && strcmp(s[0]->saddr, s[1]->saddr);
+	return say(nc == 3 && bound == 3 && taken == 1 && ns == 2 && accepted == 2 && distinct,
+		   "%u of 3 connects from port %s; %u refused with EADDRNOTAVAIL (the same 4-tuple); "
+		   "%u accepted ends on the listener's port %s, %s fds and 4-tuples",
+		   bound, BIND_CLIENT_PORT, taken, accepted, DEMO_PORT,
+		   distinct ? "with distinct" : "WITHOUT distinct");
+}
+
 static const struct scenario scenarios[] = {
 	{.name = "handshake", .summary = "IPv4 connections on loopback, accepted after a delay",
 	 .lecture = normal_lecture, .server = true, .count = 3, .accept_delay_ms = 100,
@@ -351,6 +483,12 @@ static const struct scenario scenarios[] = {
 	{.name = "reset", .summary = "close() with SO_LINGER 0: an RST instead of a FIN",
 	 .lecture = reset_lecture, .server = true, .track_close = true, .count = 3,
 	 .accept_delay_ms = 100, .build = build_reset, .verdict = verdict_reset},
+	{.name = "nonblocking", .summary = "what does a non-blocking connect() do?",
+	 .lecture = nonblocking_lecture, .server = true, .count = 2, .fixed_count = true,
+	 .accept_delay_ms = 100, .build = build_nonblocking, .verdict = verdict_nonblocking},
+	{.name = "bind", .summary = "can a client bind() a fixed port, and what happens then?",
+	 .lecture = bind_lecture, .server = true, .count = 3, .fixed_count = true,
+	 .accept_delay_ms = 100, .build = build_bind, .verdict = verdict_bind},
 };
 
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -371,6 +509,8 @@ static const char doc[] =
 	"    backlog     listen(fd, 1) and a slow accept(): full queue, dropped SYNs\n"
 	"    close       the four-way close: client first, then server first; TIME_WAIT\n"
 	"    reset       close() with SO_LINGER 0: RST, no TIME_WAIT, ECONNRESET\n"
+	"    nonblocking what does a non-blocking connect() do? EINPROGRESS, poll, SO_ERROR\n"
+	"    bind        can a client bind() a fixed port? the 4-tuple, EADDRNOTAVAIL\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    synscope demo              # the normal handshake, IPv4\n"
@@ -649,6 +789,11 @@ int demo_main(int argc, char **argv)
 	int err = 0, status;
 
 	argp_parse(&argp, argc, argv, 0, NULL, &o);
+	if (o.count && o.sc->fixed_count) {
+		fprintf(stderr, "synscope: demo %s makes %lu connections of its own: no -n\n",
+			o.sc->name, o.sc->count);
+		return 64;
+	}
 	defaults_for(&o, o.count != 0, o.accept_delay_ms != ~0u);
 	/* The demo's programs and synscope share the terminal: keep lines whole and in order. */
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -4,6 +4,7 @@
  *
  *   socket() -> setsockopt(SO_REUSEADDR) -> bind(wildcard, port) -> listen(fd, backlog)
  *   -> loop: [sleep accept-delay] -> accept() -> [echo] -> close()
+ *   (--keep-open: every accept() first, then the echo and close() of each)
  *
  * Prints, one line each (for people and scripts):
  *   listening port=PORT pid=PID fd=FD backlog=BACKLOG
@@ -31,6 +32,7 @@ struct server_opts {
 	unsigned long count;    /* 0: forever */
 	bool echo;
 	enum { CLIENT_FIRST, SERVER_FIRST, ALTERNATE } close_first; /* who sends the first FIN */
+	bool keep_open;         /* accept all COUNT connections before serving and closing any */
 };
 
 static const char doc[] =
@@ -41,7 +43,9 @@ static const char doc[] =
 	"    demo-server -p 0 -b 1 --accept-delay-ms 2000  # a backlog of 1, slow accepts\n"
 	"    demo-server -6 -a ::1 -p 8080 --echo # IPv6 loopback, echo what clients send\n";
 
-enum { OPT_ACCEPT_DELAY = 1000, OPT_ECHO, OPT_CLOSE_FIRST };
+enum { OPT_ACCEPT_DELAY = 1000, OPT_ECHO, OPT_CLOSE_FIRST, OPT_KEEP_OPEN };
+
+#define MAX_KEPT 1024
 
 static const struct argp_option options[] = {
 	{"ipv6", '6', NULL, 0, "Listen on IPv6 (wildcard :: accepts IPv4 too)", 0},
@@ -54,6 +58,9 @@ static const struct argp_option options[] = {
 	{"close-first", OPT_CLOSE_FIRST, "WHO", 0,
 	 "server: close right after accept; client (default): wait for the client's FIN; "
 	 "alternate: client first on odd connections, server first on even ones", 0},
+	{"keep-open", OPT_KEEP_OPEN, NULL, 0,
+	 "Accept all COUNT connections (up to 1024) before serving and closing them: each "
+	 "keeps its fd", 0},
 	{},
 };
 
@@ -92,7 +99,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		else
 			argp_error(state, "--close-first takes 'client', 'server' or 'alternate'");
 		break;
+	case OPT_KEEP_OPEN: o->keep_open = true; break;
 	case ARGP_KEY_ARG: argp_error(state, "unexpected argument '%s'", arg); break;
+	case ARGP_KEY_END:
+		if (o->keep_open && (!o->count || o->count > MAX_KEPT))
+			argp_error(state, "--keep-open needs -n COUNT (1-%d)", MAX_KEPT);
+		break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
@@ -167,14 +179,24 @@ static void serve(int fd, bool echo)
 		perror("demo-server: read");
 }
 
+/* One accepted connection's end: the echo (or waiting for the client's FIN), close(). */
+static void finish(int fd, unsigned long index, const struct server_opts *o)
+{
+	/* alternate: the 1st connection's client closes first, the 2nd's server... */
+	if (o->close_first == CLIENT_FIRST || (o->close_first == ALTERNATE && index % 2 == 0))
+		serve(fd, o->echo);
+	if (close(fd) < 0)
+		perror("demo-server: close");
+}
+
 int main(int argc, char **argv)
 {
 	struct server_opts o = {.backlog = 5};
 	struct argp argp = {.options = options, .parser = parse_opt, .doc = doc};
 	struct sockaddr_storage ss, peer;
 	socklen_t len, peer_len;
-	unsigned long served = 0;
-	int lfd, fd, one = 1;
+	unsigned long served = 0, i;
+	int lfd, fd, one = 1, kept[MAX_KEPT];
 	char text[INET6_ADDRSTRLEN + 8];
 
 	argp_parse(&argp, argc, argv, 0, NULL, &o);
@@ -225,13 +247,14 @@ int main(int argc, char **argv)
 		peer_text(&peer, text, sizeof(text));
 		printf("accepted fd=%d peer=%s pid=%d tid=%d\n", fd, text, getpid(), gettid());
 		fflush(stdout);
-		/* alternate: the 1st connection's client closes first, the 2nd's server... */
-		if (o.close_first == CLIENT_FIRST || (o.close_first == ALTERNATE && served % 2 == 0))
-			serve(fd, o.echo);
-		if (close(fd) < 0)
-			perror("demo-server: close");
+		if (o.keep_open)
+			kept[served] = fd;
+		else
+			finish(fd, served, &o);
 		served++;
 	}
+	for (i = 0; o.keep_open && i < served; i++)
+		finish(kept[i], i, &o);
 	close(lfd);
 	return 0;
 }

@@ -149,3 +149,34 @@ def test_scenario_reset():
     check(all(c["rst_received"] and c["errno"] == "ECONNRESET" for c in servers),
           "the server saw the RST (ECONNRESET)", [(c["rst_received"], c["errno"]) for c in servers],
           "RST, ECONNRESET")
+
+
+def test_scenario_nonblocking():
+    run = run_demo("nonblocking")
+    clients = sorted((r for r in run.ends if r["role"] == "client"), key=lambda r: r["dport"])
+    check_eq([(r["dport"], r["outcome"], r["errno"], r["connect_ret"]) for r in clients],
+             [(8080, "established", None, -115), (8081, "refused", "ECONNREFUSED", -115)],
+             "both connect() calls returned EINPROGRESS (-115); the outcomes came later")
+    servers = [r for r in run.ends if r["role"] == "server"]
+    check_eq([(s["accepted"], s["peer"]) for s in servers], [(True, clients[0]["id"])],
+             "the established connection was accepted, joined to its client")
+    check("connect() = -EINPROGRESS" in run.stdout, "the ladder shows connect()'s return",
+          run.stdout[-800:], "connect() = -EINPROGRESS")
+
+
+def test_scenario_bind():
+    run = run_demo("bind")
+    clients = [r for r in run.ends if r["role"] == "client"]
+    check_eq(sorted((r["sport"], r["daddr"], r["outcome"], r["errno"]) for r in clients),
+             [(40000, "127.0.0.1", "error", "EADDRNOTAVAIL"),
+              (40000, "127.0.0.1", "established", None),
+              (40000, "127.0.0.2", "established", None)],
+             "three connects from port 40000: the repeated 4-tuple refused")
+    refused = [r for r in clients if r["outcome"] == "error"][0]
+    check_eq((refused["connect_ret"], refused["iss"]), (-99, None),
+             "the refused connect(): EADDRNOTAVAIL before any SYN")
+    servers = [r for r in run.ends if r["role"] == "server"]
+    check_eq(sorted((s["sport"], s["saddr"], s["dport"]) for s in servers),
+             [(8080, "127.0.0.1", 40000), (8080, "127.0.0.2", 40000)],
+             "accepted ends: the listener's port, told apart by the 4-tuple")
+    check_eq(len({s["fd"] for s in servers}), 2, "accept() returned a new fd for each")
