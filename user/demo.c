@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include "demo.h"
 #include "launch.h"
+#include "netstat.h"
 #include "options.h"
 #include "pid_listeners.h"
 #include "tracer.h"
@@ -34,6 +35,11 @@
 #define DEMO_PORT "8080"
 #define NONBLOCKING_CLOSED_PORT "8081" /* nonblocking: nothing listens there */
 #define BIND_CLIENT_PORT "40000"       /* bind: the client's fixed port */
+/* syn-queue: SYNs from HALF_OPEN_SOURCE (demo-client --half-open) to HALF_OPEN_LOCAL, an
+ * address of lo; HALF_OPEN_NET is routed into lo, where nobody answers the SYN-ACKs. */
+#define HALF_OPEN_SOURCE "10.9.9.9"
+#define HALF_OPEN_LOCAL "10.9.9.1"
+#define HALF_OPEN_NET "10.9.9.0/24"
 #define LISTEN_WAIT_MS 5000
 #define MAX_ARGS 24
 
@@ -50,6 +56,10 @@ struct demo_seen {
 	struct output out; /* first: the sink run_tracer() feeds */
 	unsigned int n;
 	struct conn_end ends[DEMO_SEEN_MAX];
+	/* The demo's listener (DEMO_PORT) as the periodic listener states showed it. */
+	unsigned int listener_states;
+	struct listener_state listener;          /* the last state */
+	unsigned long long max_synq, max_acceptq; /* the deepest queues seen */
 };
 
 struct demo_argv {
@@ -68,6 +78,10 @@ struct scenario {
 	bool track_close;           /* needs --close */
 	unsigned long count;        /* connections, unless -n */
 	bool fixed_count;           /* the scenario's connections are fixed: -n does not apply */
+	bool question;              /* the text asks a question and states the answer to check */
+	int syncookies;             /* half_open: net.ipv4.tcp_syncookies in the demo's namespace */
+	bool half_open;             /* HALF_OPEN_NET routed into loopback, unanswered (raw SYNs) */
+	unsigned int interval_s;    /* listener states every this many seconds (0: at exit only) */
 	unsigned int accept_delay_ms; /* server's sleep before accept(), unless -a */
 	void (*build)(struct demo_argv *a, const struct demo_opts *o);
 	/* Prints what happened beside the lecture; true if they agree. */
@@ -162,6 +176,9 @@ static unsigned long long outcome(const struct run_summary *sum, int o)
 	return sum->by_outcome[o];
 }
 
+/* What a verdict holds the kernel against: "lecture", or "answer above" for a question. */
+static const char *verdict_subject = "lecture";
+
 static bool say(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static bool say(bool ok, const char *fmt, ...)
 {
@@ -171,7 +188,7 @@ static bool say(bool ok, const char *fmt, ...)
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
-	printf("\n  agrees with the lecture: %s\n", ok ? "yes" : "NO");
+	printf("\n  agrees with the %s: %s\n", verdict_subject, ok ? "yes" : "NO");
 	return ok;
 }
 
@@ -460,6 +477,97 @@ static bool verdict_bind(const struct run_summary *sum, const struct demo_opts *
 		   distinct ? "with distinct" : "WITHOUT distinct");
 }
 
+static const char syn_queue_lecture[] =
+	"Does listen()'s backlog bound the SYN queue or the accept queue? The lecture says\n"
+	"the SYN queue (the incomplete connections); its readers answer that since Linux\n"
+	"2.2 it bounds the accept queue, the SYN queue being tcp_max_syn_backlog's.\n"
+	"The answer, on this kernel: both. A SYN makes a request socket in the SYN queue;\n"
+	"with SYN cookies off (net.ipv4.tcp_syncookies=0, set in the demo's namespace) a\n"
+	"SYN that finds backlog (+1) request sockets already waiting is dropped\n"
+	"(TCPReqQFullDrop, inet_csk_reqsk_queue_is_full()), and tcp_max_syn_backlog only\n"
+	"caps it further (3/4 of it). The accept queue, of completed connections, has the\n"
+	"same bound. Here 8 SYNs come from " HALF_OPEN_SOURCE ", routed into loopback and never\n"
+	"answered: their handshakes stay half-open, the SYN-ACKs are retransmitted, and\n"
+	"the accept queue stays empty. The listener is read every second (iter/tcp).\n";
+
+static const char syn_cookies_lecture[] =
+	"Does listen()'s backlog bound the SYN queue, and what do SYN cookies change?\n"
+	"The answer, on this kernel: the SYN queue still stops at backlog (+1) request\n"
+	"sockets, but with net.ipv4.tcp_syncookies=1 (the default) a SYN that finds it\n"
+	"full is not dropped: it is answered with a SYN-ACK whose sequence number is a\n"
+	"cookie (SyncookiesSent, TCPReqQFullDoCookies), and no request socket is kept.\n"
+	"Here 8 SYNs come from " HALF_OPEN_SOURCE ", routed into loopback and never answered.\n";
+
+static void build_half_open(struct demo_argv *a, const struct demo_opts *o)
+{
+	server_args_at(a, o, false, "0.0.0.0", "4", "1");
+	add(a->server, &a->ns, "--exit-after-ms");
+	add(a->server, &a->ns, "2600");
+	add(a->client, &a->nc, o->client_path);
+	add(a->client, &a->nc, "-n");
+	add(a->client, &a->nc, "0");
+	add(a->client, &a->nc, "--half-open");
+	add(a->client, &a->nc, o->count_text);
+	add(a->client, &a->nc, HALF_OPEN_LOCAL);
+	add(a->client, &a->nc, DEMO_PORT);
+}
+
+/* The namespace's TcpExt counters: the demo's namespace is new, so they count this run only. */
+static bool read_tcpext(struct tcpext_counters *c)
+{
+	if (tcpext_read_self(c) == 0)
+		return true;
+	printf("  (/proc/net/netstat unreadable)\n");
+	return false;
+}
+
+/* What both SYN-queue scenarios show; true if the SYN queue stopped at its bound. */
+static bool show_syn_queue(const struct demo_opts *o, const struct demo_seen *seen,
+			   unsigned long long refused, const char *refused_as)
+{
+	const struct listener_state *l = &seen->listener;
+	unsigned long long backlog = l->q.backlog;
+
+	printf("  listener 0.0.0.0:%s read %u times: deepest SYN queue %llu, deepest accept queue "
+	       "%llu, backlog %llu; SYN-ACK retransmits %llu\n", DEMO_PORT, seen->listener_states,
+	       seen->max_synq, seen->max_acceptq, backlog, l->synack_retrans);
+	printf("  %lu SYNs sent: %llu kept as request sockets, %llu %s\n", o->count,
+	       seen->max_synq, refused, refused_as);
+	return seen->listener_states > 0 && backlog == 4 &&
+	       (seen->max_synq == backlog || seen->max_synq == backlog + 1) && seen->max_acceptq == 0 &&
+	       seen->max_synq + refused == o->count && l->synack_retrans >= seen->max_synq;
+}
+
+static bool verdict_syn_queue(const struct run_summary *sum, const struct demo_opts *o,
+			      const struct demo_seen *seen)
+{
+	struct tcpext_counters c;
+
+	(void)sum;
+	if (!read_tcpext(&c))
+		return say(false, "no TcpExt counters");
+	return say(show_syn_queue(o, seen, c.req_q_full_drops, "dropped (TCPReqQFullDrop)") &&
+			   c.syncookies_sent == 0,
+		   "the SYN queue stopped at %llu with backlog %llu, the accept queue stayed at %llu; "
+		   "%llu SYNs dropped, %llu SYN cookies", seen->max_synq, seen->listener.q.backlog,
+		   seen->max_acceptq, c.req_q_full_drops, c.syncookies_sent);
+}
+
+static bool verdict_syn_cookies(const struct run_summary *sum, const struct demo_opts *o,
+				const struct demo_seen *seen)
+{
+	struct tcpext_counters c;
+
+	(void)sum;
+	if (!read_tcpext(&c))
+		return say(false, "no TcpExt counters");
+	return say(show_syn_queue(o, seen, c.syncookies_sent, "answered with a SYN cookie "
+				  "(SyncookiesSent)") && c.req_q_full_drops == 0,
+		   "the SYN queue stopped at %llu with backlog %llu; %llu SYNs answered with cookies, "
+		   "%llu dropped", seen->max_synq, seen->listener.q.backlog, c.syncookies_sent,
+		   c.req_q_full_drops);
+}
+
 static const struct scenario scenarios[] = {
 	{.name = "handshake", .summary = "IPv4 connections on loopback, accepted after a delay",
 	 .lecture = normal_lecture, .server = true, .count = 3, .accept_delay_ms = 100,
@@ -483,12 +591,24 @@ static const struct scenario scenarios[] = {
 	{.name = "reset", .summary = "close() with SO_LINGER 0: an RST instead of a FIN",
 	 .lecture = reset_lecture, .server = true, .track_close = true, .count = 3,
 	 .accept_delay_ms = 100, .build = build_reset, .verdict = verdict_reset},
-	{.name = "nonblocking", .summary = "what does a non-blocking connect() do?",
+	{.name = "nonblocking", .question = true,
+	 .summary = "what does a non-blocking connect() do?",
 	 .lecture = nonblocking_lecture, .server = true, .count = 2, .fixed_count = true,
 	 .accept_delay_ms = 100, .build = build_nonblocking, .verdict = verdict_nonblocking},
-	{.name = "bind", .summary = "can a client bind() a fixed port, and what happens then?",
+	{.name = "bind", .question = true,
+	 .summary = "can a client bind() a fixed port, and what happens then?",
 	 .lecture = bind_lecture, .server = true, .count = 3, .fixed_count = true,
 	 .accept_delay_ms = 100, .build = build_bind, .verdict = verdict_bind},
+	{.name = "syn-queue", .question = true,
+	 .summary = "does listen()'s backlog bound the SYN queue?",
+	 .lecture = syn_queue_lecture, .server = true, .count = 8, .fixed_count = true,
+	 .half_open = true, .syncookies = 0, .interval_s = 1, .build = build_half_open,
+	 .verdict = verdict_syn_queue},
+	{.name = "syn-cookies", .question = true,
+	 .summary = "the SYN queue full, with SYN cookies on",
+	 .lecture = syn_cookies_lecture, .server = true, .count = 8, .fixed_count = true,
+	 .half_open = true, .syncookies = 1, .interval_s = 1, .build = build_half_open,
+	 .verdict = verdict_syn_cookies},
 };
 
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -511,6 +631,8 @@ static const char doc[] =
 	"    reset       close() with SO_LINGER 0: RST, no TIME_WAIT, ECONNRESET\n"
 	"    nonblocking what does a non-blocking connect() do? EINPROGRESS, poll, SO_ERROR\n"
 	"    bind        can a client bind() a fixed port? the 4-tuple, EADDRNOTAVAIL\n"
+	"    syn-queue   does listen()'s backlog bound the SYN queue? half-open SYNs, drops\n"
+	"    syn-cookies the same with SYN cookies on: the full SYN queue answers with cookies\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    synscope demo              # the normal handshake, IPv4\n"
@@ -613,6 +735,27 @@ static int ip(const char *fmt, ...)
 	return 0;
 }
 
+/*
+ * In the private namespace: HALF_OPEN_LOCAL on lo, HALF_OPEN_NET routed into lo
+ * (a SYN-ACK to HALF_OPEN_SOURCE comes back in, is not for this host, and is
+ * dropped: no forwarding), and the SYN-cookie setting.
+ */
+static int setup_half_open(int syncookies)
+{
+	FILE *f;
+
+	if (ip("ip addr add " HALF_OPEN_LOCAL "/32 dev lo") ||
+	    ip("ip route add " HALF_OPEN_NET " dev lo"))
+		return -1;
+	f = fopen("/proc/sys/net/ipv4/tcp_syncookies", "w");
+	if (!f || fprintf(f, "%d\n", syncookies) < 0 || fclose(f)) {
+		fprintf(stderr, "synscope: couldn't set net.ipv4.tcp_syncookies in the demo namespace: "
+				"%s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static void remove_routed(const struct demo_opts *o)
 {
 	char cmd[256];
@@ -663,7 +806,23 @@ static int seen_end(struct output *out, const struct conn_end *end)
 	return 0;
 }
 
-static const struct output_ops seen_ops = {.end = seen_end};
+static int seen_listener(struct output *out, const struct listener_state *l, unsigned long long boot_ns)
+{
+	struct demo_seen *seen = (struct demo_seen *)out;
+
+	(void)boot_ns;
+	if (l->q.port != (unsigned int)atoi(DEMO_PORT))
+		return 0;
+	seen->listener_states++;
+	seen->listener = *l;
+	if (l->q.synq > seen->max_synq)
+		seen->max_synq = l->q.synq;
+	if (l->q.acceptq > seen->max_acceptq)
+		seen->max_acceptq = l->q.acceptq;
+	return 0;
+}
+
+static const struct output_ops seen_ops = {.end = seen_end, .listener = seen_listener};
 
 static void sleep_ms(unsigned int ms)
 {
@@ -731,7 +890,10 @@ static void demo_report(struct workload *w, const struct run_summary *sum)
 {
 	struct demo_workload *d = (struct demo_workload *)w;
 
-	printf("\nsynscope demo %s: what the lecture says, and what the kernel did\n", d->o->sc->name);
+	if (d->o->sc->question)
+		verdict_subject = "answer above";
+	printf("\nsynscope demo %s: what the %s says, and what the kernel did\n", d->o->sc->name,
+	       verdict_subject);
 	d->agrees = d->o->sc->verdict(sum, d->o, &d->seen);
 }
 
@@ -805,6 +967,8 @@ int demo_main(int argc, char **argv)
 	}
 	if (o.sc->routed ? setup_routed(&o) : enter_private_netns())
 		return 1;
+	if (o.sc->half_open && setup_half_open(o.sc->syncookies))
+		return 1;
 
 	o.sc->build(&a, &o);
 	if (o.sc->server)
@@ -827,6 +991,7 @@ int demo_main(int argc, char **argv)
 	cfg.timeline = true;
 	cfg.verbose = o.verbose;
 	cfg.track_close = o.sc->track_close;
+	cfg.interval_s = o.sc->interval_s;
 	if (o.jsonl_path) {
 		cfg.output_path = o.jsonl_path;
 		cfg.format = OUTPUT_JSONL;
@@ -834,10 +999,15 @@ int demo_main(int argc, char **argv)
 	/* A handful of connections: show each as soon as it completes. */
 	cfg.wakeup_bytes = 0;
 	printf("synscope demo %s: %s\n\n%s\n", o.sc->name, o.sc->summary, o.sc->lecture);
-	if (o.sc->server)
-		printf("demo-server listens on port %s with backlog %s and sleeps %u ms before each "
-		       "accept().\n", DEMO_PORT, a.backlog, o.accept_delay_ms);
-	printf("demo-client makes %lu connection%s.\n\n", o.count, o.count > 1 ? "s" : "");
+	if (o.sc->half_open)
+		printf("demo-server listens on port %s with backlog %s and never accepts; "
+		       "demo-client sends %lu bare SYNs.\n\n", DEMO_PORT, a.backlog, o.count);
+	else {
+		if (o.sc->server)
+			printf("demo-server listens on port %s with backlog %s and sleeps %u ms before "
+			       "each accept().\n", DEMO_PORT, a.backlog, o.accept_delay_ms);
+		printf("demo-client makes %lu connection%s.\n\n", o.count, o.count > 1 ? "s" : "");
+	}
 	status = run_tracer(&cfg, &d.w);
 	launch_cleanup(&d.client);
 	launch_cleanup(&d.server);

@@ -8,6 +8,11 @@
  * ADDR and PORT may be comma-separated lists: connection i goes to the
  * (i mod n)-th address and the (i mod m)-th port.
  *
+ * --half-open N first sends N bare SYNs from HALF_OPEN_SOURCE through a raw
+ * socket: with that address routed into loopback and owned by nobody (as
+ * synscope demo syn-queue sets up), the SYN-ACKs go unanswered and each SYN
+ * leaves a request socket in the listener's SYN queue.
+ *
  * Prints, per connection (for people and scripts):
  *   connected fd=FD local=ADDR:PORT pid=PID tid=TID
  *   connect failed: ECONNREFUSED (Connection refused) pid=PID tid=TID
@@ -20,6 +25,7 @@
 #include <netdb.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -45,7 +51,11 @@ struct client_opts {
 	unsigned int hold_ms;      /* keep the connection open this long before closing */
 	unsigned int pause_ms;     /* wait this long after a close before the next connect() */
 	bool keep_open;            /* close every connection only once all were made */
+	unsigned int half_open;    /* bare SYNs to send first, from HALF_OPEN_SOURCE */
 };
+
+#define HALF_OPEN_SOURCE "10.9.9.9"
+#define HALF_OPEN_FIRST_PORT 40000
 
 static const char doc[] =
 	"demo-client: socket, connect, close; the client half of synscope's demo.\n"
@@ -56,12 +66,13 @@ static const char doc[] =
 	"    demo-client --payload hello 127.0.0.1 8080  # send, read the echo\n"
 	"    demo-client --linger-rst 127.0.0.1 8080     # close with an RST\n"
 	"    demo-client -n 2 --nonblock 127.0.0.1 8080,8081  # one connection to each port\n"
-	"    demo-client -n 2 --bind-port 40000 --keep-open 127.0.0.1,127.0.0.2 8080\n";
+	"    demo-client -n 2 --bind-port 40000 --keep-open 127.0.0.1,127.0.0.2 8080\n"
+	"    demo-client -n 0 --half-open 8 10.9.9.1 8080   # 8 SYNs from 10.9.9.9, no connection\n";
 
 static const char args_doc[] = "ADDR[,ADDR...] PORT[,PORT...]";
 
 enum { OPT_PAYLOAD = 1000, OPT_BIND_PORT, OPT_LINGER_RST, OPT_CLOSE_FIRST, OPT_SYN_RETRIES,
-       OPT_NONBLOCK, OPT_HOLD_MS, OPT_PAUSE_MS, OPT_KEEP_OPEN };
+       OPT_NONBLOCK, OPT_HOLD_MS, OPT_PAUSE_MS, OPT_KEEP_OPEN, OPT_HALF_OPEN };
 
 static const struct argp_option options[] = {
 	{"count", 'n', "COUNT", 0, "Connections to make (default 1)", 0},
@@ -79,6 +90,9 @@ static const struct argp_option options[] = {
 	 "Wait MS milliseconds after each close before the next connect() (per thread)", 0},
 	{"keep-open", OPT_KEEP_OPEN, NULL, 0,
 	 "Keep every connection open until all were made, then close them (one thread)", 0},
+	{"half-open", OPT_HALF_OPEN, "N", 0,
+	 "First send N bare SYNs from " HALF_OPEN_SOURCE " (IPv4, raw socket; root) to the first "
+	 "ADDR and PORT; -n 0 then makes no connection", 0},
 	{},
 };
 
@@ -110,7 +124,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	struct client_opts *o = state->input;
 
 	switch (key) {
-	case 'n': o->count = number(state, "count", arg, 1, 1000000000); break;
+	case 'n': o->count = number(state, "count", arg, 0, 1000000000); break;
 	case 'c': o->concurrency = number(state, "concurrency", arg, 1, 256); break;
 	case OPT_PAYLOAD: o->payload = arg; break;
 	case OPT_BIND_PORT: o->bind_port = number(state, "port", arg, 1, 65535); break;
@@ -130,6 +144,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_HOLD_MS: o->hold_ms = number(state, "hold time", arg, 0, 3600000); break;
 	case OPT_PAUSE_MS: o->pause_ms = number(state, "pause", arg, 0, 3600000); break;
 	case OPT_KEEP_OPEN: o->keep_open = true; break;
+	case OPT_HALF_OPEN: o->half_open = number(state, "SYN count", arg, 1, 1000); break;
 	case ARGP_KEY_ARG:
 		if (state->arg_num == 0)
 			o->host = arg;
@@ -141,6 +156,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (state->arg_num < 2)
 			argp_usage(state);
+		if (!o->count && !o->half_open)
+			argp_error(state, "-n 0 makes nothing: it goes with --half-open");
 		if (o->keep_open && o->concurrency > 1)
 			argp_error(state, "--keep-open makes the connections one after another: no -c");
 		break;
@@ -325,6 +342,82 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static unsigned short checksum(const void *data, size_t len, unsigned int sum)
+{
+	const unsigned char *p = data;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (unsigned short)~sum;
+}
+
+/*
+ * Sends opts.half_open SYNs (RFC 9293 3.5: the first segment of a handshake)
+ * from HALF_OPEN_SOURCE, ports HALF_OPEN_FIRST_PORT up, to the first target.
+ * The kernel fills in the IPv4 header's checksum and id (raw(7)); the TCP
+ * checksum covers the pseudo-header (RFC 9293 3.1). Returns 0 or an errno.
+ */
+static int send_half_open(void)
+{
+	const struct sockaddr_in *dst = (const struct sockaddr_in *)targets[0][0]->ai_addr;
+	struct {
+		struct iphdr ip;
+		struct tcphdr tcp;
+	} pkt;
+	struct {
+		uint32_t saddr, daddr;
+		uint8_t zero, proto;
+		uint16_t len;
+		struct tcphdr tcp;
+	} pseudo;
+	unsigned int i;
+	int fd;
+
+	if (targets[0][0]->ai_family != AF_INET)
+		return EAFNOSUPPORT;
+	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+	if (fd < 0)
+		return errno;
+	for (i = 0; i < opts.half_open; i++) {
+		memset(&pkt, 0, sizeof(pkt));
+		pkt.ip.version = 4;
+		pkt.ip.ihl = 5;
+		pkt.ip.tot_len = htons(sizeof(pkt));
+		pkt.ip.ttl = 64;
+		pkt.ip.protocol = IPPROTO_TCP;
+		inet_pton(AF_INET, HALF_OPEN_SOURCE, &pkt.ip.saddr);
+		pkt.ip.daddr = dst->sin_addr.s_addr;
+		pkt.tcp.source = htons(HALF_OPEN_FIRST_PORT + i);
+		pkt.tcp.dest = dst->sin_port;
+		pkt.tcp.seq = htonl(1000000 * (i + 1));
+		pkt.tcp.doff = sizeof(pkt.tcp) / 4;
+		pkt.tcp.syn = 1;
+		pkt.tcp.window = htons(65535);
+		pseudo.saddr = pkt.ip.saddr;
+		pseudo.daddr = pkt.ip.daddr;
+		pseudo.zero = 0;
+		pseudo.proto = IPPROTO_TCP;
+		pseudo.len = htons(sizeof(pkt.tcp));
+		pseudo.tcp = pkt.tcp;
+		pkt.tcp.check = htons(checksum(&pseudo, sizeof(pseudo), 0));
+		if (sendto(fd, &pkt, sizeof(pkt), 0, (const struct sockaddr *)dst, sizeof(*dst)) < 0) {
+			int err = errno;
+
+			close(fd);
+			return err;
+		}
+	}
+	close(fd);
+	say("sent %u SYNs from %s to port %u (never answered: half-open)\n", opts.half_open,
+	    HALF_OPEN_SOURCE, ntohs(dst->sin_port));
+	return 0;
+}
+
 /* Resolves every ADDR x PORT of the comma-separated lists; prints why not and returns -1. */
 static int resolve_targets(const struct addrinfo *hints)
 {
@@ -382,6 +475,10 @@ int main(int argc, char **argv)
 	argp_parse(&argp, argc, argv, 0, NULL, &opts);
 	if (resolve_targets(&hints))
 		return 2;
+	if (opts.half_open && (err = send_half_open())) {
+		fail("sending half-open SYNs", err);
+		return 1;
+	}
 	if (opts.keep_open) {
 		kept = malloc(opts.count * sizeof(*kept));
 		if (!kept) {

@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +35,7 @@ struct server_opts {
 	bool echo;
 	enum { CLIENT_FIRST, SERVER_FIRST, ALTERNATE } close_first; /* who sends the first FIN */
 	bool keep_open;         /* accept all COUNT connections before serving and closing any */
+	unsigned int exit_after_ms; /* 0: no limit; else exit 0 this long after listen() */
 };
 
 static const char doc[] =
@@ -43,7 +46,7 @@ static const char doc[] =
 	"    demo-server -p 0 -b 1 --accept-delay-ms 2000  # a backlog of 1, slow accepts\n"
 	"    demo-server -6 -a ::1 -p 8080 --echo # IPv6 loopback, echo what clients send\n";
 
-enum { OPT_ACCEPT_DELAY = 1000, OPT_ECHO, OPT_CLOSE_FIRST, OPT_KEEP_OPEN };
+enum { OPT_ACCEPT_DELAY = 1000, OPT_ECHO, OPT_CLOSE_FIRST, OPT_KEEP_OPEN, OPT_EXIT_AFTER };
 
 #define MAX_KEPT 1024
 
@@ -58,6 +61,8 @@ static const struct argp_option options[] = {
 	{"close-first", OPT_CLOSE_FIRST, "WHO", 0,
 	 "server: close right after accept; client (default): wait for the client's FIN; "
 	 "alternate: client first on odd connections, server first on even ones", 0},
+	{"exit-after-ms", OPT_EXIT_AFTER, "MS", 0,
+	 "Exit (status 0) MS milliseconds after listen(), whatever was accepted", 0},
 	{"keep-open", OPT_KEEP_OPEN, NULL, 0,
 	 "Accept all COUNT connections (up to 1024) before serving and closing them: each "
 	 "keeps its fd", 0},
@@ -100,6 +105,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--close-first takes 'client', 'server' or 'alternate'");
 		break;
 	case OPT_KEEP_OPEN: o->keep_open = true; break;
+	case OPT_EXIT_AFTER: o->exit_after_ms = number(state, "time", arg, 3600000); break;
 	case ARGP_KEY_ARG: argp_error(state, "unexpected argument '%s'", arg); break;
 	case ARGP_KEY_END:
 		if (o->keep_open && (!o->count || o->count > MAX_KEPT))
@@ -108,6 +114,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	default: return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
+}
+
+/* --exit-after-ms: every line printed was flushed; the kernel closes the sockets. */
+static void on_exit_timer(int sig)
+{
+	(void)sig;
+	_exit(0);
 }
 
 static void sleep_ms(unsigned int ms)
@@ -232,6 +245,13 @@ int main(int argc, char **argv)
 	printf("listening port=%u pid=%d fd=%d backlog=%d\n",
 	       ntohs(((struct sockaddr_in *)&ss)->sin_port), getpid(), lfd, o.backlog);
 	fflush(stdout);
+	if (o.exit_after_ms) {
+		struct itimerval when = {.it_value = {o.exit_after_ms / 1000,
+						      (long)(o.exit_after_ms % 1000) * 1000}};
+
+		signal(SIGALRM, on_exit_timer);
+		setitimer(ITIMER_REAL, &when, NULL);
+	}
 
 	while (!o.count || served < o.count) {
 		if (o.accept_delay_ms)

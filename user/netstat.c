@@ -41,6 +41,10 @@ int tcpext_parse(FILE *f, struct tcpext_counters *out)
 			out->listen_drops = val, found++;
 		else if (!strcmp(n, "SyncookiesSent"))
 			out->syncookies_sent = val, found++;
+		else if (!strcmp(n, "TCPReqQFullDrop"))
+			out->req_q_full_drops = val;
+		else if (!strcmp(n, "TCPReqQFullDoCookies"))
+			out->req_q_full_cookies = val;
 	}
 	free(names);
 	free(values);

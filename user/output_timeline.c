@@ -481,8 +481,30 @@ static int timeline_flush(struct output *out)
 	return err;
 }
 
+/*
+ * A listener between connections: its request sockets (SYN queue), which no
+ * ladder shows, beside its accept queue, and the SYN-ACKs it retransmitted.
+ */
+static int timeline_listener(struct output *out, const struct listener_state *l,
+			     unsigned long long boot_ns)
+{
+	char when[64], overflows[24] = "n/a";
+
+	if (l->overflows_valid)
+		snprintf(overflows, sizeof(overflows), "%llu", l->overflows);
+	format_rfc3339(boot_ns, out->boot_to_real_ns, when, sizeof(when));
+	fprintf(out->f, "\nlistener %s%s%s:%u at %.12s: SYN queue %llu, accept queue %llu/%llu, "
+			"SYN-ACK retransmits %llu, drops %llu, third ACKs dropped on a full queue %s\n",
+		strchr(l->q.address, ':') ? "[" : "", l->q.address, strchr(l->q.address, ':') ? "]" : "",
+		l->q.port, when + 11, l->q.synq, l->q.acceptq, l->q.backlog, l->synack_retrans,
+		l->q.drops, overflows);
+	fflush(out->f);
+	return 0;
+}
+
 const struct output_ops output_timeline_ops = {
 	.end = timeline_end,
 	.flush = timeline_flush,
 	.close = timeline_close,
+	.listener = timeline_listener,
 };
