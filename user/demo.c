@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include "demo.h"
 #include "launch.h"
+#include "lost_ack.h"
 #include "netstat.h"
 #include "options.h"
 #include "pid_listeners.h"
@@ -82,6 +83,7 @@ struct scenario {
 	int syncookies;             /* half_open: net.ipv4.tcp_syncookies in the demo's namespace */
 	bool half_open;             /* HALF_OPEN_NET routed into loopback, unanswered (raw SYNs) */
 	unsigned int interval_s;    /* listener states every this many seconds (0: at exit only) */
+	bool lose_third_ack;        /* a tc filter drops each handshake's third ACK (lost_ack.c) */
 	unsigned int accept_delay_ms; /* server's sleep before accept(), unless -a */
 	void (*build)(struct demo_argv *a, const struct demo_opts *o);
 	/* Prints what happened beside the lecture; true if they agree. */
@@ -97,6 +99,7 @@ struct demo_opts {
 	const char *jsonl_path; /* -o: the records as JSONL too */
 	char server_path[PATH_MAX], client_path[PATH_MAX];
 	char count_text[24], delay_text[16], client_ns[64], router_ns[64];
+	struct lost_ack *lost_ack; /* lose_third_ack: the filter, for its drop count */
 };
 
 static void add(char **argv, int *n, const char *arg)
@@ -568,6 +571,109 @@ static bool verdict_syn_cookies(const struct run_summary *sum, const struct demo
 		   c.req_q_full_drops);
 }
 
+static const char lost_ack_lecture[] =
+	"The client's third ACK is lost. What does each side do, and what does the client\n"
+	"receive? The answer: the client is ESTABLISHED once it has sent the ACK, and\n"
+	"connect() returns; it cannot know the ACK was lost. The server holds only a\n"
+	"request socket in its SYN queue: nothing to accept. About 1 s later\n"
+	"(TCP_TIMEOUT_INIT) the server retransmits the SYN-ACK; the client, established,\n"
+	"answers with another ACK, and that one creates the server's child, ESTABLISHED and\n"
+	"queued for accept(). All the client receives is the repeated SYN-ACK: no error.\n"
+	"A tc filter on lo (a BPF program of the demo's) drops each connection's first\n"
+	"bare ACK to port " DEMO_PORT "; the client sends nothing and keeps the connection open.\n";
+
+static const char lost_ack_data_lecture[] =
+	"The client's third ACK is lost, and the client starts sending data. What happens?\n"
+	"The answer: the data segment carries the ACK flag and acknowledges the SYN-ACK\n"
+	"too, so it completes the handshake on the server: the child is created and\n"
+	"established on the data's arrival, with the data queued, long before any SYN-ACK\n"
+	"retransmission; accept() returns it and read() gets the data. The client notices\n"
+	"nothing. The same tc filter drops the first bare ACK; demo-client then writes\n"
+	"\"hello\" and reads the echo.\n";
+
+static void build_lost_ack(struct demo_argv *a, const struct demo_opts *o)
+{
+	server_args(a, o, false, "4");
+	client_args(a, o, "127.0.0.1");
+	add(a->client, &a->nc, "--hold-ms");
+	add(a->client, &a->nc, "2500");
+}
+
+static void build_lost_ack_data(struct demo_argv *a, const struct demo_opts *o)
+{
+	server_args(a, o, false, "4");
+	add(a->server, &a->ns, "--echo");
+	client_args(a, o, "127.0.0.1");
+	add(a->client, &a->nc, "--payload");
+	add(a->client, &a->nc, "hello");
+}
+
+/*
+ * The joined pairs of `seen` whose server child was created after its
+ * client's connect() had returned: the third ACK did not create it. Prints
+ * each pair; counts those whose child came after a SYN-ACK retransmission.
+ */
+static unsigned int late_children(const struct demo_seen *seen, unsigned int *retransmitted,
+				  unsigned long long *max_gap_us)
+{
+	unsigned int i, j, late = 0;
+
+	*retransmitted = 0;
+	*max_gap_us = 0;
+	for (i = 0; i < seen->n; i++) {
+		const struct synscope_handshake *c = &seen->ends[i].raw;
+
+		if (c->role != SYNSCOPE_ROLE_CLIENT || c->outcome != SYNSCOPE_OUT_ESTABLISHED)
+			continue;
+		for (j = 0; j < seen->n; j++) {
+			const struct synscope_handshake *srv = &seen->ends[j].raw;
+			unsigned long long gap;
+
+			if (srv->role != SYNSCOPE_ROLE_SERVER || srv->id != c->peer_id ||
+			    !(c->flags & SYNSCOPE_F_RETURNED) || srv->ts_syn < c->ts_ret)
+				continue;
+			gap = (srv->ts_syn - c->ts_end) / 1000;
+			printf("  client #%llu ESTABLISHED, connect() returned; server child #%llu created "
+			       "%llu us later, after %u SYN-ACK retransmit%s\n",
+			       (unsigned long long)c->id, (unsigned long long)srv->id, gap, srv->retrans,
+			       srv->retrans == 1 ? "" : "s");
+			late++;
+			*retransmitted += srv->retrans > 0;
+			if (gap > *max_gap_us)
+				*max_gap_us = gap;
+		}
+	}
+	return late;
+}
+
+static bool verdict_lost_ack(const struct run_summary *sum, const struct demo_opts *o,
+			     const struct demo_seen *seen)
+{
+	unsigned int retransmitted, late = late_children(seen, &retransmitted, &(unsigned long long){0});
+	long long dropped = lost_ack_drops(o->lost_ack);
+
+	return say(dropped == (long long)o->count && late == o->count && retransmitted == o->count &&
+			   outcome(sum, SYNSCOPE_OUT_ESTABLISHED) == 2 * o->count,
+		   "%lld third ACKs dropped; %u of %lu server children created only after the client's "
+		   "connect() returned, %u of them after a SYN-ACK retransmission; %llu ends established",
+		   dropped, late, o->count, retransmitted, outcome(sum, SYNSCOPE_OUT_ESTABLISHED));
+}
+
+static bool verdict_lost_ack_data(const struct run_summary *sum, const struct demo_opts *o,
+				  const struct demo_seen *seen)
+{
+	unsigned long long max_gap_us;
+	unsigned int retransmitted, late = late_children(seen, &retransmitted, &max_gap_us);
+	long long dropped = lost_ack_drops(o->lost_ack);
+
+	/* The SYN-ACK timer is 1 s (TCP_TIMEOUT_INIT): a child made before it by the data. */
+	return say(dropped == (long long)o->count && late == o->count && retransmitted == 0 &&
+			   max_gap_us < 1000000 && outcome(sum, SYNSCOPE_OUT_ESTABLISHED) == 2 * o->count,
+		   "%lld third ACKs dropped; %u of %lu server children created by the client's data, "
+		   "at most %llu us after the client was established, with %u SYN-ACK retransmissions",
+		   dropped, late, o->count, max_gap_us, retransmitted);
+}
+
 static const struct scenario scenarios[] = {
 	{.name = "handshake", .summary = "IPv4 connections on loopback, accepted after a delay",
 	 .lecture = normal_lecture, .server = true, .count = 3, .accept_delay_ms = 100,
@@ -599,6 +705,14 @@ static const struct scenario scenarios[] = {
 	 .summary = "can a client bind() a fixed port, and what happens then?",
 	 .lecture = bind_lecture, .server = true, .count = 3, .fixed_count = true,
 	 .accept_delay_ms = 100, .build = build_bind, .verdict = verdict_bind},
+	{.name = "lost-ack", .question = true,
+	 .summary = "the client's third ACK is lost: what does each side do?",
+	 .lecture = lost_ack_lecture, .server = true, .count = 1, .lose_third_ack = true,
+	 .build = build_lost_ack, .verdict = verdict_lost_ack},
+	{.name = "lost-ack-data", .question = true,
+	 .summary = "the third ACK is lost and the client sends data",
+	 .lecture = lost_ack_data_lecture, .server = true, .count = 1, .lose_third_ack = true,
+	 .build = build_lost_ack_data, .verdict = verdict_lost_ack_data},
 	{.name = "syn-queue", .question = true,
 	 .summary = "does listen()'s backlog bound the SYN queue?",
 	 .lecture = syn_queue_lecture, .server = true, .count = 8, .fixed_count = true,
@@ -631,6 +745,8 @@ static const char doc[] =
 	"    reset       close() with SO_LINGER 0: RST, no TIME_WAIT, ECONNRESET\n"
 	"    nonblocking what does a non-blocking connect() do? EINPROGRESS, poll, SO_ERROR\n"
 	"    bind        can a client bind() a fixed port? the 4-tuple, EADDRNOTAVAIL\n"
+	"    lost-ack    the client's third ACK is lost: what does each side do?\n"
+	"    lost-ack-data  the same, and the client sends data first\n"
 	"    syn-queue   does listen()'s backlog bound the SYN queue? half-open SYNs, drops\n"
 	"    syn-cookies the same with SYN cookies on: the full SYN queue answers with cookies\n"
 	"\n"
@@ -822,7 +938,20 @@ static int seen_listener(struct output *out, const struct listener_state *l, uns
 	return 0;
 }
 
-static const struct output_ops seen_ops = {.end = seen_end, .listener = seen_listener};
+/* A join that came after its client: the client's record learns its peer. */
+static int seen_link(struct output *out, const struct conn_link *link)
+{
+	struct demo_seen *seen = (struct demo_seen *)out;
+	unsigned int i;
+
+	for (i = 0; i < seen->n; i++)
+		if (seen->ends[i].raw.id == link->client_id)
+			seen->ends[i].raw.peer_id = link->server_id;
+	return 0;
+}
+
+static const struct output_ops seen_ops = {.end = seen_end, .listener = seen_listener,
+					   .link = seen_link};
 
 static void sleep_ms(unsigned int ms)
 {
@@ -969,6 +1098,8 @@ int demo_main(int argc, char **argv)
 		return 1;
 	if (o.sc->half_open && setup_half_open(o.sc->syncookies))
 		return 1;
+	if (o.sc->lose_third_ack && !(o.lost_ack = lost_ack_attach(atoi(DEMO_PORT))))
+		return 1;
 
 	o.sc->build(&a, &o);
 	if (o.sc->server)
@@ -977,6 +1108,7 @@ int demo_main(int argc, char **argv)
 		err = launch_held(&d.client, a.client, false);
 	if (err) {
 		fprintf(stderr, "synscope: couldn't start the demo programs: %s\n", strerror(-err));
+		lost_ack_detach(o.lost_ack);
 		launch_cleanup(&d.server);
 		if (o.sc->routed)
 			remove_routed(&o);
@@ -992,6 +1124,10 @@ int demo_main(int argc, char **argv)
 	cfg.verbose = o.verbose;
 	cfg.track_close = o.sc->track_close;
 	cfg.interval_s = o.sc->interval_s;
+	/* A lost third ACK delays the server end by a SYN-ACK timeout (1 s, then 3 s):
+	 * the client waits for it, so that both are drawn on one ladder. */
+	if (o.sc->lose_third_ack)
+		cfg.join_hold_ms = 5000;
 	if (o.jsonl_path) {
 		cfg.output_path = o.jsonl_path;
 		cfg.format = OUTPUT_JSONL;
@@ -1009,6 +1145,7 @@ int demo_main(int argc, char **argv)
 		printf("demo-client makes %lu connection%s.\n\n", o.count, o.count > 1 ? "s" : "");
 	}
 	status = run_tracer(&cfg, &d.w);
+	lost_ack_detach(o.lost_ack);
 	launch_cleanup(&d.client);
 	launch_cleanup(&d.server);
 	if (o.sc->routed)

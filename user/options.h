@@ -35,6 +35,7 @@ struct synscope_config {
 	bool timeline;                /* --timeline: the handshake ladder of each connection */
 	bool track_close;             /* --close: how each established end closed */
 	bool hooks_only;              /* --hooks-only (hidden, make bench): programs return at once */
+	unsigned int join_hold_ms;    /* how long a client waits for its server end; 0: the tracker's default */
 	char **cmd;                   /* -- CMD ARGS...: run and trace it (NULL-terminated), or NULL */
 	const char *write_path;       /* -w: raw records to this capture file ("-": stdout), or NULL */
 	const char *read_path;        /* -r: replay this capture ("-": stdin) instead of tracing, or NULL */

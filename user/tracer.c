@@ -186,7 +186,8 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	sinks = output_sinks_init(&out, &timeline, cfg, f, boot_to_realtime_offset_ns());
 	if (w && w->sink)
 		output_append(sinks, w->sink);
-	tracker = tracker_new(sinks, TRACKER_DEFAULT_HOLD_NS);
+	tracker = tracker_new(sinks, cfg->join_hold_ms ? cfg->join_hold_ms * 1000000ULL
+						     : TRACKER_DEFAULT_HOLD_NS);
 	if (!tracker) {
 		fprintf(stderr, "synscope: out of memory\n");
 		goto cleanup;

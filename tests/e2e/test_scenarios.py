@@ -209,3 +209,32 @@ def test_scenario_syn_cookies():
     run = run_demo("syn-cookies")
     check_syn_queue(run, "syncookies_sent")
     check_eq(run.stats["netstat"]["listen_drops"], 0, "no SYN dropped with tcp_syncookies=1")
+
+
+def lost_ack_pair(run):
+    """The one connection of a lost-ack demo: (client, server) records, joined."""
+    clients = [r for r in run.ends if r["role"] == "client"]
+    servers = [r for r in run.ends if r["role"] == "server"]
+    check_eq((len(clients), len(servers)), (1, 1), "one client and one server record")
+    c, s = clients[0], servers[0]
+    check_eq((c["peer"], s["peer"]), (s["id"], c["id"]), "the two ends joined")
+    check_eq((c["outcome"], s["outcome"], s["accepted"]), ("established", "established", True),
+             "both ends established, the server's accepted")
+    check(s["t_syn_ns"] > c["t_ret_ns"], "the server's child was created after the client's "
+          "connect() had returned: the third ACK did not make it", (s["t_syn_ns"], c["t_ret_ns"]))
+    check_eq((s["iss"], s["irs"]), (c["irs"], c["iss"]), "one handshake: ISS/IRS crossed")
+    return c, s
+
+
+def test_scenario_lost_ack():
+    c, s = lost_ack_pair(run_demo("lost-ack"))
+    check_eq(s["retrans"], 1, "the server retransmitted its SYN-ACK once; the client's answer "
+             "completed the handshake")
+
+
+def test_scenario_lost_ack_data():
+    run = run_demo("lost-ack-data")
+    c, s = lost_ack_pair(run)
+    check_eq(s["retrans"], 0, "no SYN-ACK retransmission: the client's data completed the handshake")
+    check("1 of 1 server children created by the client's data" in run.stdout,
+          "the verdict names the data", run.stdout[-600:])
