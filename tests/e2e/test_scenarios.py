@@ -23,6 +23,8 @@ def run_demo(scenario, *args, timeout=120):
                            capture_output=True, text=True, timeout=timeout)
         after = set(subprocess.run(["ip", "netns", "list"], capture_output=True,
                                    text=True).stdout.split())
+        check(os.path.exists(out), f"synscope demo {scenario} wrote its records", (p.returncode,
+              p.stderr[-600:]), "a JSONL file")
         with open(out) as f:
             records = [json.loads(line) for line in f]
     check_eq(sorted(n for n in after - before if n.startswith("synscope-demo")), [],

@@ -43,9 +43,10 @@ EXPECT_HOOK=${5:?}
 shift 5
 # Modules to load in the VM (their dependencies are added): the socket
 # diagnostics `ss` reads listeners and queues through (without them it falls
-# back to /proc/net/tcp, which has no backlog: Send-Q would read 0), and veth
-# for `synscope demo timeout|unreachable` (client and router namespaces).
-MODULES="tcp_diag udp_diag raw_diag unix_diag af_packet_diag netlink_diag veth"
+# back to /proc/net/tcp, which has no backlog: Send-Q would read 0), veth
+# for `synscope demo timeout|unreachable` (client and router namespaces), and
+# the clsact qdisc and cls_bpf for `synscope demo lost-ack` (a tc BPF filter).
+MODULES="tcp_diag udp_diag raw_diag unix_diag af_packet_diag netlink_diag veth sch_ingress cls_bpf"
 COMPRESS=${VMTEST_COMPRESS:-none}
 PYVER=3.11
 
