@@ -16,10 +16,16 @@
 
 static const struct output_ops no_summary_ops = {0};
 
-/* Writes one end through the JSONL sink and parses the line back. */
-static json_object *roundtrip(struct synscope_handshake raw)
+/* What one_line() writes: an end, or else a listener read at boot_ns. */
+struct one_record {
+	const struct conn_end *end;
+	const struct listener_state *listener;
+	unsigned long long boot_ns;
+};
+
+/* Writes one record through the JSONL sink and parses the line back. */
+static json_object *one_line(const struct one_record *rec)
 {
-	struct conn_end end = fixture_end(raw);
 	struct output out;
 	char *buf = NULL;
 	size_t len = 0;
@@ -29,7 +35,10 @@ static json_object *roundtrip(struct synscope_handshake raw)
 	assert_non_null(f);
 	output_init(&out, OUTPUT_JSONL, f);
 	out.boot_to_real_ns = 1700000000LL * 1000000000LL; /* 2023-11-14T22:13:20Z at boot */
-	assert_int_equal(out.ops->end(&out, &end), 0);
+	if (rec->end)
+		assert_int_equal(out.ops->end(&out, rec->end), 0);
+	else
+		assert_int_equal(output_listener_all(&out, rec->listener, rec->boot_ns), 0);
 	assert_int_equal(output_batch_end_all(&out), 0);
 	out.ops = &no_summary_ops; /* frees the buffer without a stats line */
 	assert_int_equal(output_finish_all(&out, NULL), 0);
@@ -40,6 +49,18 @@ static json_object *roundtrip(struct synscope_handshake raw)
 	free(buf);
 	assert_non_null(obj);
 	return obj;
+}
+
+static json_object *roundtrip(struct synscope_handshake raw)
+{
+	struct conn_end end = fixture_end(raw);
+
+	return one_line(&(struct one_record){.end = &end});
+}
+
+static json_object *listener_roundtrip(const struct listener_state *l, unsigned long long boot_ns)
+{
+	return one_line(&(struct one_record){.listener = l, .boot_ns = boot_ns});
 }
 
 static json_object *field(json_object *obj, const char *key)
@@ -480,30 +501,6 @@ static void cached_time_matches_strftime(void **state)
 	}
 }
 
-/* A sink that cannot write counts every record it dropped; none are lost silently. */
-/* One listener record through the JSONL sink, parsed back with json-c. */
-static json_object *listener_roundtrip(const struct listener_state *l, unsigned long long boot_ns)
-{
-	struct output out;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	json_object *obj;
-
-	assert_non_null(f);
-	output_init(&out, OUTPUT_JSONL, f);
-	out.boot_to_real_ns = 1700000000LL * 1000000000LL;
-	assert_int_equal(output_listener_all(&out, l, boot_ns), 0);
-	out.ops = &no_summary_ops;
-	assert_int_equal(output_finish_all(&out, NULL), 0);
-	fclose(f);
-	assert_int_equal(strchr(buf, '\n') - buf + 1, (long)len); /* exactly one line */
-	obj = json_tokener_parse(buf);
-	free(buf);
-	assert_non_null(obj);
-	return obj;
-}
-
 static void listener_record(void **state)
 {
 	struct listener_state l = {.q = {.netns = 4026531840ULL, .port = 8080, .address = "::",
@@ -534,6 +531,7 @@ static void listener_record(void **state)
 	json_object_put(o);
 }
 
+/* A sink that cannot write counts every record it dropped; none are lost silently. */
 static void write_errors_are_counted(void **state)
 {
 	struct conn_end end = fixture_end(fixture_client(1, 2));
