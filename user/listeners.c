@@ -140,17 +140,16 @@ bool listener_overflows_known(struct synscope_bpf *skel)
 
 int listener_states_read(struct synscope_bpf *skel, struct listener_state **out, size_t *n)
 {
-	struct listener_counts *counts;
+	struct listener_counts *counts = NULL;
 	struct listener_queues *queues;
-	size_t ncounts, nqueues, i, j;
+	size_t ncounts = 0, nqueues, i, j;
 	int err;
 
 	*out = NULL;
 	*n = 0;
 	err = listener_queues_read(skel, &queues, &nqueues);
-	if (err)
-		return err;
-	err = listener_counts_read(skel, &counts, &ncounts);
+	if (!err)
+		err = listener_counts_read(skel, &counts, &ncounts);
 	if (!err && nqueues && !(*out = calloc(nqueues, sizeof(**out))))
 		err = -ENOMEM;
 	for (i = 0; !err && i < nqueues; i++) {

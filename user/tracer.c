@@ -246,7 +246,9 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 			goto cleanup;
 		if (next_listeners && !cap && rd.now_ns >= next_listeners) {
 			free(write_listeners(skel, sinks, tracker_summary(tracker), &nlisteners));
-			next_listeners += cfg->interval_s * 1000000000ULL;
+			/* A stalled loop skips the intervals it missed rather than catching up. */
+			while (next_listeners <= rd.now_ns)
+				next_listeners += cfg->interval_s * 1000000000ULL;
 		}
 		/* One write(2) per batch; a failed write is counted at exit. */
 		if (!cap)
