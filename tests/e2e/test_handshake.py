@@ -95,9 +95,17 @@ def check_pairs(run, n_conns, n_accept, backlog, threads=1):
     # All handshakes completed before the first accept(): depths 1..n. Two
     # handshakes completing at once on two CPUs may both read the depth
     # before either was queued (see README), so with threads only a range.
+    # One client thread overlaps at most two: connect() returns once the
+    # client is ESTABLISHED, and its third ACK may still wait in a softirq
+    # backlog (ksoftirqd, seen in the 6.1 VM) while the next SYN is
+    # handled on the other CPU.
     depths = sorted(s["acceptq"] for s in servers)
     if threads == 1:
-        check_eq(depths, list(range(1, n_conns + 1)), "accept-queue depth at each handshake")
+        in_order = [s["acceptq"] for s in sorted(servers, key=lambda s: s["t_syn_ns"])]
+        check(all(max(1, k - 1) <= d <= k for k, d in enumerate(in_order, 1))
+              and in_order == sorted(in_order),
+              "accept-queue depth at each handshake, in order: k, or k - 1 when it overlapped "
+              "the one before", in_order, list(range(1, n_conns + 1)))
     else:
         check(all(1 <= d <= n_conns for d in depths) and depths[-1] >= n_conns - threads + 1,
               "accept-queue depths within 1..n", depths, f"1..{n_conns}")
