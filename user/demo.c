@@ -368,8 +368,8 @@ static const char nonblocking_lecture[] =
 	"server's host answered the SYN with an RST. Connection 1 goes to demo-server's\n"
 	"port, connection 2 to port " NONBLOCKING_CLOSED_PORT ", where nothing listens.\n";
 
-/* The client ends of `seen`, in order; returns how many (at most max). */
-static unsigned int seen_clients(const struct demo_seen *seen, const struct conn_end **out,
+/* The ends of `seen` in `role`, in order; returns how many (at most max). */
+static unsigned int seen_ends(const struct demo_seen *seen, const struct conn_end **out,
 				 unsigned int max, int role)
 {
 	unsigned int i, n = 0;
@@ -395,7 +395,7 @@ static bool verdict_nonblocking(const struct run_summary *sum, const struct demo
 				const struct demo_seen *seen)
 {
 	const struct conn_end *c[DEMO_SEEN_MAX];
-	unsigned int i, n = seen_clients(seen, c, DEMO_SEEN_MAX, SYNSCOPE_ROLE_CLIENT);
+	unsigned int i, n = seen_ends(seen, c, DEMO_SEEN_MAX, SYNSCOPE_ROLE_CLIENT);
 	unsigned int in_progress = 0, established = 0, refused = 0;
 
 	(void)sum, (void)o;
@@ -449,8 +449,8 @@ static bool verdict_bind(const struct run_summary *sum, const struct demo_opts *
 			 const struct demo_seen *seen)
 {
 	const struct conn_end *c[DEMO_SEEN_MAX], *s[DEMO_SEEN_MAX];
-	unsigned int nc = seen_clients(seen, c, DEMO_SEEN_MAX, SYNSCOPE_ROLE_CLIENT);
-	unsigned int ns = seen_clients(seen, s, DEMO_SEEN_MAX, SYNSCOPE_ROLE_SERVER);
+	unsigned int nc = seen_ends(seen, c, DEMO_SEEN_MAX, SYNSCOPE_ROLE_CLIENT);
+	unsigned int ns = seen_ends(seen, s, DEMO_SEEN_MAX, SYNSCOPE_ROLE_SERVER);
 	unsigned int i, bound = 0, taken = 0, accepted = 0;
 	bool distinct;
 

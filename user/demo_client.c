@@ -342,9 +342,11 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static unsigned short checksum(const void *data, size_t len, unsigned int sum)
+/* The Internet checksum (RFC 1071) of len bytes. */
+static unsigned short checksum(const void *data, size_t len)
 {
 	const unsigned char *p = data;
+	unsigned int sum = 0;
 	size_t i;
 
 	for (i = 0; i + 1 < len; i += 2)
@@ -404,7 +406,7 @@ static int send_half_open(void)
 		pseudo.proto = IPPROTO_TCP;
 		pseudo.len = htons(sizeof(pkt.tcp));
 		pseudo.tcp = pkt.tcp;
-		pkt.tcp.check = htons(checksum(&pseudo, sizeof(pseudo), 0));
+		pkt.tcp.check = htons(checksum(&pseudo, sizeof(pseudo)));
 		if (sendto(fd, &pkt, sizeof(pkt), 0, (const struct sockaddr *)dst, sizeof(*dst)) < 0) {
 			int err = errno;
 

@@ -170,6 +170,26 @@ void output_append(struct output *head, struct output *tail)
 	head->next = tail;
 }
 
+char *listener_name(const struct listener_state *l, char *buf, size_t len)
+{
+	bool v6 = strchr(l->q.address, ':') != NULL;
+
+	snprintf(buf, len, "%s%s%s:%u", v6 ? "[" : "", l->q.address, v6 ? "]" : "", l->q.port);
+	return buf;
+}
+
+char *listener_state_text(const struct listener_state *l, char *buf, size_t len)
+{
+	char overflows[32] = "n/a (before Linux 6.15)";
+
+	if (l->overflows_valid)
+		snprintf(overflows, sizeof(overflows), "%llu", l->overflows);
+	snprintf(buf, len, "accept queue %llu/%llu, SYN queue %llu, drops %llu, third ACKs dropped "
+			   "on a full queue %s, SYN-ACK retransmits %llu",
+		 l->q.acceptq, l->q.backlog, l->q.synq, l->q.drops, overflows, l->synack_retrans);
+	return buf;
+}
+
 int output_listener_all(struct output *out, const struct listener_state *l, unsigned long long boot_ns)
 {
 	int failed = 0;

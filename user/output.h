@@ -81,6 +81,14 @@ int output_close_all(struct output *out, const struct conn_close *close);
 const char *close_final_state(const struct conn_close *close);
 /* "ESTABLISHED FIN_WAIT1 FIN_WAIT2 TIME_WAIT", with close_final_state() last. */
 void close_path_text(const struct conn_close *close, char *buf, size_t len, const char *sep);
+/* "0.0.0.0:8080", "[::]:8080" or "*:8080" for a listener, in buf; returns buf. */
+char *listener_name(const struct listener_state *l, char *buf, size_t len);
+/*
+ * "accept queue 3/4, SYN queue 0, drops 2, third ACKs dropped on a full queue 0,
+ * SYN-ACK retransmits 1" (overflows "n/a (before Linux 6.15)" when the kernel does
+ * not name the listener), in buf; returns buf.
+ */
+char *listener_state_text(const struct listener_state *l, char *buf, size_t len);
 /* Hands a listener's state to every sink of the chain; returns how many failed. */
 int output_listener_all(struct output *out, const struct listener_state *l, unsigned long long boot_ns);
 /* Hands a late join to every sink of the chain; returns how many failed. */

@@ -170,24 +170,19 @@ static int text_listener(struct output *out, const struct listener_state *l,
 			 unsigned long long boot_ns)
 {
 	struct outbuf *ob = output_buf(out);
-	bool v6 = strchr(l->q.address, ':') != NULL;
-	char when[64], overflows[24] = "n/a", *start, *p;
+	char when[64], name[64], state[192], *start, *p;
 
 	if (!ob)
 		return -ENOMEM;
-	if (l->overflows_valid)
-		snprintf(overflows, sizeof(overflows), "%llu", l->overflows);
 	p = start = outbuf_reserve(ob);
 	if (out->timestamps) {
 		*rfc3339_cached(&out->when, boot_ns, out->boot_to_real_ns, when) = '\0';
 		p = put_n(p, when + 11, strnlen(when + 11, 12)); /* HH:MM:SS.mmm UTC */
 		*p++ = ' ';
 	}
-	p += snprintf(p, OUTBUF_RECORD_MAX - (p - start),
-		      "listener %s%s%s:%u netns %llu: accept queue %llu/%llu, SYN queue %llu, drops %llu, "
-		      "third ACKs dropped on a full queue %s, SYN-ACK retransmits %llu\n",
-		      v6 ? "[" : "", l->q.address, v6 ? "]" : "", l->q.port, l->q.netns, l->q.acceptq,
-		      l->q.backlog, l->q.synq, l->q.drops, overflows, l->synack_retrans);
+	p += snprintf(p, OUTBUF_RECORD_MAX - (p - start), "listener %s netns %llu: %s\n",
+		      listener_name(l, name, sizeof(name)), l->q.netns,
+		      listener_state_text(l, state, sizeof(state)));
 	output_commit_line(out, p);
 	return 0;
 }

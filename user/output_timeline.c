@@ -488,16 +488,11 @@ static int timeline_flush(struct output *out)
 static int timeline_listener(struct output *out, const struct listener_state *l,
 			     unsigned long long boot_ns)
 {
-	char when[64], overflows[24] = "n/a";
+	char when[64], name[64], state[192];
 
-	if (l->overflows_valid)
-		snprintf(overflows, sizeof(overflows), "%llu", l->overflows);
 	format_rfc3339(boot_ns, out->boot_to_real_ns, when, sizeof(when));
-	fprintf(out->f, "\nlistener %s%s%s:%u at %.12s: SYN queue %llu, accept queue %llu/%llu, "
-			"SYN-ACK retransmits %llu, drops %llu, third ACKs dropped on a full queue %s\n",
-		strchr(l->q.address, ':') ? "[" : "", l->q.address, strchr(l->q.address, ':') ? "]" : "",
-		l->q.port, when + 11, l->q.synq, l->q.acceptq, l->q.backlog, l->synack_retrans,
-		l->q.drops, overflows);
+	fprintf(out->f, "\nlistener %s at %.12s: %s\n", listener_name(l, name, sizeof(name)),
+		when + 11, listener_state_text(l, state, sizeof(state)));
 	fflush(out->f);
 	return 0;
 }

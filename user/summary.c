@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "decode.h"
+#include "output.h"
 #include "summary.h"
 
 unsigned long long summary_kernel_losses(const struct run_summary *sum)
@@ -32,20 +33,14 @@ void summary_print_lost(FILE *f, const struct run_summary *sum)
 
 void summary_print_listeners_now(FILE *f, const struct run_summary *sum)
 {
+	char name[64], state[192];
 	size_t i;
 
-	for (i = 0; i < sum->nlisteners_now; i++) {
-		const struct listener_state *l = &sum->listeners_now[i];
-		char overflows[24] = "n/a (before Linux 6.15)";
-
-		if (l->overflows_valid)
-			snprintf(overflows, sizeof(overflows), "%llu", l->overflows);
-		fprintf(f, "synscope: listener %s port %u (netns %llu) at exit: accept queue %llu/%llu, "
-			   "SYN queue %llu, drops %llu, third ACKs dropped on a full queue %s, SYN-ACK "
-			   "retransmits %llu\n",
-			l->q.address, l->q.port, l->q.netns, l->q.acceptq, l->q.backlog, l->q.synq,
-			l->q.drops, overflows, l->synack_retrans);
-	}
+	for (i = 0; i < sum->nlisteners_now; i++)
+		fprintf(f, "synscope: listener %s (netns %llu) at exit: %s\n",
+			listener_name(&sum->listeners_now[i], name, sizeof(name)),
+			sum->listeners_now[i].q.netns,
+			listener_state_text(&sum->listeners_now[i], state, sizeof(state)));
 }
 
 void summary_print(FILE *f, const struct run_summary *sum)

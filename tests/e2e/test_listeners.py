@@ -77,11 +77,11 @@ def wait_until(what, fn, timeout):
 def summary_lines(stderr):
     """The summary's listener lines by port: their numbers."""
     lines = {}
-    for m in re.finditer(r"listener (\S+) port (\d+) \(netns (\d+)\) at exit: accept queue (\d+)/(\d+), "
-                         r"SYN queue (\d+), drops (\d+), third ACKs dropped on a full queue (\d+|n/a)\b.*"
-                         r"SYN-ACK retransmits (\d+)", stderr):
+    for m in re.finditer(r"listener (\[?[^\s\]]*\]?):(\d+) \(netns (\d+)\) at exit: accept queue "
+                         r"(\d+)/(\d+), SYN queue (\d+), drops (\d+), third ACKs dropped on a full "
+                         r"queue (\d+|n/a)\b.*SYN-ACK retransmits (\d+)", stderr):
         lines[int(m.group(2))] = {
-            "address": m.group(1), "netns": int(m.group(3)), "acceptq": int(m.group(4)),
+            "address": m.group(1).strip("[]"), "netns": int(m.group(3)), "acceptq": int(m.group(4)),
             "backlog": int(m.group(5)), "synq": int(m.group(6)), "drops": int(m.group(7)),
             "overflows": None if m.group(8) == "n/a" else int(m.group(8)),
             "synack_retrans": int(m.group(9))}
