@@ -107,6 +107,9 @@ def one_run(seconds, threads=2):
         # FIN closes leave TIME_WAIT behind: let connect() reuse those ports.
         ns.sysctl("net.ipv4.tcp_tw_reuse", 1)
         ns.sysctl("net.ipv4.ip_local_port_range", "1024 65535")
+        # The two loadgens start at once: one's clients must not take the other's listening
+        # port as their source port before it binds it (EADDRINUSE, seen in the 6.1 VM).
+        ns.sysctl("net.ipv4.ip_local_reserved_ports", ",".join(map(str, ports.values())))
         tracer = Tracer(["--close", "-v", "-P", ",".join(map(str, ports.values()))],
                         os.path.join(tmp, "out.jsonl"))
         try:
