@@ -107,7 +107,9 @@ static __always_inline void destroy(struct sock *sk)
 	struct synscope_close *cl;
 	__u64 *peer;
 
-	if (rec) {
+	if (rec && (rec->flags & SYNSCOPE_F_EMITTED)) {
+		bpf_map_delete_elem(&socks, &key); /* its record left: the entry only */
+	} else if (rec) {
 		if (rec->role == SYNSCOPE_ROLE_SERVER && !(rec->flags & SYNSCOPE_F_ACCEPTED)) {
 			/* Never accepted: it died in the accept queue. */
 			rec->err = sk->sk_err;

@@ -38,13 +38,20 @@ static __always_inline void submit(void *data, __u64 size, bool link)
 		count(records_emitted);
 }
 
-/* The handshake record leaves, and its entry with it. */
+/*
+ * The handshake record leaves, and its entry with it. The delete can fail
+ * (-EBUSY: this CPU already holds a lock of the same bucket group in the
+ * context this program interrupted); the entry is then marked, so that
+ * neither the socket's destruction writes it again nor a new socket at
+ * the address counts it as a lost end.
+ */
 static __always_inline void emit(struct synscope_handshake *rec, __u64 key)
 {
 	if (aggregate)
 		account(rec);
 	submit(rec, sizeof(*rec), false);
-	bpf_map_delete_elem(&socks, &key);
+	if (bpf_map_delete_elem(&socks, &key))
+		__sync_fetch_and_or(&rec->flags, SYNSCOPE_F_EMITTED);
 }
 
 /*
@@ -100,7 +107,8 @@ static __always_inline void init_end(struct synscope_handshake *rec, __u8 role)
 /*
  * A new entry for the socket at `key`. One already there belongs to a dead
  * socket whose address was reused without the hooks seeing it end (a
- * skipped run, or an end lost to a full map): it is replaced, and counted.
+ * skipped run, or an end lost to a full map): it is replaced, and counted,
+ * unless its record had left (SYNSCOPE_F_EMITTED).
  */
 static __always_inline struct synscope_handshake *new_end(__u64 key, __u8 role)
 {
@@ -109,7 +117,9 @@ static __always_inline struct synscope_handshake *new_end(__u64 key, __u8 role)
 
 	err = bpf_map_update_elem(&socks, &key, &zero_end, BPF_NOEXIST);
 	if (err == -EEXIST) {
-		count(sock_stale);
+		rec = bpf_map_lookup_elem(&socks, &key);
+		if (!rec || !(rec->flags & SYNSCOPE_F_EMITTED))
+			count(sock_stale);
 		err = bpf_map_update_elem(&socks, &key, &zero_end, BPF_ANY);
 	}
 	if (err) {

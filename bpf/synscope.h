@@ -64,6 +64,13 @@ enum synscope_flags {
 	 * shutdown). Caller, fd and ts_ret are unknown.
 	 */
 	SYNSCOPE_F_ACCEPT_UNSEEN = 1 << 8,
+	/*
+	 * Kernel side only, never in a record: the record left, but deleting
+	 * its `socks` entry failed (a hash bucket lock already held on this CPU
+	 * by the context the program interrupted, -EBUSY), so the entry stays
+	 * until the socket's destruction or its address's reuse removes it.
+	 */
+	SYNSCOPE_F_EMITTED = 1 << 9,
 };
 
 /*

@@ -251,6 +251,24 @@ static int count_entries(const struct bpf_map *map, unsigned long long *n)
 	return err == -ENOENT ? 0 : err;
 }
 
+/* The ends whose record had not left: `socks` entries but those marked SYNSCOPE_F_EMITTED. */
+static int count_in_flight(const struct bpf_map *socks, unsigned long long *n)
+{
+	struct synscope_handshake rec;
+	__u64 key, next;
+	int err;
+
+	*n = 0;
+	for (err = bpf_map__get_next_key(socks, NULL, &next, sizeof(next)); !err;
+	     err = bpf_map__get_next_key(socks, &key, &next, sizeof(next))) {
+		key = next;
+		if (bpf_map__lookup_elem(socks, &key, sizeof(key), &rec, sizeof(rec), 0) == 0 &&
+		    !(rec.flags & SYNSCOPE_F_EMITTED))
+			(*n)++;
+	}
+	return err == -ENOENT ? 0 : err;
+}
+
 int loader_sum_percpu(const struct bpf_map *map, void *sum, size_t size)
 {
 	int c, ncpus = libbpf_num_possible_cpus();
@@ -377,6 +395,6 @@ void loader_read_counts(struct synscope_bpf *skel, struct run_summary *sum)
 	sum->kernel_valid = !err;
 	sum->prog_misses = loader_unhandled_misses(skel, &sum->kernel, true);
 	/* Ends whose record never left the kernel; established ends never destroyed. */
-	sum->in_flight_valid = count_entries(skel->maps.socks, &sum->in_flight) == 0;
+	sum->in_flight_valid = count_in_flight(skel->maps.socks, &sum->in_flight) == 0;
 	sum->closes_open_valid = count_entries(skel->maps.open_ends, &sum->closes_open) == 0;
 }
