@@ -236,8 +236,21 @@ unsigned long long loader_unhandled_misses(struct synscope_bpf *skel,
 	return misses > k->nested_handled ? misses - k->nested_handled : 0;
 }
 
-/* The entries of a map keyed by socket address (socks, open_ends). */
-static int count_entries(const struct bpf_map *map, unsigned long long *n)
+/* Whether a `socks` entry is an end still in flight: its record has not left. */
+static bool in_flight(const struct bpf_map *socks, __u64 key)
+{
+	struct synscope_handshake rec;
+
+	return bpf_map__lookup_elem(socks, &key, sizeof(key), &rec, sizeof(rec), 0) == 0 &&
+	       !(rec.flags & SYNSCOPE_F_EMITTED);
+}
+
+/*
+ * The entries of a map keyed by socket address (socks, open_ends), those
+ * `keep` accepts if given.
+ */
+static int count_entries(const struct bpf_map *map, bool (*keep)(const struct bpf_map *, __u64),
+			 unsigned long long *n)
 {
 	__u64 key, next;
 	int err;
@@ -246,25 +259,7 @@ static int count_entries(const struct bpf_map *map, unsigned long long *n)
 	for (err = bpf_map__get_next_key(map, NULL, &next, sizeof(next)); !err;
 	     err = bpf_map__get_next_key(map, &key, &next, sizeof(next))) {
 		key = next;
-		(*n)++;
-	}
-	return err == -ENOENT ? 0 : err;
-}
-
-/* The ends whose record had not left: `socks` entries but those marked SYNSCOPE_F_EMITTED. */
-static int count_in_flight(const struct bpf_map *socks, unsigned long long *n)
-{
-	struct synscope_handshake rec;
-	__u64 key, next;
-	int err;
-
-	*n = 0;
-	for (err = bpf_map__get_next_key(socks, NULL, &next, sizeof(next)); !err;
-	     err = bpf_map__get_next_key(socks, &key, &next, sizeof(next))) {
-		key = next;
-		if (bpf_map__lookup_elem(socks, &key, sizeof(key), &rec, sizeof(rec), 0) == 0 &&
-		    !(rec.flags & SYNSCOPE_F_EMITTED))
-			(*n)++;
+		*n += !keep || keep(map, key);
 	}
 	return err == -ENOENT ? 0 : err;
 }
@@ -395,6 +390,6 @@ void loader_read_counts(struct synscope_bpf *skel, struct run_summary *sum)
 	sum->kernel_valid = !err;
 	sum->prog_misses = loader_unhandled_misses(skel, &sum->kernel, true);
 	/* Ends whose record never left the kernel; established ends never destroyed. */
-	sum->in_flight_valid = count_in_flight(skel->maps.socks, &sum->in_flight) == 0;
-	sum->closes_open_valid = count_entries(skel->maps.open_ends, &sum->closes_open) == 0;
+	sum->in_flight_valid = count_entries(skel->maps.socks, in_flight, &sum->in_flight) == 0;
+	sum->closes_open_valid = count_entries(skel->maps.open_ends, NULL, &sum->closes_open) == 0;
 }
