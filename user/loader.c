@@ -264,6 +264,13 @@ static int count_entries(const struct bpf_map *map, bool (*keep)(const struct bp
 	return err == -ENOENT ? 0 : err;
 }
 
+unsigned long long loader_open_ends(struct synscope_bpf *skel)
+{
+	unsigned long long n;
+
+	return count_entries(skel->maps.open_ends, NULL, &n) ? 0 : n;
+}
+
 int loader_sum_percpu(const struct bpf_map *map, void *sum, size_t size)
 {
 	int c, ncpus = libbpf_num_possible_cpus();

@@ -38,6 +38,8 @@ int loader_sum_percpu(const struct bpf_map *map, void *sum, size_t size);
 
 /* The BPF side's counters, summed over the CPUs. Returns 0 or -errno. */
 int loader_read_stats(struct synscope_bpf *skel, struct synscope_stats *sum);
+/* --close: established ends not yet destroyed (the open_ends map); 0 on a read error. */
+unsigned long long loader_open_ends(struct synscope_bpf *skel);
 
 /*
  * Runs the kernel skipped (bpf_prog_info.recursion_misses) that no fallback

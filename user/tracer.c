@@ -153,7 +153,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	struct tracker *tracker = NULL;
 	struct run_summary *sum;
 	struct output out, timeline, *sinks = NULL;
-	unsigned long long deadline = 0, next_listeners = 0;
+	unsigned long long deadline = 0, next_listeners = 0, close_grace = 0;
 	struct listener_state *listeners = NULL;
 	size_t nlisteners = 0;
 	struct tcpext_counters netstat0, netstat1;
@@ -265,8 +265,15 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 				goto cleanup;
 			}
 		}
-		if (w && w->finished(w))
-			break;
+		/* --close: the programs' last ends may still be closing (a LAST_ACK waiting
+		 * for its ACK in a softirq backlog): up to a second for their destruction. */
+		if (w && w->finished(w)) {
+			if (!cfg->track_close || !loader_open_ends(skel) ||
+			    (close_grace && rd.now_ns >= close_grace))
+				break;
+			if (!close_grace)
+				close_grace = rd.now_ns + 1000000000ULL;
+		}
 		if (deadline && now_boot_ns() >= deadline) {
 			if (!w)
 				break;
