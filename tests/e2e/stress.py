@@ -112,7 +112,10 @@ def one_run(seconds, threads=2):
         # The two loadgens start at once: one's clients must not take the other's listening
         # port as their source port before it binds it (EADDRINUSE, seen in the 6.1 VM).
         ns.sysctl("net.ipv4.ip_local_reserved_ports", ",".join(map(str, ports.values())))
-        tracer = Tracer(["--close", "-v", "-P", ",".join(map(str, ports.values()))],
+        # A 64 MiB ring buffer: this checks the accounting of overlapping teardown, not the
+        # default buffer against a slow consumer (the ASAN build's overflowed it once).
+        tracer = Tracer(["--close", "-v", "--ringbuf-size", str(64 << 20), "-P",
+                         ",".join(map(str, ports.values()))],
                         os.path.join(tmp, "out.jsonl"))
         try:
             procs = {kind: ns.popen([LOADGEN, "-d", str(seconds), "-c", str(threads), "-p",
