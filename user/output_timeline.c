@@ -16,129 +16,19 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <netinet/tcp.h> /* TCP_* states */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "ladder.h"
 #include "output.h"
 
 #define PENDING_MAX 1024
-#define MAX_ROWS 16
 
 struct pending {
 	unsigned int n, nclose;
 	struct conn_end ends[PENDING_MAX];
 	struct conn_close closes[PENDING_MAX];
 };
-
-struct row {
-	unsigned long long ts;
-	int order; /* ties: the order events happen in within one instant */
-	char client[40];
-	char seg[48];
-	char server[64];
-};
-
-struct ladder {
-	struct row rows[MAX_ROWS];
-	int n;
-};
-
-static struct row *add_row(struct ladder *l, unsigned long long ts, int order)
-{
-	struct row *r;
-
-	if (!ts || l->n == MAX_ROWS)
-		return NULL;
-	r = &l->rows[l->n++];
-	memset(r, 0, sizeof(*r));
-	r->ts = ts;
-	r->order = order;
-	return r;
-}
-
-static int cmp_rows(const void *a, const void *b)
-{
-	const struct row *x = a, *y = b;
-
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return x->order - y->order;
-}
-
-static const char *err_text(const struct synscope_handshake *r)
-{
-	const char *name = errno_name(r->err);
-
-	return name ? name : "";
-}
-
-static void client_rows(struct ladder *l, const struct synscope_handshake *c)
-{
-	bool established = c->outcome == SYNSCOPE_OUT_ESTABLISHED;
-	struct row *r;
-
-	if ((c->flags & SYNSCOPE_F_CALL_SEEN) && (r = add_row(l, c->ts_call, 0)))
-		snprintf(r->client, sizeof(r->client), "connect(fd %d)", c->fd);
-	if (!(c->flags & SYNSCOPE_F_NO_SYN) && (r = add_row(l, c->ts_syn, 1))) {
-		snprintf(r->client, sizeof(r->client), "SYN_SENT");
-		snprintf(r->seg, sizeof(r->seg), "SYN seq=%u -->", c->iss);
-	}
-	if (established) {
-		if ((r = add_row(l, c->ts_end, 2))) {
-			snprintf(r->client, sizeof(r->client), "ESTABLISHED");
-			snprintf(r->seg, sizeof(r->seg), "<-- SYN-ACK seq=%u ack=%u", c->irs, c->iss + 1);
-		}
-		if ((r = add_row(l, c->ts_end, 3)))
-			snprintf(r->seg, sizeof(r->seg), "ACK ack=%u -->", c->irs + 1);
-	} else if (!(c->flags & SYNSCOPE_F_NO_SYN) && (r = add_row(l, c->ts_end, 2))) {
-		snprintf(r->client, sizeof(r->client), "CLOSE %s", err_text(c));
-		if (c->outcome == SYNSCOPE_OUT_REFUSED)
-			snprintf(r->seg, sizeof(r->seg), "<-- RST");
-		else if (c->outcome == SYNSCOPE_OUT_UNREACHABLE)
-			snprintf(r->seg, sizeof(r->seg), "<-- ICMP unreachable");
-		else if (c->outcome == SYNSCOPE_OUT_TIMEOUT)
-			snprintf(r->seg, sizeof(r->seg), "(no answer)");
-	}
-	if (c->retrans && (r = add_row(l, c->ts_end, 4)))
-		snprintf(r->seg, sizeof(r->seg), "(%u SYN retransmissions)", c->retrans);
-	if ((c->flags & SYNSCOPE_F_RETURNED) && (c->flags & SYNSCOPE_F_CALL_SEEN) &&
-	    (r = add_row(l, c->ts_ret, 5))) {
-		if (c->call_ret == 0)
-			snprintf(r->client, sizeof(r->client), "connect() = 0");
-		else
-			snprintf(r->client, sizeof(r->client), "connect() = -%s",
-				 errno_name(-c->call_ret) ? errno_name(-c->call_ret) : "?");
-	}
-}
-
-static void server_rows(struct ladder *l, const struct synscope_handshake *s)
-{
-	struct row *r;
-
-	if ((s->flags & SYNSCOPE_F_CALL_SEEN) && (r = add_row(l, s->ts_call, 0)))
-		snprintf(r->server, sizeof(r->server), "accept() called");
-	if ((r = add_row(l, s->ts_syn, 6)))
-		snprintf(r->server, sizeof(r->server), "SYN_RECV: ACK in, child created");
-	if (s->retrans && (r = add_row(l, s->ts_syn, 7)))
-		snprintf(r->seg, sizeof(r->seg), "(%u SYN-ACK retransmissions)", s->retrans);
-	if (s->outcome == SYNSCOPE_OUT_ESTABLISHED && (r = add_row(l, s->ts_end, 8)))
-		snprintf(r->server, sizeof(r->server), "ESTABLISHED, accept queue %u/%u", s->acceptq,
-			 s->backlog);
-	if ((s->flags & SYNSCOPE_F_CLOSED) && (r = add_row(l, s->ts_end, 9)))
-		snprintf(r->server, sizeof(r->server), "CLOSE in the accept queue %s", err_text(s));
-	if ((s->flags & SYNSCOPE_F_ACCEPT_UNSEEN) && (r = add_row(l, s->ts_end, 10)))
-		snprintf(r->server, sizeof(r->server), "accepted, by a caller no hook saw");
-	else if ((s->flags & SYNSCOPE_F_ACCEPTED) && (r = add_row(l, s->ts_ret, 10))) {
-		unsigned long long wait = s->ts_ret > s->ts_end ? s->ts_ret - s->ts_end : 0;
-
-		if (s->fd >= 0)
-			snprintf(r->server, sizeof(r->server), "accept() = fd %d, queued %.3f ms", s->fd,
-				 wait / 1e6);
-		else
-			snprintf(r->server, sizeof(r->server), "accepted, queued %.3f ms", wait / 1e6);
-	}
-}
 
 static void endpoint(char *buf, size_t len, int family, const char *addr, unsigned int port)
 {
@@ -153,6 +43,20 @@ static void put_trimmed(FILE *f, char *line)
 	while (n && line[n - 1] == ' ')
 		line[--n] = '\0';
 	fprintf(f, "%s\n", line);
+}
+
+static void print_rows(FILE *f, const struct ladder *l, unsigned long long t0)
+{
+	char line[256], seg[64];
+	int i;
+
+	for (i = 0; i < l->n; i++) {
+		const struct ladder_row *r = &l->rows[i];
+
+		snprintf(line, sizeof(line), "%9.3f ms  %-30s %-40s %s", (r->ts - t0) / 1e6, r->client,
+			 ladder_seg_arrow(r, seg, sizeof(seg)), r->server);
+		put_trimmed(f, line);
+	}
 }
 
 static const char *yes_no(bool ok)
@@ -178,18 +82,6 @@ static void print_checks(FILE *f, const struct synscope_handshake *c,
 			yes_no(s->ts_ret >= s->ts_end));
 }
 
-static void who(char *buf, size_t len, const char *role, const struct synscope_handshake *r)
-{
-	if (!r)
-		snprintf(buf, len, "%s (not traced)", role);
-	else if (r->role == SYNSCOPE_ROLE_SERVER && !(r->flags & SYNSCOPE_F_ACCEPTED))
-		snprintf(buf, len, "%s (never accepted)", role);
-	else if (!end_caller_known(r))
-		snprintf(buf, len, "%s (accepted, caller unknown)", role);
-	else
-		snprintf(buf, len, "%s %s %u/%u", role, r->comm, r->pid, r->tid);
-}
-
 static int draw(struct output *out, const struct conn_end *client, const struct conn_end *server)
 {
 	const struct conn_end *any = client ? client : server;
@@ -198,15 +90,11 @@ static int draw(struct output *out, const struct conn_end *client, const struct 
 	char ids[64], cw[48], sw[64], line[256], from[INET6_ADDRSTRLEN + 8], to[INET6_ADDRSTRLEN + 8];
 	struct ladder l = {.n = 0};
 	unsigned long long t0;
-	int i;
 
-	if (c)
-		client_rows(&l, c);
-	if (s)
-		server_rows(&l, s);
+	ladder_add_handshake(&l, c, s);
 	if (!l.n)
 		return 0;
-	qsort(l.rows, l.n, sizeof(l.rows[0]), cmp_rows);
+	ladder_sort(&l);
 	t0 = l.rows[0].ts;
 	if (c && s)
 		snprintf(ids, sizeof(ids), "client #%llu, server #%llu", (unsigned long long)c->id,
@@ -223,18 +111,12 @@ static int draw(struct output *out, const struct conn_end *client, const struct 
 		endpoint(to, sizeof(to), server->family, server->saddr, s->sport);
 	}
 	fprintf(out->f, "\nconnection %s -> %s: %s%s%s (%s)\n", from, to, outcome_name(any->raw.outcome),
-		any->raw.err ? " " : "", err_text(&any->raw), ids);
-	who(cw, sizeof(cw), "client", c);
-	who(sw, sizeof(sw), "server", s);
+		any->raw.err ? " " : "", errno_name(any->raw.err) ? errno_name(any->raw.err) : "", ids);
+	ladder_who(cw, sizeof(cw), "client", c);
+	ladder_who(sw, sizeof(sw), "server", s);
 	snprintf(line, sizeof(line), "%12s  %-30s %-40s %s", "time", cw, "segments", sw);
 	put_trimmed(out->f, line);
-	for (i = 0; i < l.n; i++) {
-		const struct row *r = &l.rows[i];
-
-		snprintf(line, sizeof(line), "%9.3f ms  %-30s %-40s %s", (r->ts - t0) / 1e6, r->client,
-			 r->seg, r->server);
-		put_trimmed(out->f, line);
-	}
+	print_rows(out->f, &l, t0);
 	if (c && s)
 		print_checks(out->f, c, s);
 	out->lines++;
@@ -348,43 +230,6 @@ static int timeline_end(struct output *out, const struct conn_end *end)
 
 /* ---- the close (--close) ---- */
 
-/* What an end sent when it moved from `from` to `to` (the ladder shows each segment once). */
-static const char *sent_on(int from, int to, const struct synscope_close *r, bool last)
-{
-	if (to == TCP_FIN_WAIT1 || (from == TCP_CLOSE_WAIT && to == TCP_LAST_ACK))
-		return "FIN";
-	if (to == TCP_CLOSE_WAIT || to == TCP_CLOSING ||
-	    (last && (r->flags & SYNSCOPE_CF_TIME_WAIT) && (r->flags & SYNSCOPE_CF_FIN_RECEIVED)))
-		return "ACK";
-	if (to == TCP_CLOSE && from == TCP_ESTABLISHED && !(r->flags & SYNSCOPE_CF_RST_RECEIVED))
-		return "RST";
-	return NULL;
-}
-
-static void close_rows(struct ladder *l, const struct synscope_close *r)
-{
-	bool client = r->role == SYNSCOPE_ROLE_CLIENT;
-	unsigned int i;
-	struct row *row;
-
-	for (i = 1; i < r->nstates; i++) {
-		bool last = i == r->nstates - 1u;
-		const char *name = last ? close_final_state(&(struct conn_close){.raw = *r})
-					: tcp_state_name(r->states[i]);
-		const char *seg = sent_on(r->states[i - 1], r->states[i], r, last);
-
-		row = add_row(l, r->ts[i], client ? 2 * (int)i : 2 * (int)i + 1);
-		if (!row)
-			return;
-		snprintf(client ? row->client : row->server, client ? sizeof(row->client)
-								     : sizeof(row->server), "%s", name);
-		if (seg)
-			snprintf(row->seg, sizeof(row->seg), client ? "%s -->" : "<-- %s", seg);
-		else if (last && (r->flags & SYNSCOPE_CF_RST_RECEIVED))
-			snprintf(row->seg, sizeof(row->seg), "(RST in)");
-	}
-}
-
 static void close_summary(char *buf, size_t len, const struct conn_close *c)
 {
 	snprintf(buf, len, "%s %s%s", role_name(c->raw.role), close_kind_name(c->kind),
@@ -398,15 +243,14 @@ static int draw_close(struct output *out, const struct conn_close *a, const stru
 	char line[256], cs[64] = "", ss[64] = "";
 	struct ladder l = {.n = 0};
 	unsigned long long t0;
-	int i;
 
 	if (c)
-		close_rows(&l, &c->raw);
+		ladder_add_close(&l, &c->raw);
 	if (s)
-		close_rows(&l, &s->raw);
+		ladder_add_close(&l, &s->raw);
 	if (!l.n)
 		return 0;
-	qsort(l.rows, l.n, sizeof(l.rows[0]), cmp_rows);
+	ladder_sort(&l);
 	t0 = l.rows[0].ts;
 	if (c)
 		close_summary(cs, sizeof(cs), c);
@@ -421,13 +265,7 @@ static int draw_close(struct output *out, const struct conn_close *a, const stru
 	snprintf(line, sizeof(line), "%12s  %-30s %-40s %s", "time", c ? "client" : "", "segments",
 		 s ? "server" : "");
 	put_trimmed(out->f, line);
-	for (i = 0; i < l.n; i++) {
-		const struct row *r = &l.rows[i];
-
-		snprintf(line, sizeof(line), "%9.3f ms  %-30s %-40s %s", (r->ts - t0) / 1e6, r->client,
-			 r->seg, r->server);
-		put_trimmed(out->f, line);
-	}
+	print_rows(out->f, &l, t0);
 	out->lines++;
 	fflush(out->f);
 	return ferror(out->f) ? -EIO : 0;
