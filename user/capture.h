@@ -47,6 +47,11 @@
 /* Records that are not the kernel's: outside enum synscope_record_type. */
 #define CAPTURE_REC_TRAILER 0x5354 /* "TS" in a little-endian dump */
 
+/* capture_header.run_flags */
+enum capture_run_flags {
+	CAPTURE_RUN_CLOSE = 1 << 0, /* --close: close records follow established ends */
+};
+
 struct capture_header {
 	char magic[8];          /* "SYNSCAP\0" */
 	__u32 byte_order;       /* CAPTURE_BYTE_ORDER, in the writer's byte order */
@@ -56,7 +61,8 @@ struct capture_header {
 	__u16 link_size;        /* sizeof(struct synscope_link) */
 	__u16 close_size;       /* sizeof(struct synscope_close) */
 	__u16 trailer_size;     /* sizeof(struct capture_trailer) */
-	__u32 pad0;
+	__u32 run_flags;        /* enum capture_run_flags: options that shape the records; 0 in
+				 * captures written before the field (it was padding) */
 	__s64 boot_to_real_ns;  /* CLOCK_REALTIME - CLOCK_BOOTTIME at start, ns: record times to UTC */
 	__u64 start_boot_ns;    /* CLOCK_BOOTTIME when the capture started, ns */
 	char accept_hook[16];   /* "fexit" or "syscall": how accept() was observed; NUL-padded */
@@ -89,6 +95,7 @@ struct capture_trailer {
 /* What the header records about the run, besides the record sizes and clocks. */
 struct capture_meta {
 	const char *accept_hook; /* "fexit" / "syscall" */
+	bool track_close;        /* --close */
 	int argc;                /* synscope's command line, for the header's command field */
 	char **argv;
 };

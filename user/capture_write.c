@@ -115,6 +115,7 @@ static void fill_header(struct capture_header *h, const struct capture_meta *met
 	h->start_boot_ns = boot_ns();
 	h->mono_to_boot_ns = mono_to_boot_offset_ns();
 	set_field(h->accept_hook, sizeof(h->accept_hook), meta->accept_hook);
+	h->run_flags = meta->track_close ? CAPTURE_RUN_CLOSE : 0;
 	if (uname(&u) == 0) {
 		set_field(h->kernel_release, sizeof(h->kernel_release), u.release);
 		set_field(h->hostname, sizeof(h->hostname), u.nodename);

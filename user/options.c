@@ -92,7 +92,7 @@ static const struct argp_option opts[] = {
 	 "Also write a listener record (queues, drops) per listener every SECONDS (1-86400); "
 	 "always written at exit", 0},
 	{"output", 'o', "FILE", 0, "Write records to FILE instead of stdout", 0},
-	{"format", 'f', "FORMAT", 0, "text (default) or jsonl", 0},
+	{"format", 'f', "FORMAT", 0, "text (default), jsonl, trace-event (Perfetto, chrome://tracing) or html (a report written at exit)", 0},
 	{"accept-hook", OPT_ACCEPT_HOOK, "HOOK", 0,
 	 "auto (default), fexit (fexit/inet_csk_accept) or syscall (accept tracepoints)", 0},
 	{"ringbuf-size", OPT_RINGBUF_SIZE, "BYTES", 0,
@@ -216,7 +216,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'f':
 		if (output_format_parse(arg, &cfg->format))
-			FAIL("unknown format '%s': use text or jsonl", arg);
+			FAIL("unknown format '%s': use text, jsonl, trace-event or html", arg);
 		cfg->format_set = true;
 		break;
 	case 'w':
@@ -291,8 +291,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (cfg->write_path && cfg->interval_s)
 			FAIL("-i writes listener records, which a capture does not hold: run it "
 			     "without -w, or beside it");
-		if (cfg->timeline && cfg->format == OUTPUT_JSONL && !cfg->output_path)
-			FAIL("--timeline prints to stdout: give -o FILE for the JSONL");
+		if (cfg->timeline && cfg->format != OUTPUT_TEXT && !cfg->output_path)
+			FAIL("--timeline prints to stdout: give -o FILE for the %s output",
+			     cfg->format == OUTPUT_JSONL ? "JSONL" : cfg->format == OUTPUT_HTML
+			     ? "HTML" : "trace-event");
 		if (!cfg->wakeup_set)
 			cfg->wakeup_bytes = cfg->ringbuf_bytes / 8;
 		if (cfg->wakeup_bytes >= cfg->ringbuf_bytes)

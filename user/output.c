@@ -12,6 +12,10 @@ int output_format_parse(const char *name, enum output_format *fmt)
 		*fmt = OUTPUT_TEXT;
 	else if (!strcmp(name, "jsonl"))
 		*fmt = OUTPUT_JSONL;
+	else if (!strcmp(name, "trace-event"))
+		*fmt = OUTPUT_TRACE_EVENT;
+	else if (!strcmp(name, "html"))
+		*fmt = OUTPUT_HTML;
 	else
 		return -EINVAL;
 	return 0;
@@ -20,7 +24,14 @@ int output_format_parse(const char *name, enum output_format *fmt)
 void output_init(struct output *out, enum output_format fmt, FILE *f)
 {
 	memset(out, 0, sizeof(*out));
-	out->ops = fmt == OUTPUT_JSONL ? &output_jsonl_ops : &output_text_ops;
+	static const struct output_ops *const ops[] = {
+		[OUTPUT_TEXT] = &output_text_ops,
+		[OUTPUT_JSONL] = &output_jsonl_ops,
+		[OUTPUT_TRACE_EVENT] = &output_trace_event_ops,
+		[OUTPUT_HTML] = &output_html_ops,
+	};
+
+	out->ops = ops[fmt];
 	out->f = f;
 	out->boot_to_real_ns = boot_to_realtime_offset_ns();
 }
@@ -32,6 +43,7 @@ struct output *output_sinks_init(struct output *out, struct output *timeline,
 	output_init(out, cfg->format, f);
 	out->timestamps = cfg->timestamps;
 	out->verbose = cfg->verbose > 0;
+	out->track_close = cfg->track_close;
 	out->boot_to_real_ns = boot_to_real_ns;
 	if (!cfg->timeline)
 		return out;

@@ -13,6 +13,8 @@
 enum output_format {
 	OUTPUT_TEXT,
 	OUTPUT_JSONL,
+	OUTPUT_TRACE_EVENT, /* Trace Event Format JSON (Perfetto, chrome://tracing) */
+	OUTPUT_HTML,        /* one self-contained HTML report, written at exit */
 };
 
 struct output;
@@ -57,6 +59,7 @@ struct output {
 	FILE *f;
 	bool timestamps;          /* -T: text lines start with the wall-clock time */
 	bool verbose;             /* -v: text lines carry ISS/IRS and timestamps */
+	bool track_close;         /* --close: close records will follow established ends */
 	long long boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, for RFC 3339 times */
 	unsigned long lines;      /* records written */
 	void *state;              /* the sink's own, if it keeps any */
@@ -68,6 +71,8 @@ struct output {
 extern const struct output_ops output_text_ops;
 extern const struct output_ops output_jsonl_ops;
 extern const struct output_ops output_timeline_ops;
+extern const struct output_ops output_trace_event_ops;
+extern const struct output_ops output_html_ops;
 
 /* Hands an end to every sink of the chain; returns how many failed. */
 int output_end_all(struct output *out, const struct conn_end *end);
@@ -114,7 +119,7 @@ struct outbuf *output_buf(struct output *out);
 /* Ends a record formatted into output_buf(out) at `end` (past its newline) and counts the line. */
 void output_commit_line(struct output *out, char *end);
 
-/* Parses "text" / "jsonl"; returns 0 or -EINVAL. */
+/* Parses "text" / "jsonl" / "trace-event" / "html"; returns 0 or -EINVAL. */
 int output_format_parse(const char *name, enum output_format *fmt);
 /* Sets up `out` to write `fmt` to `f` (not closed by synscope's sinks). */
 void output_init(struct output *out, enum output_format fmt, FILE *f);

@@ -121,6 +121,7 @@ int run_replay(const struct synscope_config *cfg)
 	decode_set_mono_to_boot_ns(r->hdr.mono_to_boot_ns);
 	/* The sinks as a live run sets them up, on the capture's clock. */
 	sinks = output_sinks_init(&out, &timeline, cfg, f, r->hdr.boot_to_real_ns);
+	out.track_close = r->hdr.run_flags & CAPTURE_RUN_CLOSE;
 	tracker = tracker_new(sinks, TRACKER_DEFAULT_HOLD_NS);
 	if (!tracker) {
 		fprintf(stderr, "synscope: out of memory\n");

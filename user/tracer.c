@@ -195,7 +195,8 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	rd.tracker = tracker;
 	decode_set_mono_to_boot_ns(mono_to_boot_offset_ns());
 	if (cfg->write_path) {
-		struct capture_meta meta = {fexit_err ? "syscall" : "fexit", cfg->argc, cfg->argv};
+		struct capture_meta meta = {fexit_err ? "syscall" : "fexit", cfg->track_close, cfg->argc,
+					    cfg->argv};
 
 		cap = capture_writer_open(cfg->write_path, &meta);
 		if (!cap)

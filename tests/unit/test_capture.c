@@ -49,7 +49,7 @@ static void write_capture(bool finish)
 {
 	char path[] = "/tmp/synscope-test-capture-XXXXXX";
 	char *argv[] = {"synscope", "-w", path, NULL};
-	struct capture_meta meta = {"syscall", 3, argv};
+	struct capture_meta meta = {.accept_hook = "syscall", .argc = 3, .argv = argv};
 	struct run_summary sum = {0};
 	struct capture_writer *w;
 	FILE *f;
