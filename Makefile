@@ -15,7 +15,7 @@ VMLINUX := vmlinux/vmlinux.h
 # Debian/Ubuntu packages needed to build and test.
 DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
 	libjson-c-dev libcmocka-dev libmicrohttpd-dev iproute2 python3 tcpdump curl liburing-dev \
-	prometheus yamllint help2man man-db systemd
+	prometheus yamllint help2man man-db systemd chromium python3-jsonschema
 
 LIBS_PKG := libbpf json-c libmicrohttpd
 USER_CFLAGS := -g -O2 -Wall -Wextra -Werror -std=gnu11 -I$(OBJ) -Ibpf -Iuser \

@@ -13,7 +13,9 @@
  *    close; state changes are async instants ("n") on it;
  *  - each traced connect() and accept() a complete slice ("X") on the
  *    caller's thread; one flow (bind_id, flow_out / flow_in) runs
- *    connect() -> client end -> server end -> accept();
+ *    connect() -> client end -> server end -> accept()'s return (a 0-us
+ *    slice "accept() returned" nested at its end: the accept() may have
+ *    blocked since before the connection existed);
  *  - per listener, counters ("C"): the accept-queue depth (queue_depth.h)
  *    and the SYN-queue depth at each listener record (-i, exit).
  *
@@ -137,11 +139,12 @@ static int name_thread(struct output *out, struct trace_event_state *st, __u32 p
 	if (tfind(&key, &st->threads, cmp_u64))
 		return 0;
 	k = malloc(sizeof(*k));
+	if (k)
+		*k = key;
 	if (!k || !tsearch(k, &st->threads, cmp_u64)) {
 		free(k);
 		return -ENOMEM;
 	}
-	*k = key;
 	/* A process is named by its first thread seen; its other threads share the name. */
 	if (pid == PID_LISTENERS)
 		snprintf(name, sizeof(name), "listen queues");
@@ -273,9 +276,22 @@ static int call_slice(struct output *out, struct trace_event_state *st, const st
 				       : json_object_new_string(errno_name(-r->call_ret) ? errno_name(-r->call_ret) : "?"));
 	else
 		json_object_object_add(a, "ret", json_object_new_int64(r->call_ret));
-	add_flow(ev, flow, in, out_);
 	if (r->ts_ret > st->last_ts)
 		st->last_ts = r->ts_ret;
+	if (client) {
+		add_flow(ev, flow, in, out_);
+		return put_event(out, st, ev);
+	}
+	/* An accept() may block before the connection exists: the flow lands on
+	 * its return, a 0-us slice nested at the end, not on its start. */
+	if (put_event(out, st, ev))
+		return -EIO;
+	ev = event("X", "accept() returned", r->pid, r->tid);
+	json_object_object_add(ev, "cat", json_object_new_string("syscall"));
+	set_ts(st, ev, r->ts_ret);
+	json_object_object_add(ev, "dur", us_value(0));
+	json_object_object_add(args_of(ev), "fd", json_object_new_int64(r->call_ret));
+	add_flow(ev, flow, in, out_);
 	return put_event(out, st, ev);
 }
 
@@ -369,10 +385,10 @@ static int trace_event_end(struct output *out, const struct conn_end *end)
 			return err ? -EIO : 0;
 		}
 		kept = malloc(sizeof(*kept));
-		if (kept && tsearch(kept, &st->open, cmp_open)) {
+		if (kept)
 			*kept = o;
+		if (kept && tsearch(kept, &st->open, cmp_open))
 			return err ? -EIO : 0;
-		}
 		free(kept);
 		err |= -ENOMEM;
 	}
@@ -399,11 +415,12 @@ static int trace_event_close(struct output *out, const struct conn_close *close)
 	}
 	/* Its end is still held by the tracker (waiting for its peer). */
 	c = malloc(sizeof(*c));
+	if (c)
+		*c = *close;
 	if (!c || !tsearch(c, &st->early_closes, cmp_close)) {
 		free(c);
 		return -ENOMEM;
 	}
-	*c = *close;
 	return 0;
 }
 

@@ -4,7 +4,7 @@
 
 Prints PASS / FAIL / SKIP per test with the reason. Exit status: 0 when all
 passed, 1 on any failure, 77 when tests were skipped (a skip is not a pass).
-Usage: run.py [NAME-SUBSTRING...]
+Usage: run.py [--exclude NAME-SUBSTRING]... [NAME-SUBSTRING...]
 """
 import glob
 import importlib
@@ -19,7 +19,7 @@ sys.path.insert(0, HERE)
 from harness import SYNSCOPE, Failure, Skip  # noqa: E402
 
 
-def collect(filters):
+def collect(filters, excludes=()):
     tests = []
     for path in sorted(glob.glob(os.path.join(HERE, "test_*.py"))):
         mod = importlib.import_module(os.path.basename(path)[:-3])
@@ -27,13 +27,19 @@ def collect(filters):
             fn = getattr(mod, name)
             full = f"{mod.__name__}.{name}"
             if name.startswith("test_") and callable(fn):
+                if any(x in full for x in excludes):
+                    continue
                 if not filters or any(f in full for f in filters):
                     tests.append((full, fn))
     return tests
 
 
 def main():
-    tests = collect(sys.argv[1:])
+    args, excludes = sys.argv[1:], []
+    while len(args) >= 2 and args[0] == "--exclude":
+        excludes.append(args[1])
+        args = args[2:]
+    tests = collect(args, excludes)
     if not os.access(SYNSCOPE, os.X_OK):
         print(f"FAIL: {SYNSCOPE} is not built; run 'make'")
         return 1

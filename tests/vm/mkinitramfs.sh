@@ -164,15 +164,26 @@ tar -C /usr/lib -cf - \
 for so in "$STAGE/usr/lib/python$PYVER/lib-dynload"/*.so; do
 	copy_libs "$so"
 done
+# Debian's python3-jsonschema and what it imports (test_pictures.py validates
+# the trace-event output against tests/schema).
+DIST=/usr/lib/python3/dist-packages
+for pkg in jsonschema attr attrs pyrsistent _pyrsistent_version.py pvectorc; do
+	for p in "$DIST"/$pkg "$DIST"/$pkg.*.so "$DIST"/$pkg-*-info; do
+		[ -e "$p" ] || continue
+		mkdir -p "$STAGE$DIST"
+		cp -a "$p" "$STAGE$DIST/"
+	done
+done
+[ -d "$STAGE$DIST/jsonschema" ] || say "warning: python3-jsonschema not found on the host; test_pictures will fail in the VM"
 
 # ---- synscope -----------------------------------------------------------------
 for prog in synscope demo-server demo-client uring-server loadgen fexit-probe; do
 	[ -x "$BUILD/$prog" ] || die "$BUILD/$prog is not built; run 'make'"
 	copy_elf "$BUILD/$prog" "/synscope/build/$prog"
 done
-for dir in e2e vm; do
+for dir in e2e vm schema; do
 	mkdir -p "$STAGE/synscope/tests/$dir"
-	for f in "$ROOT/tests/$dir"/*.py; do
+	for f in "$ROOT/tests/$dir"/*.py "$ROOT/tests/$dir"/*.json; do
 		if [ -e "$f" ]; then cp "$f" "$STAGE/synscope/tests/$dir/"; fi
 	done
 done
