@@ -96,7 +96,9 @@ struct demo_opts {
 	unsigned long count;
 	unsigned int accept_delay_ms;
 	int verbose;
-	const char *jsonl_path; /* -o: the records as JSONL too */
+	const char *output_path;  /* -o: the records in a file too */
+	enum output_format format; /* -f: their format (default JSONL) */
+	bool format_set;
 	char server_path[PATH_MAX], client_path[PATH_MAX];
 	char count_text[24], delay_text[16], client_ns[64], router_ns[64];
 	struct lost_ack *lost_ack; /* lose_third_ack: the filter, for its drop count */
@@ -754,13 +756,15 @@ static const char doc[] =
 	"    synscope demo              # the normal handshake, IPv4\n"
 	"    synscope demo ipv6 -n 5    # five IPv6 connections\n"
 	"    synscope demo backlog      # watch the accept queue overflow\n"
-	"    synscope demo timeout -o t.jsonl  # keep the records too\n";
+	"    synscope demo timeout -o t.jsonl  # keep the records too\n"
+	"    synscope demo close -f html -o report.html  # and draw them\n";
 
 static const struct argp_option options[] = {
 	{"count", 'n', "COUNT", 0, "Connections to make (1-100; default 3, backlog 5)", 0},
 	{"accept-delay-ms", 'a', "MS", 0,
 	 "Server's sleep before each accept() (default 100, backlog 1500)", 0},
-	{"output", 'o', "FILE", 0, "Also write the records to FILE as JSONL", 0},
+	{"output", 'o', "FILE", 0, "Also write the records to FILE (JSONL unless -f says otherwise)", 0},
+	{"format", 'f', "FORMAT", 0, "Format of -o FILE: jsonl (default), text, trace-event or html", 0},
 	{"verbose", 'v', NULL, 0, "More detail", 0},
 	{},
 };
@@ -786,7 +790,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->verbose++;
 		break;
 	case 'o':
-		o->jsonl_path = arg;
+		o->output_path = arg;
+		break;
+	case 'f':
+		if (output_format_parse(arg, &o->format))
+			argp_error(state, "unknown format '%s': use jsonl, text, trace-event or html", arg);
+		o->format_set = true;
 		break;
 	case ARGP_KEY_ARG:
 		if (state->arg_num > 0)
@@ -1064,7 +1073,8 @@ static void defaults_for(struct demo_opts *o, bool count_set, bool delay_set)
 
 int demo_main(int argc, char **argv)
 {
-	struct demo_opts o = {.sc = &scenarios[0], .count = 0, .accept_delay_ms = ~0u};
+	struct demo_opts o = {.sc = &scenarios[0], .count = 0, .accept_delay_ms = ~0u,
+			      .format = OUTPUT_JSONL};
 	struct argp argp = {.options = options, .parser = parse_opt, .args_doc = "[SCENARIO]",
 			    .doc = doc};
 	struct demo_workload d = {
@@ -1080,6 +1090,10 @@ int demo_main(int argc, char **argv)
 	int err = 0, status;
 
 	argp_parse(&argp, argc, argv, 0, NULL, &o);
+	if (o.format_set && !o.output_path) {
+		fprintf(stderr, "synscope: demo -f names the format of -o FILE: give -o FILE too\n");
+		return 64;
+	}
 	if (o.count && o.sc->fixed_count) {
 		fprintf(stderr, "synscope: demo %s makes %lu connections of its own: no -n\n",
 			o.sc->name, o.sc->count);
@@ -1128,9 +1142,9 @@ int demo_main(int argc, char **argv)
 	 * the client waits for it, so that both are drawn on one ladder. */
 	if (o.sc->lose_third_ack)
 		cfg.join_hold_ms = 5000;
-	if (o.jsonl_path) {
-		cfg.output_path = o.jsonl_path;
-		cfg.format = OUTPUT_JSONL;
+	if (o.output_path) {
+		cfg.output_path = o.output_path;
+		cfg.format = o.format;
 	}
 	/* A handful of connections: show each as soon as it completes. */
 	cfg.wakeup_bytes = 0;

@@ -209,12 +209,15 @@ def open_report(ns, tmp, path, shots=False):
     dom.feed(chromium(ns, tmp, "--dump-dom", url))
     check("svg" in dom.tags, "the browser parsed the report's SVG", sorted(dom.tags))
     if shots:
+        pngs = []
         for name, extra in (("light", []), ("dark", ["--force-dark-mode",
                                                     "--blink-settings=preferredColorScheme=0"])):
             png = os.path.join(tmp, f"report-{name}.png")
             chromium(ns, tmp, *extra, f"--screenshot={png}", "--window-size=1200,1800", url)
             with open(png, "rb") as f:
-                check_eq(f.read(8), b"\x89PNG\r\n\x1a\n", f"{name} screenshot is a PNG")
+                pngs.append(f.read())
+            check_eq(pngs[-1][:8], b"\x89PNG\r\n\x1a\n", f"{name} screenshot is a PNG")
+        check(pngs[0] != pngs[1], "the dark theme changes the rendering")
         pdf = os.path.join(tmp, "report.pdf")
         chromium(ns, tmp, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", url)
         with open(pdf, "rb") as f:
