@@ -385,12 +385,17 @@ static int trace_event_end(struct output *out, const struct conn_end *end)
 			return err ? -EIO : 0;
 		}
 		kept = malloc(sizeof(*kept));
-		if (kept)
+		if (kept) {
+			struct open_end **node;
+
 			*kept = o;
-		if (kept && tsearch(kept, &st->open, cmp_open))
-			return err ? -EIO : 0;
+			node = tsearch(kept, &st->open, cmp_open);
+			if (node && *node == kept)
+				return err ? -EIO : 0;
+			/* No memory, or an id already open (a corrupt capture): end it now. */
+			err |= node ? 0 : -ENOMEM;
+		}
 		free(kept);
-		err |= -ENOMEM;
 	}
 	err |= end_slice(out, st, &o, stop, false);
 	return err ? -EIO : 0;
@@ -400,7 +405,7 @@ static int trace_event_close(struct output *out, const struct conn_close *close)
 {
 	struct trace_event_state *st = state_of(out);
 	struct open_end key = {.id = close->raw.id}, **found, *o;
-	struct conn_close *c;
+	struct conn_close *c, **found_close;
 	int err;
 
 	if (!st)
@@ -415,13 +420,15 @@ static int trace_event_close(struct output *out, const struct conn_close *close)
 	}
 	/* Its end is still held by the tracker (waiting for its peer). */
 	c = malloc(sizeof(*c));
-	if (c)
-		*c = *close;
-	if (!c || !tsearch(c, &st->early_closes, cmp_close)) {
-		free(c);
+	if (!c)
 		return -ENOMEM;
-	}
-	return 0;
+	*c = *close;
+	found_close = tsearch(c, &st->early_closes, cmp_close);
+	if (found_close && *found_close == c)
+		return 0;
+	/* No memory, or a second close for one id (a corrupt capture): the first stays. */
+	free(c);
+	return found_close ? 0 : -ENOMEM;
 }
 
 static int trace_event_listener(struct output *out, const struct listener_state *l,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * libFuzzer target: ring-buffer records as the kernel could send them,
- * through decoding, the tracker and all three sinks.
+ * through decoding, the tracker and every sink (text, JSONL, timeline, HTML,
+ * trace-event).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static FILE *null;
-	struct output text, jsonl, timeline;
+	struct output text, jsonl, timeline, html, trace;
 	struct tracker *t;
 	struct conn_end end;
 	struct conn_link link;
@@ -28,8 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	output_init(&timeline, OUTPUT_TEXT, null);
 	timeline.ops = &output_timeline_ops;
 	text.verbose = true;
+	output_init(&html, OUTPUT_HTML, null);
+	output_init(&trace, OUTPUT_TRACE_EVENT, null);
+	trace.track_close = size & 1;
 	text.next = &jsonl;
 	jsonl.next = &timeline;
+	timeline.next = &html;
+	html.next = &trace;
 	t = tracker_new(&text, 1000);
 	if (!t)
 		return 0;
