@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -55,6 +56,24 @@ struct output *output_sinks_init(struct output *out, struct output *timeline,
 	if (cfg->output_path)
 		timeline->next = out;
 	return timeline;
+}
+
+char *endpoint_text(char *buf, size_t len, int family, const char *addr, unsigned int port)
+{
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, port);
+	return buf;
+}
+
+void conn_endpoints(const struct conn_end *client, const struct conn_end *server, char *from,
+		    char *to, size_t len)
+{
+	if (client) {
+		endpoint_text(from, len, client->family, client->saddr, client->raw.sport);
+		endpoint_text(to, len, client->family, client->daddr, client->raw.dport);
+	} else {
+		endpoint_text(from, len, server->family, server->daddr, server->raw.dport);
+		endpoint_text(to, len, server->family, server->saddr, server->raw.sport);
+	}
 }
 
 static long long ts_ns(const struct timespec *ts)

@@ -86,6 +86,15 @@ int output_close_all(struct output *out, const struct conn_close *close);
 const char *close_final_state(const struct conn_close *close);
 /* "ESTABLISHED FIN_WAIT1 FIN_WAIT2 TIME_WAIT", with close_final_state() last. */
 void close_path_text(const struct conn_close *close, char *buf, size_t len, const char *sep);
+/* "10.0.0.1:8080" or "[::1]:8080": an address (text) and a port, in buf; returns buf. */
+char *endpoint_text(char *buf, size_t len, int family, const char *addr, unsigned int port);
+/*
+ * A connection's two endpoints seen from its client, "from" its local end
+ * "to" the server, each as endpoint_text(); from the server end when the
+ * client is NULL (not traced). At least one end is given.
+ */
+void conn_endpoints(const struct conn_end *client, const struct conn_end *server, char *from,
+		    char *to, size_t len);
 /* "0.0.0.0:8080", "[::]:8080" or "*:8080" for a listener, in buf; returns buf. */
 char *listener_name(const struct listener_state *l, char *buf, size_t len);
 /*

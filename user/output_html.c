@@ -445,11 +445,6 @@ static const struct conn_close *find_close(const struct html_state *st, __u64 id
 	return NULL;
 }
 
-static void endpoint(char *buf, size_t len, int family, const char *addr, unsigned int port)
-{
-	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, port);
-}
-
 static void svg_text(FILE *f, int x, int y, const char *anchor, const char *cls, const char *s)
 {
 	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"%s\"%s%s%s>", x, y, anchor,
@@ -480,13 +475,7 @@ static void ladder_svg(FILE *f, const struct conn_end *client, const struct conn
 	if (!l.n)
 		return;
 	ladder_sort(&l);
-	if (c) {
-		endpoint(from, sizeof(from), client->family, client->saddr, c->sport);
-		endpoint(to, sizeof(to), client->family, client->daddr, c->dport);
-	} else {
-		endpoint(from, sizeof(from), server->family, server->daddr, s->dport);
-		endpoint(to, sizeof(to), server->family, server->saddr, s->sport);
-	}
+	conn_endpoints(client, server, from, to, sizeof(from));
 	fprintf(f, "<section class=\"ladder\" data-outcome=\"%s\"", outcome_name(any->raw.outcome));
 	if (c)
 		fprintf(f, " data-client-id=\"%llu\" data-iss=\"%u\" data-irs=\"%u\"",

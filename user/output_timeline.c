@@ -30,11 +30,6 @@ struct pending {
 	struct conn_close closes[PENDING_MAX];
 };
 
-static void endpoint(char *buf, size_t len, int family, const char *addr, unsigned int port)
-{
-	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, port);
-}
-
 /* Columns are padded; the line's end is not. */
 static void put_trimmed(FILE *f, char *line)
 {
@@ -103,13 +98,7 @@ static int draw(struct output *out, const struct conn_end *client, const struct 
 		snprintf(ids, sizeof(ids), "%s #%llu", role_name(any->raw.role),
 			 (unsigned long long)any->raw.id);
 	/* Drawn from the client's side: its local end first. */
-	if (c) {
-		endpoint(from, sizeof(from), client->family, client->saddr, c->sport);
-		endpoint(to, sizeof(to), client->family, client->daddr, c->dport);
-	} else {
-		endpoint(from, sizeof(from), server->family, server->daddr, s->dport);
-		endpoint(to, sizeof(to), server->family, server->saddr, s->sport);
-	}
+	conn_endpoints(client, server, from, to, sizeof(from));
 	fprintf(out->f, "\nconnection %s -> %s: %s%s%s (%s)\n", from, to, outcome_name(any->raw.outcome),
 		any->raw.err ? " " : "", errno_name(any->raw.err) ? errno_name(any->raw.err) : "", ids);
 	ladder_who(cw, sizeof(cw), "client", c);

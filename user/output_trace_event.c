@@ -164,11 +164,6 @@ static int name_thread(struct output *out, struct trace_event_state *st, __u32 p
 	return err;
 }
 
-static void endpoint(char *buf, size_t len, int family, const char *addr, unsigned int port)
-{
-	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, port);
-}
-
 /* An async event of an end's slice: the same cat, name and id2 for b, n and e. */
 static json_object *async_event(const char *ph, const char *name, const char *id2, __u32 pid,
 				__u32 tid)
@@ -216,8 +211,8 @@ static int begin_slice(struct output *out, struct trace_event_state *st, const s
 	char local[INET6_ADDRSTRLEN + 8], remote[INET6_ADDRSTRLEN + 8];
 	long long us;
 
-	endpoint(local, sizeof(local), end->family, end->saddr, r->sport);
-	endpoint(remote, sizeof(remote), end->family, end->daddr, r->dport);
+	endpoint_text(local, sizeof(local), end->family, end->saddr, r->sport);
+	endpoint_text(remote, sizeof(remote), end->family, end->daddr, r->dport);
 	json_object_object_add(a, "id", json_object_new_uint64(r->id));
 	json_object_object_add(a, "peer_id", r->peer_id ? json_object_new_uint64(r->peer_id) : NULL);
 	json_object_object_add(a, "role", json_object_new_string(role_name(r->role)));
@@ -342,8 +337,8 @@ static int trace_event_end(struct output *out, const struct conn_end *end)
 	o.pid = owned ? r->pid : PID_UNOWNED;
 	o.tid = owned ? r->tid : PID_UNOWNED;
 	snprintf(o.id2, sizeof(o.id2), "0x%llx", (unsigned long long)r->id);
-	endpoint(from, sizeof(from), end->family, end->saddr, r->sport);
-	endpoint(to, sizeof(to), end->family, end->daddr, r->dport);
+	endpoint_text(from, sizeof(from), end->family, end->saddr, r->sport);
+	endpoint_text(to, sizeof(to), end->family, end->daddr, r->dport);
 	snprintf(o.name, sizeof(o.name), client ? "client %s -> %s" : "server %s <- %s", from, to);
 	err |= name_thread(out, st, o.pid, o.tid, r->comm);
 	queue_depth_add(&st->queues, end);
