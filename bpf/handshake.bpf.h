@@ -33,6 +33,9 @@ static __always_inline void on_syn_sent(const struct sock *sk, __u64 key)
 	rec = new_end(key, SYNSCOPE_ROLE_CLIENT);
 	if (!rec)
 		return;
+	/* What is known now (the destination), for a record of an end still in
+	 * SYN_SENT at exit; ESTABLISHED or CLOSE reads them again. */
+	read_endpoints_btf(rec, sk);
 	read_caller(rec);
 	rec->netns = sock_netns_btf(sk);
 	rec->ts_syn = now_ns();
@@ -143,6 +146,7 @@ static __always_inline void on_child_created(const struct sock *sk, __u64 key)
 	rec = new_end(key, SYNSCOPE_ROLE_SERVER);
 	if (!rec)
 		return;
+	read_endpoints_btf(rec, sk); /* again at ESTABLISHED: see above */
 	rec->netns = lk.netns;
 	rec->ts_syn = now_ns();
 	/* The clone copied the listener's counters before this child was queued

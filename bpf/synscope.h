@@ -71,6 +71,18 @@ enum synscope_flags {
 	 * until the socket's destruction or its address's reuse removes it.
 	 */
 	SYNSCOPE_F_EMITTED = 1 << 9,
+	/*
+	 * Set by user space, never by the kernel: the record was read from the
+	 * `socks` map when synscope stopped, its end still in flight: a client
+	 * in SYN_SENT (outcome 0: the handshake had not resolved) or waiting
+	 * for connect() to return; a server child in SYN_RECV (outcome 0), in
+	 * the accept queue, or accepted and waiting for accept() to return. A
+	 * client recorded in SYN_SENT has its remote address and port; its
+	 * local port and address are those bound before connect() (0 and the
+	 * unspecified address if none): the kernel chooses them after the state
+	 * tracepoint fires.
+	 */
+	SYNSCOPE_F_IN_FLIGHT = 1 << 10,
 };
 
 /*

@@ -83,7 +83,9 @@ static int decode_end(const struct synscope_handshake *raw, struct conn_end *end
 {
 	if (raw->role != SYNSCOPE_ROLE_CLIENT && raw->role != SYNSCOPE_ROLE_SERVER)
 		return -EINVAL;
-	if (raw->outcome < SYNSCOPE_OUT_ESTABLISHED || raw->outcome > SYNSCOPE_OUT_ABANDONED)
+	/* An end in flight at exit may not have resolved its handshake yet. */
+	if ((raw->outcome < SYNSCOPE_OUT_ESTABLISHED || raw->outcome > SYNSCOPE_OUT_ABANDONED) &&
+	    !(raw->outcome == 0 && (raw->flags & SYNSCOPE_F_IN_FLIGHT)))
 		return -EINVAL;
 	if (raw->family != AF_INET && raw->family != AF_INET6)
 		return -EINVAL;
@@ -254,4 +256,27 @@ long long end_connect_us(const struct conn_end *end)
 	if (r->role != SYNSCOPE_ROLE_CLIENT || !start || !r->ts_end || r->ts_end < start)
 		return -1;
 	return (long long)((r->ts_end - start) / 1000);
+}
+
+const char *end_in_flight_state(const struct synscope_handshake *r)
+{
+	bool resolved = r->flags & SYNSCOPE_F_RESOLVED;
+
+	if (!(r->flags & SYNSCOPE_F_IN_FLIGHT))
+		return NULL;
+	if (r->role == SYNSCOPE_ROLE_CLIENT)
+		return resolved ? "connect_return" : "SYN_SENT";
+	if (!resolved)
+		return "SYN_RECV";
+	return (r->flags & SYNSCOPE_F_ACCEPTED) ? "accept_return" : "accept_queue";
+}
+
+unsigned long long end_time_ns(const struct synscope_handshake *r)
+{
+	return r->ts_end ? r->ts_end : r->ts_syn;
+}
+
+const char *end_outcome_name(const struct synscope_handshake *r)
+{
+	return r->outcome ? outcome_name(r->outcome) : "unresolved";
 }

@@ -90,6 +90,18 @@ bool end_caller_known(const struct synscope_handshake *r);
 /* "syscall", "fexit" or "unseen": what saw a server end accepted; NULL if it was not. */
 const char *accept_hook_name(const struct synscope_handshake *r);
 
+/*
+ * For a record of an end still in flight when synscope stopped
+ * (SYNSCOPE_F_IN_FLIGHT), where it was: "SYN_SENT", "connect_return" (client;
+ * connect() had not returned), "SYN_RECV", "accept_queue", "accept_return"
+ * (server). NULL for every other record.
+ */
+const char *end_in_flight_state(const struct synscope_handshake *r);
+/* outcome_name(), or "unresolved" for an end in flight whose handshake had not ended. */
+const char *end_outcome_name(const struct synscope_handshake *r);
+/* When the end's handshake ended (ts_end), or for one in flight that had not, its start. */
+unsigned long long end_time_ns(const struct synscope_handshake *r);
+
 /* Accept-queue wait of a server end in microseconds (ESTABLISHED -> accept() return); -1 if not accepted or the accept was unseen. */
 long long end_accept_wait_us(const struct conn_end *end);
 /* connect() entry -> handshake resolved, microseconds; -1 if connect() was not seen. */

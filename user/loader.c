@@ -264,6 +264,27 @@ static int count_entries(const struct bpf_map *map, bool (*keep)(const struct bp
 	return err == -ENOENT ? 0 : err;
 }
 
+int loader_in_flight_records(struct synscope_bpf *skel,
+			     int (*fn)(void *ctx, void *data, size_t size), void *ctx)
+{
+	const struct bpf_map *socks = skel->maps.socks;
+	struct synscope_handshake rec;
+	__u64 key, next;
+	int err, n = 0;
+
+	for (err = bpf_map__get_next_key(socks, NULL, &next, sizeof(next)); !err;
+	     err = bpf_map__get_next_key(socks, &key, &next, sizeof(next))) {
+		key = next;
+		if (bpf_map__lookup_elem(socks, &key, sizeof(key), &rec, sizeof(rec), 0) ||
+		    (rec.flags & SYNSCOPE_F_EMITTED))
+			continue;
+		rec.flags |= SYNSCOPE_F_IN_FLIGHT;
+		fn(ctx, &rec, sizeof(rec));
+		n++;
+	}
+	return err == -ENOENT ? n : err;
+}
+
 unsigned long long loader_open_ends(struct synscope_bpf *skel)
 {
 	unsigned long long n;

@@ -38,6 +38,13 @@ int loader_sum_percpu(const struct bpf_map *map, void *sum, size_t size);
 
 /* The BPF side's counters, summed over the CPUs. Returns 0 or -errno. */
 int loader_read_stats(struct synscope_bpf *skel, struct synscope_stats *sum);
+/*
+ * Ends still in flight (the `socks` entries whose record has not left), each
+ * handed to fn as a ring-buffer record would be, with SYNSCOPE_F_IN_FLIGHT
+ * set. Returns how many, or -errno if the map could not be walked.
+ */
+int loader_in_flight_records(struct synscope_bpf *skel,
+			     int (*fn)(void *ctx, void *data, size_t size), void *ctx);
 /* --close: established ends not yet destroyed (the open_ends map); 0 on a read error. */
 unsigned long long loader_open_ends(struct synscope_bpf *skel);
 

@@ -463,6 +463,7 @@ static void ladder_svg(FILE *f, const struct conn_end *client, const struct conn
 	const struct synscope_handshake *s = server ? &server->raw : NULL;
 	const struct conn_close *cc = c ? find_close(st, c->id) : NULL;
 	const struct conn_close *sc = s ? find_close(st, s->id) : NULL;
+	const char *in_flight = end_in_flight_state(s && end_in_flight_state(s) ? s : &any->raw);
 	char from[INET6_ADDRSTRLEN + 8], to[INET6_ADDRSTRLEN + 8], who[80], t[32];
 	struct ladder l = {.n = 0};
 	int i, h;
@@ -476,7 +477,9 @@ static void ladder_svg(FILE *f, const struct conn_end *client, const struct conn
 		return;
 	ladder_sort(&l);
 	conn_endpoints(client, server, from, to, sizeof(from));
-	fprintf(f, "<section class=\"ladder\" data-outcome=\"%s\"", outcome_name(any->raw.outcome));
+	fprintf(f, "<section class=\"ladder\" data-outcome=\"%s\"", end_outcome_name(&any->raw));
+	if (in_flight)
+		fprintf(f, " data-in-flight=\"%s\"", in_flight);
 	if (c)
 		fprintf(f, " data-client-id=\"%llu\" data-iss=\"%u\" data-irs=\"%u\"",
 			(unsigned long long)c->id, c->iss, c->irs);
@@ -489,8 +492,9 @@ static void ladder_svg(FILE *f, const struct conn_end *client, const struct conn
 	esc(f, from);
 	fputs(" → ", f);
 	esc(f, to);
-	fprintf(f, ": %s%s%s</h3>\n", outcome_name(any->raw.outcome), any->raw.err ? " " : "",
-		errno_name(any->raw.err) ? errno_name(any->raw.err) : "");
+	fprintf(f, ": %s%s%s%s%s%s</h3>\n", end_outcome_name(&any->raw), any->raw.err ? " " : "",
+		errno_name(any->raw.err) ? errno_name(any->raw.err) : "",
+		in_flight ? " (in flight at exit: " : "", in_flight ? in_flight : "", in_flight ? ")" : "");
 	h = TOP + l.n * ROW + 10;
 	fprintf(f, "<svg viewBox=\"0 0 %d %d\" width=\"%d\" role=\"img\" aria-label=\"handshake "
 		   "ladder\">\n<defs><marker id=\"as\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" "

@@ -63,9 +63,13 @@ static int jsonl_end(struct output *out, const struct conn_end *end)
 	p = JW_LIT(p, ",\"role\":");
 	p = jw_cstr_or_null(p, role_name(r->role));
 	p = JW_LIT(p, ",\"outcome\":");
-	p = jw_cstr_or_null(p, outcome_name(r->outcome));
+	p = jw_cstr_or_null(p, r->outcome ? outcome_name(r->outcome) : NULL);
 	p = JW_LIT(p, ",\"errno\":");
 	p = jw_cstr_or_null(p, errno_name(r->err));
+	if (r->flags & SYNSCOPE_F_IN_FLIGHT) {
+		p = JW_LIT(p, ",\"in_flight\":");
+		p = jw_cstr_or_null(p, end_in_flight_state(r));
+	}
 	p = end->family == AF_INET6 ? JW_LIT(p, ",\"family\":\"ipv6\",\"v4mapped\":")
 				    : JW_LIT(p, ",\"family\":\"ipv4\",\"v4mapped\":");
 	p = jw_bool(p, end->v4mapped);
@@ -127,9 +131,9 @@ static int jsonl_end(struct output *out, const struct conn_end *end)
 	p = JW_LIT(p, ",\"t_ret_ns\":");
 	p = int_or_null(p, r->ts_ret, returned && r->ts_ret);
 	p = JW_LIT(p, ",\"ts\":\"");
-	p = rfc3339_cached(&out->when, r->ts_end, out->boot_to_real_ns, p);
+	p = rfc3339_cached(&out->when, end_time_ns(r), out->boot_to_real_ns, p);
 	p = JW_LIT(p, "\",\"ts_ns\":");
-	p = jw_i64(p, r->ts_end);
+	p = jw_i64(p, end_time_ns(r));
 	p = JW_LIT(p, "}\n");
 	output_commit_line(out, p);
 	return 0;

@@ -41,7 +41,8 @@ static char *endpoint(char *p, int family, const char *addr, unsigned int port)
 static char *caller(char *p, const struct synscope_handshake *r)
 {
 	if (!(r->flags & SYNSCOPE_F_ACCEPTED) && r->role == SYNSCOPE_ROLE_SERVER)
-		return JW_LIT(p, "never accepted");
+		return (r->flags & SYNSCOPE_F_IN_FLIGHT) ? JW_LIT(p, "not accepted yet")
+							  : JW_LIT(p, "never accepted");
 	if (!end_caller_known(r))
 		return JW_LIT(p, "accepted, caller unknown");
 	p = put_n(p, r->comm, strnlen(r->comm, sizeof(r->comm)));
@@ -74,7 +75,7 @@ static int text_end(struct output *out, const struct conn_end *end)
 		return -ENOMEM;
 	p = outbuf_reserve(ob);
 	if (out->timestamps) {
-		*rfc3339_cached(&out->when, r->ts_end, out->boot_to_real_ns, when) = '\0';
+		*rfc3339_cached(&out->when, end_time_ns(r), out->boot_to_real_ns, when) = '\0';
 		p = put_n(p, when + 11, strnlen(when + 11, 12)); /* HH:MM:SS.mmm UTC */
 		*p++ = ' ';
 	}
@@ -87,10 +88,15 @@ static int text_end(struct output *out, const struct conn_end *end)
 	p = client ? JW_LIT(p, " -> ") : JW_LIT(p, " <- ");
 	p = endpoint(p, end->family, end->daddr, r->dport);
 	*p++ = ' ';
-	p = put_s(p, outcome_name(r->outcome));
+	p = put_s(p, end_outcome_name(r));
 	if (err) {
 		*p++ = ' ';
 		p = put_s(p, err);
+	}
+	if (r->flags & SYNSCOPE_F_IN_FLIGHT) {
+		p = JW_LIT(p, " (in flight at exit: ");
+		p = put_s(p, end_in_flight_state(r));
+		*p++ = ')';
 	}
 	*p++ = ' ';
 	p = caller(p, r);

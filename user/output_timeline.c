@@ -83,6 +83,7 @@ static int draw(struct output *out, const struct conn_end *client, const struct 
 	const struct synscope_handshake *c = client ? &client->raw : NULL;
 	const struct synscope_handshake *s = server ? &server->raw : NULL;
 	char ids[64], cw[48], sw[64], line[256], from[INET6_ADDRSTRLEN + 8], to[INET6_ADDRSTRLEN + 8];
+	const char *in_flight = end_in_flight_state(s && end_in_flight_state(s) ? s : &any->raw);
 	struct ladder l = {.n = 0};
 	unsigned long long t0;
 
@@ -99,8 +100,10 @@ static int draw(struct output *out, const struct conn_end *client, const struct 
 			 (unsigned long long)any->raw.id);
 	/* Drawn from the client's side: its local end first. */
 	conn_endpoints(client, server, from, to, sizeof(from));
-	fprintf(out->f, "\nconnection %s -> %s: %s%s%s (%s)\n", from, to, outcome_name(any->raw.outcome),
-		any->raw.err ? " " : "", errno_name(any->raw.err) ? errno_name(any->raw.err) : "", ids);
+	fprintf(out->f, "\nconnection %s -> %s: %s%s%s%s%s%s (%s)\n", from, to,
+		end_outcome_name(&any->raw), any->raw.err ? " " : "",
+		errno_name(any->raw.err) ? errno_name(any->raw.err) : "",
+		in_flight ? " (in flight at exit: " : "", in_flight ? in_flight : "", in_flight ? ")" : "", ids);
 	ladder_who(cw, sizeof(cw), "client", c);
 	ladder_who(sw, sizeof(sw), "server", s);
 	snprintf(line, sizeof(line), "%12s  %-30s %-40s %s", "time", cw, "segments", sw);

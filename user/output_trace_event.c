@@ -218,7 +218,9 @@ static int begin_slice(struct output *out, struct trace_event_state *st, const s
 	json_object_object_add(a, "role", json_object_new_string(role_name(r->role)));
 	json_object_object_add(a, "local", json_object_new_string(local));
 	json_object_object_add(a, "remote", json_object_new_string(remote));
-	json_object_object_add(a, "outcome", json_object_new_string(outcome_name(r->outcome)));
+	json_object_object_add(a, "outcome", json_object_new_string(end_outcome_name(r)));
+	if (end_in_flight_state(r))
+		json_object_object_add(a, "in_flight_at_exit", json_object_new_string(end_in_flight_state(r)));
 	json_object_object_add(a, "errno", errno_name(r->err) ? json_object_new_string(errno_name(r->err)) : NULL);
 	if (r->outcome == SYNSCOPE_OUT_ESTABLISHED || r->role == SYNSCOPE_ROLE_CLIENT)
 		json_object_object_add(a, "iss", json_object_new_int64(r->iss));
@@ -367,7 +369,9 @@ static int trace_event_end(struct output *out, const struct conn_end *end)
 	stop = r->ts_end > start ? r->ts_end : start;
 	if (r->ts_ret > stop)
 		stop = r->ts_ret;
-	if (out->track_close && r->outcome == SYNSCOPE_OUT_ESTABLISHED && !(r->flags & SYNSCOPE_F_CLOSED)) {
+	/* Open until its close record, or, in flight at exit, until the trace ends. */
+	if ((out->track_close && r->outcome == SYNSCOPE_OUT_ESTABLISHED && !(r->flags & SYNSCOPE_F_CLOSED)) ||
+	    (r->flags & SYNSCOPE_F_IN_FLIGHT)) {
 		struct conn_close key = {.raw.id = r->id}, **early;
 
 		early = tfind(&key, &st->early_closes, cmp_close);

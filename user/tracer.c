@@ -161,7 +161,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	struct epoll_event ev;
 	bool mounted = false, stop_sent = false, netstat_ok = false;
 	FILE *f = NULL;
-	int err, fexit_err = 0, status = 1;
+	int err, fexit_err = 0, status = 1, in_flight = -1; /* partial records written at exit */
 
 	if (cfg->pid > 0 && kill(cfg->pid, 0) != 0 && errno == ESRCH) {
 		fprintf(stderr, "synscope: no process with pid %d\n", cfg->pid);
@@ -282,9 +282,17 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		}
 	}
 
-	/* Drain what the kernel submitted before we stopped, then print all. */
+	/* Drain what the kernel submitted before we stopped, then the ends still
+	 * in flight as partial records, then print all. */
 	rd.now_ns = now_boot_ns();
 	ring_buffer__consume(rb);
+	if (!options_metrics_only(cfg)) {
+		in_flight = loader_in_flight_records(skel, cap ? capture_writer_record : handle_record,
+						     cap ? (void *)cap : &rd);
+		if (in_flight < 0)
+			fprintf(stderr, "synscope: couldn't read the ends still in flight: their "
+					"records are missing (counted as in flight)\n");
+	}
 	tracker_flush(tracker);
 	sum = tracker_summary(tracker);
 	if (!cap) {
@@ -293,6 +301,11 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		sum->nlisteners_now = nlisteners;
 	}
 	loader_read_counts(skel, sum);
+	/* The programs still run: the partial records written are the count. */
+	if (in_flight >= 0) {
+		sum->in_flight = in_flight;
+		sum->in_flight_valid = true;
+	}
 	if (netstat_ok && tcpext_read_self(&netstat1) == 0) {
 		sum->netstat.valid = true;
 		sum->netstat.listen_overflows = netstat1.listen_overflows - netstat0.listen_overflows;

@@ -72,10 +72,12 @@ static struct listener_summary *listener_of(struct run_summary *sum, const struc
 static void count_server(struct run_summary *sum, const struct conn_end *end)
 {
 	const struct synscope_handshake *r = &end->raw;
+	/* In the queue when synscope stopped is not "never accepted": it may be yet. */
+	bool waiting = r->flags & SYNSCOPE_F_IN_FLIGHT;
 	struct listener_summary *l;
 	long long wait;
 
-	if (!(r->flags & SYNSCOPE_F_ACCEPTED))
+	if (!(r->flags & SYNSCOPE_F_ACCEPTED) && !waiting)
 		sum->not_accepted++;
 	l = listener_of(sum, end);
 	if (!l) {
@@ -86,7 +88,7 @@ static void count_server(struct run_summary *sum, const struct conn_end *end)
 		l->completed++;
 	if (r->flags & SYNSCOPE_F_ACCEPTED)
 		l->accepted++;
-	else
+	else if (!waiting)
 		l->not_accepted++;
 	if (r->acceptq > l->max_acceptq)
 		l->max_acceptq = r->acceptq;

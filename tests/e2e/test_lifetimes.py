@@ -4,8 +4,10 @@ import os
 import subprocess
 import tempfile
 
-from harness import (Netns, Tracer, bpf_map_entries, check, check_eq, free_port, handshakes,
-                     wait_for_line)
+import json
+
+from harness import (SYNSCOPE, Background, Netns, Tracer, bpf_map_entries, check, check_eq,
+                     free_port, handshakes, wait_for_line)
 
 # n clients connect to a listener, which accepts them if told to (argv[3] "accept") or leaves
 # them in its accept queue; everything is held open until a line arrives on stdin.
@@ -36,18 +38,91 @@ def stop_while_held(tag, seed, n, accept, args=()):
         return status, records, tracer, ns.inode, port
 
 
-def test_ends_in_the_accept_queue_at_exit_are_counted():
+def test_ends_in_the_accept_queue_at_exit_are_written_as_partial_records():
     n = 3
     status, records, tracer, netns, port = stop_while_held("inflight", 701, n, accept=False)
     check_eq(status, 0, "synscope exit status")
     ends = handshakes(records, netns, port)
-    check_eq(sorted(r["role"] for r in ends), ["client"] * n,
-             "the clients' records (their connect() returned)")
+    clients = [r for r in ends if r["role"] == "client"]
+    servers = [r for r in ends if r["role"] == "server"]
+    check_eq(len(clients), n, "the clients' records (their connect() returned)")
+    check(all("in_flight" not in r for r in clients), "complete records carry no in_flight",
+          [r.get("in_flight") for r in clients])
+    check_eq(len(servers), n, "a partial record per child still in the accept queue")
+    for r in servers:
+        check_eq(r["in_flight"], "accept_queue", "where the server end was at exit")
+        check_eq((r["outcome"], r["accepted"], r["accept_wait_us"], r["pid"]),
+                 ("established", False, None, None), "established, not accepted, no caller yet")
+    by_id = {r["id"]: r for r in clients}
+    check_eq(sorted(by_id[r["peer"]]["sport"] for r in servers if r["peer"] in by_id),
+             sorted(r["dport"] for r in servers), "each joined to its client")
+    check_eq(sorted(r["acceptq"] for r in servers), list(range(1, n + 1)),
+             "queued one after the other: depths 1..n")
     stats = records[-1]
     check_eq(stats["type"], "stats", "last record")
     check_eq(stats["in_flight"], n, "children still in the accept queue, counted")
     check("still in their handshake or accept queue" in tracer.stderr,
           "the summary names them", tracer.stderr[-400:], "a line about ends in flight")
+    check(f"listener port {port} " in tracer.stderr and "3 handshakes, 0 accepted, 0 never accepted"
+          in tracer.stderr, "an end still queued is not counted 'never accepted'",
+          tracer.stderr[-800:], "3 handshakes, 0 accepted, 0 never accepted")
+
+
+def test_partial_records_are_captured_and_replayed():
+    n, port = 2, free_port(705)
+    with Netns("inflightcap") as ns, tempfile.TemporaryDirectory() as tmp:
+        cap = os.path.join(tmp, "cap.syn")
+        capture = Background(["-w", cap, "-P", str(port)])
+        prog = ns.popen(["python3", "-c", HOLD, str(port), str(n), "queue"],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            wait_for_line(prog, r"^holding$", 20)
+            status, err = capture.stop_process()
+        finally:
+            prog.communicate(input=b"\n", timeout=20)
+        check_eq(status, 0, f"synscope -w exit status ({err[-300:]!r})")
+        p = subprocess.run([SYNSCOPE, "-r", cap, "-f", "jsonl"], capture_output=True, text=True,
+                           timeout=60)
+        check_eq(p.returncode, 0, f"synscope -r exit status ({p.stderr[-300:]!r})")
+        ends = handshakes([json.loads(line) for line in p.stdout.splitlines()], ns.inode, port)
+    check_eq(sorted(r.get("in_flight") or "-" for r in ends), ["-"] * n + ["accept_queue"] * n,
+             "the capture holds the partial records of the queued children")
+
+
+# A non-blocking connect() to an address routed into loopback that is not local: the SYN
+# leaves and is dropped on the way in (no forwarding), so the socket stays in SYN_SENT.
+UNANSWERED = r"""
+import socket, sys
+s = socket.socket(); s.setblocking(False)
+s.connect_ex(("10.9.9.5", int(sys.argv[1])))
+print("connecting", s.getsockname()[1], flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_client_in_syn_sent_at_exit_is_written_as_a_partial_record():
+    port = free_port(704)
+    with Netns("synsent") as ns, tempfile.TemporaryDirectory() as tmp:
+        ns.run(["ip", "route", "add", "10.9.9.0/24", "dev", "lo"], check=True)
+        tracer = Tracer(["-P", str(port)], os.path.join(tmp, "out.jsonl"))
+        prog = ns.popen(["python3", "-c", UNANSWERED, str(port)], stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE)
+        try:
+            m, _ = wait_for_line(prog, r"^connecting (\d+)$", 20)
+            status, records = tracer.stop()
+        finally:
+            prog.communicate(input=b"\n", timeout=20)
+        ends = handshakes(records, ns.inode, port)
+    check_eq(status, 0, "synscope exit status")
+    check_eq(len(ends), 1, "one record: the connecting client")
+    r = ends[0]
+    check_eq((r["role"], r["in_flight"], r["outcome"]), ("client", "SYN_SENT", None),
+             "a client in SYN_SENT, handshake unresolved")
+    check_eq((r["daddr"], r["dport"]), ("10.9.9.5", port), "where it was connecting to")
+    check_eq((r["t_end_ns"], r["connect_ret"]), (None, -115),
+             "no end yet; connect() returned EINPROGRESS")
+    check(r["t_syn_ns"] and r["ts_ns"] == r["t_syn_ns"], "stamped with its SYN_SENT", r)
+    check_eq(records[-1]["in_flight"], 1, "counted in flight")
 
 
 def test_established_ends_open_at_exit_are_counted():

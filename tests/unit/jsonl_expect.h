@@ -170,8 +170,10 @@ static inline unsigned int expect_end(const struct output *out, const struct con
 	ex_int(x, &n, "id", (long long)r->id, true);
 	ex_int(x, &n, "peer", (long long)r->peer_id, r->peer_id);
 	ex_cstr(x, &n, "role", role_name(r->role));
-	ex_cstr(x, &n, "outcome", outcome_name(r->outcome));
+	ex_cstr(x, &n, "outcome", r->outcome ? outcome_name(r->outcome) : NULL);
 	ex_cstr(x, &n, "errno", errno_name(r->err));
+	if (end_in_flight_state(r))
+		ex_cstr(x, &n, "in_flight", end_in_flight_state(r));
 	ex_cstr(x, &n, "family", end->family == AF_INET6 ? "ipv6" : "ipv4");
 	ex_bool(x, &n, "v4mapped", end->v4mapped);
 	ex_cstr(x, &n, "saddr", end->saddr);
@@ -207,8 +209,8 @@ static inline unsigned int expect_end(const struct output *out, const struct con
 	ex_int(x, &n, "t_syn_ns", (long long)r->ts_syn, r->ts_syn);
 	ex_int(x, &n, "t_end_ns", (long long)r->ts_end, r->ts_end);
 	ex_int(x, &n, "t_ret_ns", (long long)r->ts_ret, returned && r->ts_ret);
-	ex_cstr(x, &n, "ts", format_rfc3339(r->ts_end, out->boot_to_real_ns, ts, sizeof(ts)));
-	ex_int(x, &n, "ts_ns", (long long)r->ts_end, true);
+	ex_cstr(x, &n, "ts", format_rfc3339(end_time_ns(r), out->boot_to_real_ns, ts, sizeof(ts)));
+	ex_int(x, &n, "ts_ns", (long long)end_time_ns(r), true);
 	return n;
 }
 

@@ -120,6 +120,38 @@ static void decodes_links(void **state)
 	assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link, &close), -EINVAL);
 }
 
+/* Records read from the socket map at exit: outcome 0 only with the flag; where each was. */
+static void in_flight_records(void **state)
+{
+	struct synscope_handshake c = fixture_client(1, 0), sv = fixture_server(2, 1, false);
+	struct conn_end end;
+	struct conn_link link;
+	struct conn_close close;
+
+	(void)state;
+	c.outcome = 0;
+	assert_int_equal(decode_record(&c, sizeof(c), &end, &link, &close), -EINVAL);
+	c.flags = SYNSCOPE_F_CALL_SEEN | SYNSCOPE_F_RETURNED | SYNSCOPE_F_IN_FLIGHT;
+	c.ts_end = 0;
+	assert_int_equal(decode_record(&c, sizeof(c), &end, &link, &close), DECODED_END);
+	assert_string_equal(end_in_flight_state(&end.raw), "SYN_SENT");
+	assert_string_equal(end_outcome_name(&end.raw), "unresolved");
+	assert_int_equal(end_time_ns(&end.raw), end.raw.ts_syn);
+	c.flags |= SYNSCOPE_F_RESOLVED;
+	c.flags &= ~SYNSCOPE_F_RETURNED;
+	c.outcome = SYNSCOPE_OUT_ESTABLISHED;
+	assert_string_equal(end_in_flight_state(&c), "connect_return");
+	sv.flags |= SYNSCOPE_F_IN_FLIGHT;
+	assert_string_equal(end_in_flight_state(&sv), "accept_queue");
+	sv.flags |= SYNSCOPE_F_ACCEPTED;
+	assert_string_equal(end_in_flight_state(&sv), "accept_return");
+	sv.flags &= ~SYNSCOPE_F_RESOLVED;
+	assert_string_equal(end_in_flight_state(&sv), "SYN_RECV");
+	sv.flags &= ~SYNSCOPE_F_IN_FLIGHT;
+	assert_null(end_in_flight_state(&sv));
+	assert_string_equal(end_outcome_name(&sv), "established");
+}
+
 static void names(void **state)
 {
 	(void)state;
@@ -142,6 +174,7 @@ int main(void)
 		cmocka_unit_test(rejects_short_and_unknown_records),
 		cmocka_unit_test(terminates_comm),
 		cmocka_unit_test(decodes_links),
+		cmocka_unit_test(in_flight_records),
 		cmocka_unit_test(names),
 	};
 

@@ -16,7 +16,7 @@ static void ref_line(const struct output *out, const struct conn_end *end, char 
 {
 	const struct synscope_handshake *r = &end->raw;
 	char local[INET6_ADDRSTRLEN + 8], remote[INET6_ADDRSTRLEN + 8], who[80], when[64];
-	char timing[96] = "", peer[32] = "", extra[128] = "", stamp[16] = "", irs[16];
+	char timing[96] = "", peer[32] = "", extra[128] = "", stamp[16] = "", irs[16], flight[48] = "";
 	const char *err = errno_name(r->err);
 	const char *fmt = end->family == AF_INET6 ? "[%s]:%u" : "%s:%u";
 	bool known = r->role == SYNSCOPE_ROLE_CLIENT || (r->flags & SYNSCOPE_F_ACCEPTED);
@@ -26,7 +26,8 @@ static void ref_line(const struct output *out, const struct conn_end *end, char 
 	snprintf(local, sizeof(local), fmt, end->saddr, r->sport);
 	snprintf(remote, sizeof(remote), fmt, end->daddr, r->dport);
 	if (!known)
-		snprintf(who, sizeof(who), "never accepted");
+		snprintf(who, sizeof(who), (r->flags & SYNSCOPE_F_IN_FLIGHT) ? "not accepted yet"
+									 : "never accepted");
 	else if (r->fd >= 0)
 		snprintf(who, sizeof(who), "%s %u/%u fd %d", r->comm, r->pid, r->tid, r->fd);
 	else
@@ -48,13 +49,16 @@ static void ref_line(const struct output *out, const struct conn_end *end, char 
 		snprintf(extra, sizeof(extra), " iss %u irs %s retrans %u netns %llu", r->iss,
 			 r->outcome == SYNSCOPE_OUT_ESTABLISHED ? irs : "-", r->retrans,
 			 (unsigned long long)r->netns);
+	if (r->flags & SYNSCOPE_F_IN_FLIGHT)
+		snprintf(flight, sizeof(flight), " (in flight at exit: %s)", end_in_flight_state(r));
 	if (out->timestamps) {
-		format_rfc3339(r->ts_end, out->boot_to_real_ns, when, sizeof(when));
+		format_rfc3339(end_time_ns(r), out->boot_to_real_ns, when, sizeof(when));
 		snprintf(stamp, sizeof(stamp), "%.12s ", when + 11);
 	}
-	snprintf(line, len, "%s#%llu %s %s %s %s %s%s%s %s%s%s%s\n", stamp, (unsigned long long)r->id,
+	snprintf(line, len, "%s#%llu %s %s %s %s %s%s%s%s %s%s%s%s\n", stamp, (unsigned long long)r->id,
 		 role_name(r->role), local, r->role == SYNSCOPE_ROLE_CLIENT ? "->" : "<-", remote,
-		 outcome_name(r->outcome), err ? " " : "", err ? err : "", who, timing, peer, extra);
+		 r->outcome ? outcome_name(r->outcome) : "unresolved", err ? " " : "", err ? err : "",
+		 flight, who, timing, peer, extra);
 }
 
 static unsigned long long rnd(unsigned long long *st)
@@ -94,7 +98,10 @@ static void handshake_line_matches_printf(void **state)
 			r.peer_id = (v >> 2) & 1 ? rnd(&st) : 0;
 			r.outcome = 1 + (v >> 3) % 6;
 			r.err = (v >> 6) & 1 ? ECONNREFUSED : 0;
-			r.flags ^= rnd(&st) & 0xff;
+			r.flags ^= rnd(&st) & (0xff | SYNSCOPE_F_IN_FLIGHT);
+			/* An end in flight at exit may not have resolved its handshake. */
+			if ((r.flags & SYNSCOPE_F_IN_FLIGHT) && (v >> 12) % 4 == 0)
+				r.outcome = 0;
 			r.pid = rnd(&st);
 			r.tid = rnd(&st);
 			r.fd = (v >> 7) & 1 ? -1 : (int)rnd(&st);
