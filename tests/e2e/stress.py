@@ -77,6 +77,12 @@ def check_port(records, netns, port, load, what):
     clients = [r for r in ends if r["role"] == "client" and r["outcome"] == "established"]
     servers = [r for r in ends if r["role"] == "server" and r["outcome"] == "established"]
     short = 2 * load["connections"] - len(clients) - len(servers)
+    if short:
+        others = collections.Counter((r["role"], r["outcome"], r.get("in_flight")) for r in ends
+                                     if r["outcome"] != "established")
+        print(f"stress: {what}: {load['connections']} connections, {len(clients)} established "
+              f"client records, {len(servers)} server records; others {dict(others)}",
+              file=sys.stderr)
     check(len(clients) <= load["connections"] and len(servers) <= load["connections"],
           f"{what}: no more handshake records than connections", (len(clients), len(servers)),
           f"<= {load['connections']} each")
@@ -156,9 +162,11 @@ def one_run(seconds, threads=2):
         # always hold: once in eight host runs an entry was counted stale with no record
         # missing (an over-count, not a loss; a creation event handled twice, by a primary
         # and its fallback, is a candidate), so the count may exceed what is missing.
+        partial = [(r["role"], r["in_flight"], r["outcome"]) for r in records
+                   if r.get("type") == "handshake" and "in_flight" in r]
         check(short <= stale, "handshake records short of two per connection are counted as "
-              f"stale entries (nested_handled {stats['nested_handled']}, lost {lost})",
-              short, f"<= {stale}")
+              f"stale entries (nested_handled {stats['nested_handled']}, lost {lost}, in flight "
+              f"at exit {stats['in_flight']}: {partial[:5]})", short, f"<= {stale}")
         # An established end without a close record: its close unreported (close_unseen; one
         # whose handshake record went stale too is counted there without being missed here),
         # or still open for synscope at exit (closes_open; the namespace's own socket count
