@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Sink micro-benchmark: CPU time (user + system, write(2) included) per
- * record through the JSONL and text sinks, to /dev/null or a file given as
+ * record through the JSONL, text, trace-event and HTML sinks, to /dev/null or a file given as
  * the first argument. Records alternate client/server, with and without
  * close records; the ring buffer's batches are imitated every BATCH records.
  *
@@ -67,6 +67,7 @@ static void run(const char *name, enum output_format fmt, bool closes_too, FILE 
 
 	output_init(&out, fmt, f);
 	out.timestamps = fmt == OUTPUT_TEXT;
+	out.track_close = closes_too; /* the trace's slices then wait for their close */
 	t0 = cpu_ns();
 	for (i = 0; i < n; i++) {
 		out.ops->end(&out, &ends[i]);
@@ -102,6 +103,9 @@ int main(int argc, char **argv)
 	run("jsonl handshake+close", OUTPUT_JSONL, true, f, ends, closes, n);
 	run("text handshake -T", OUTPUT_TEXT, false, f, ends, closes, n);
 	run("text handshake+close", OUTPUT_TEXT, true, f, ends, closes, n);
+	run("trace-event handshake", OUTPUT_TRACE_EVENT, false, f, ends, closes, n);
+	run("trace-event hs+close", OUTPUT_TRACE_EVENT, true, f, ends, closes, n);
+	run("html handshake", OUTPUT_HTML, false, f, ends, closes, n);
 	fclose(f);
 	free(ends);
 	free(closes);
