@@ -100,6 +100,27 @@ PRIMARY_AND_FALLBACK("tcp_receive_reset", handle_receive_reset, NEST_RESET, sk, 
  * listener closed), or a client whose connect() never returned. With
  * --close, an established end's close record leaves here.
  */
+/*
+ * An end destroyed before the state tracepoint said how its handshake ended
+ * (ESTABLISHED or CLOSE never came: a run the kernel skipped or never
+ * made). A client whose connect() returned an error is resolved by it, as
+ * at CLOSE; true then. Anything else cannot be told: false.
+ */
+static __always_inline bool resolved_by_call(struct synscope_handshake *rec, struct sock *sk)
+{
+	int ret = rec->call_ret;
+
+	if (rec->role != SYNSCOPE_ROLE_CLIENT || !(rec->flags & SYNSCOPE_F_RETURNED) || ret >= 0 ||
+	    ret == -EINPROGRESS || ret == -EALREADY)
+		return false;
+	rec->err = -ret;
+	rec->outcome = outcome_of(-ret);
+	rec->ts_end = now_ns();
+	read_endpoints_btf(rec, sk);
+	rec->flags |= SYNSCOPE_F_RESOLVED;
+	return true;
+}
+
 static __always_inline void destroy(struct sock *sk)
 {
 	__u64 key = (__u64)sk;
@@ -107,6 +128,11 @@ static __always_inline void destroy(struct sock *sk)
 	struct synscope_close *cl;
 	__u64 *peer;
 
+	if (rec && !(rec->flags & (SYNSCOPE_F_EMITTED | SYNSCOPE_F_RESOLVED)) &&
+	    !resolved_by_call(rec, sk)) {
+		count(handshake_unseen);
+		rec->flags |= SYNSCOPE_F_EMITTED; /* the entry goes, nothing is written */
+	}
 	if (rec && (rec->flags & SYNSCOPE_F_EMITTED)) {
 		bpf_map_delete_elem(&socks, &key); /* its record left: the entry only */
 	} else if (rec) {

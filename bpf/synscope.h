@@ -266,6 +266,14 @@ struct synscope_stats {
 	 * of the open_ends map.
 	 */
 	__u64 close_unseen;
+	/*
+	 * A connection end destroyed (tcp:tcp_destroy_sock) before the state
+	 * tracepoint had reported how its handshake ended (neither ESTABLISHED
+	 * nor CLOSE came: a run the kernel skipped or never made), with no
+	 * failed connect() to say it: its handshake record is lost. A client
+	 * whose connect() failed is written with that errno instead.
+	 */
+	__u64 handshake_unseen;
 };
 
 #endif /* SYNSCOPE_H */

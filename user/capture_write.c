@@ -17,7 +17,7 @@
 
 _Static_assert(sizeof(struct capture_header) == 1240, "capture_header is part of the file format");
 _Static_assert(sizeof(struct capture_header) % 8 == 0, "frames start 8-byte aligned");
-_Static_assert(sizeof(struct capture_trailer) == 192, "capture_trailer is part of the file format");
+_Static_assert(sizeof(struct capture_trailer) == 200, "capture_trailer is part of the file format");
 
 /* Large enough that a write(2) is rare at peak (~140k records/s: one every ~0.15 s). */
 #define CAPTURE_BUF_BYTES (4u << 20)

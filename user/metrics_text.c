@@ -168,6 +168,7 @@ int metrics_write(FILE *f, const struct metrics_snapshot *s)
 	write_lost(f, "sock_stale", k->sock_stale);
 	write_lost(f, "close_storage_full", k->close_storage_full);
 	write_lost(f, "close_unseen", k->close_unseen);
+	write_lost(f, "handshake_unseen", k->handshake_unseen);
 	write_lost(f, "call_map_full", k->call_map_full);
 	write_lost(f, "join_index_full", k->index_map_full);
 	write_lost(f, "listener_map_full", k->listener_map_full);

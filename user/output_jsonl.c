@@ -228,6 +228,7 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 	put(lost, "sock_stale", kernel_count(sum, k->sock_stale));
 	put(lost, "close_storage_full", kernel_count(sum, k->close_storage_full));
 	put(lost, "close_unseen", kernel_count(sum, k->close_unseen));
+	put(lost, "handshake_unseen", kernel_count(sum, k->handshake_unseen));
 	put(lost, "metrics_map_full", kernel_count(sum, k->metrics_map_full));
 	put(lost, "call_map_full", kernel_count(sum, k->call_map_full));
 	put(lost, "join_index_full", kernel_count(sum, k->index_map_full));

@@ -8,7 +8,7 @@ unsigned long long summary_kernel_losses(const struct run_summary *sum)
 	const struct synscope_stats *k = &sum->kernel;
 
 	return k->ringbuf_drops + k->link_drops + k->sock_map_full + k->sock_stale + k->close_storage_full +
-	       k->close_unseen + k->call_map_full + k->index_map_full + k->listener_map_full +
+	       k->close_unseen + k->handshake_unseen + k->call_map_full + k->index_map_full + k->listener_map_full +
 	       k->tgid_map_full + k->metrics_map_full + sum->prog_misses;
 }
 
@@ -21,12 +21,13 @@ void summary_print_lost(FILE *f, const struct run_summary *sum)
 			   "socket map full %llu, "
 			   "stale socket entries %llu, close storage full %llu, "
 			   "closes the kernel did not report %llu, "
+			   "handshake ends the kernel did not report %llu, "
 			   "call map full %llu, join index full %llu, listener map full %llu, "
 			   "process map full %llu, metrics map full %llu, "
 			   "program runs skipped by the kernel %llu)\n",
 			summary_kernel_losses(sum), k->ringbuf_drops, k->link_drops,
 			k->sock_map_full,
-			k->sock_stale, k->close_storage_full, k->close_unseen,
+			k->sock_stale, k->close_storage_full, k->close_unseen, k->handshake_unseen,
 			k->call_map_full, k->index_map_full, k->listener_map_full, k->tgid_map_full,
 			k->metrics_map_full, sum->prog_misses);
 }
