@@ -127,6 +127,7 @@ static __always_inline void destroy(struct sock *sk)
 	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
 	struct synscope_close *cl;
 	__u64 *peer;
+	int last;
 
 	if (rec && !(rec->flags & (SYNSCOPE_F_EMITTED | SYNSCOPE_F_RESOLVED)) &&
 	    !resolved_by_call(rec, sk)) {
@@ -148,6 +149,12 @@ static __always_inline void destroy(struct sock *sk)
 	cl = bpf_sk_storage_get(&closes, sk, NULL, 0);
 	if (!cl || !cl->nstates)
 		return;
+	/* A destroyed socket is in CLOSE, whether or not the tracepoint said so. */
+	last = cl->states[(cl->nstates - 1) & (SYNSCOPE_CLOSE_STATES - 1)];
+	if (last != TCP_CLOSE && !(cl->flags & SYNSCOPE_CF_TRUNCATED)) {
+		cl->flags |= SYNSCOPE_CF_CLOSE_UNREPORTED;
+		on_later_state(sk, last, TCP_CLOSE);
+	}
 	if (cl->role == SYNSCOPE_ROLE_CLIENT) {
 		peer = bpf_map_lookup_elem(&client_peers, &cl->id);
 		if (peer) {

@@ -147,6 +147,12 @@ enum synscope_close_flags {
 	SYNSCOPE_CF_FIN_RECEIVED = 1 << 1, /* the peer's FIN had arrived at CLOSE (SOCK_DONE, set by tcp_fin()) */
 	SYNSCOPE_CF_TIME_WAIT = 1 << 2,    /* the final CLOSE handed the connection to a timewait socket */
 	SYNSCOPE_CF_TRUNCATED = 1 << 3,    /* more than SYNSCOPE_CLOSE_STATES states: the rest dropped */
+	/*
+	 * The state tracepoint never reported this end's CLOSE (a run the kernel
+	 * skipped or never made) before tcp:tcp_destroy_sock: CLOSE was entered
+	 * at the destruction, its ts a little after the real one.
+	 */
+	SYNSCOPE_CF_CLOSE_UNREPORTED = 1 << 4,
 };
 
 /*

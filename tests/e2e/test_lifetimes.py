@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """What synscope keeps per socket and per process ends with them, and is counted at exit."""
+import contextlib
+import json
 import os
 import subprocess
 import tempfile
-
-import json
 
 from harness import (SYNSCOPE, Background, Netns, Tracer, bpf_map_entries, check, check_eq,
                      free_port, handshakes, wait_for_line)
@@ -22,19 +22,26 @@ sys.stdin.readline()
 """
 
 
+@contextlib.contextmanager
+def held(ns, port, n, accept):
+    """n connections held open by HOLD in ns (accepted or left queued) until the block ends."""
+    prog = ns.popen(["python3", "-c", HOLD, str(port), str(n), "accept" if accept else "queue"],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        wait_for_line(prog, r"^holding$", 20)
+        yield
+    finally:
+        prog.communicate(input=b"\n", timeout=20)
+
+
 def stop_while_held(tag, seed, n, accept, args=()):
     """Stops synscope while n connections are held as HOLD holds them; returns
     (its exit status, its records, the tracer, the namespace's inode, the port)."""
     port = free_port(seed)
     with Netns(tag) as ns, tempfile.TemporaryDirectory() as tmp:
         tracer = Tracer(list(args) + ["-P", str(port)], os.path.join(tmp, "out.jsonl"))
-        prog = ns.popen(["python3", "-c", HOLD, str(port), str(n), "accept" if accept else "queue"],
-                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        try:
-            wait_for_line(prog, r"^holding$", 20)
+        with held(ns, port, n, accept):
             status, records = tracer.stop()
-        finally:
-            prog.communicate(input=b"\n", timeout=20)
         return status, records, tracer, ns.inode, port
 
 
@@ -73,13 +80,8 @@ def test_partial_records_are_captured_and_replayed():
     with Netns("inflightcap") as ns, tempfile.TemporaryDirectory() as tmp:
         cap = os.path.join(tmp, "cap.syn")
         capture = Background(["-w", cap, "-P", str(port)])
-        prog = ns.popen(["python3", "-c", HOLD, str(port), str(n), "queue"],
-                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        try:
-            wait_for_line(prog, r"^holding$", 20)
+        with held(ns, port, n, accept=False):
             status, err = capture.stop_process()
-        finally:
-            prog.communicate(input=b"\n", timeout=20)
         check_eq(status, 0, f"synscope -w exit status ({err[-300:]!r})")
         p = subprocess.run([SYNSCOPE, "-r", cap, "-f", "jsonl"], capture_output=True, text=True,
                            timeout=60)

@@ -327,7 +327,7 @@ static struct conn_close random_close(unsigned long long *st, unsigned int i)
 	r.type = SYNSCOPE_REC_CLOSE;
 	r.role = v & 1 ? SYNSCOPE_ROLE_CLIENT : SYNSCOPE_ROLE_SERVER;
 	r.nstates = 1 + (v >> 1) % SYNSCOPE_CLOSE_STATES;
-	r.flags = (v >> 4) & 0xf;
+	r.flags = (v >> 4) & 0x1f; /* every close flag */
 	r.err = (v >> 8) & 1 ? ECONNRESET : 0;
 	r.id = (v >> 9) & 1 ? rnd(st) : i + 1;
 	r.peer_id = (v >> 10) & 1 ? rnd(st) : 0;
