@@ -69,6 +69,12 @@ static __always_inline void on_later_state(const struct sock *sk, int oldstate, 
 
 	if (!cl || !cl->nstates)
 		return;
+	/* The change before this one was not reported: its state is this one's old state. */
+	if (oldstate != cl->states[(cl->nstates - 1) & (SYNSCOPE_CLOSE_STATES - 1)] &&
+	    oldstate != newstate) {
+		cl->flags |= SYNSCOPE_CF_STATES_UNREPORTED;
+		append_state(cl, oldstate);
+	}
 	append_state(cl, newstate);
 	if (newstate != TCP_CLOSE)
 		return;
@@ -152,7 +158,7 @@ static __always_inline void destroy(struct sock *sk)
 	/* A destroyed socket is in CLOSE, whether or not the tracepoint said so. */
 	last = cl->states[(cl->nstates - 1) & (SYNSCOPE_CLOSE_STATES - 1)];
 	if (last != TCP_CLOSE && !(cl->flags & SYNSCOPE_CF_TRUNCATED)) {
-		cl->flags |= SYNSCOPE_CF_CLOSE_UNREPORTED;
+		cl->flags |= SYNSCOPE_CF_STATES_UNREPORTED;
 		on_later_state(sk, last, TCP_CLOSE);
 	}
 	if (cl->role == SYNSCOPE_ROLE_CLIENT) {

@@ -148,11 +148,12 @@ enum synscope_close_flags {
 	SYNSCOPE_CF_TIME_WAIT = 1 << 2,    /* the final CLOSE handed the connection to a timewait socket */
 	SYNSCOPE_CF_TRUNCATED = 1 << 3,    /* more than SYNSCOPE_CLOSE_STATES states: the rest dropped */
 	/*
-	 * The state tracepoint never reported this end's CLOSE (a run the kernel
-	 * skipped or never made) before tcp:tcp_destroy_sock: CLOSE was entered
-	 * at the destruction, its ts a little after the real one.
+	 * The path holds a state the state tracepoint never reported (a run the
+	 * kernel skipped or never made), filled in: a state the next reported
+	 * change names as its old state (entered at that change's ts), or CLOSE
+	 * at tcp:tcp_destroy_sock (entered then). Each such ts is a little late.
 	 */
-	SYNSCOPE_CF_CLOSE_UNREPORTED = 1 << 4,
+	SYNSCOPE_CF_STATES_UNREPORTED = 1 << 4,
 };
 
 /*

@@ -310,8 +310,8 @@ static int jsonl_close(struct output *out, const struct conn_close *close)
 	p = jw_bool(p, r->flags & SYNSCOPE_CF_RST_RECEIVED);
 	p = JW_LIT(p, ",\"truncated\":");
 	p = jw_bool(p, r->flags & SYNSCOPE_CF_TRUNCATED);
-	p = JW_LIT(p, ",\"close_unreported\":");
-	p = jw_bool(p, r->flags & SYNSCOPE_CF_CLOSE_UNREPORTED);
+	p = JW_LIT(p, ",\"states_unreported\":");
+	p = jw_bool(p, r->flags & SYNSCOPE_CF_STATES_UNREPORTED);
 	p = JW_LIT(p, ",\"errno\":");
 	p = jw_cstr_or_null(p, errno_name(r->err));
 	p = JW_LIT(p, ",\"lifetime_us\":");
