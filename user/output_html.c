@@ -80,14 +80,14 @@ static void span(struct html_state *st, unsigned long long ns)
 		st->last_ns = ns;
 }
 
-static bool is_kept(const struct html_state *st, __u64 id)
+static const struct conn_end *find_end(const struct html_state *st, __u64 id)
 {
 	unsigned int i;
 
 	for (i = 0; i < st->nends; i++)
 		if (st->ends[i].raw.id == id)
-			return true;
-	return false;
+			return &st->ends[i];
+	return NULL;
 }
 
 static int html_end(struct output *out, const struct conn_end *end)
@@ -106,7 +106,7 @@ static int html_end(struct output *out, const struct conn_end *end)
 	else
 		log2_add(&st->wait_us, end_accept_wait_us(end));
 	/* A server joined to a client is the same connection: counted once. */
-	peer_kept = r->peer_id && is_kept(st, r->peer_id);
+	peer_kept = r->peer_id && find_end(st, r->peer_id);
 	if (r->role == SYNSCOPE_ROLE_CLIENT || !r->peer_id)
 		st->connections++;
 	if (st->nends < HTML_MAX_ENDS && (peer_kept || st->connections_drawn < HTML_MAX_LADDERS)) {
@@ -423,16 +423,6 @@ static void depth_svg(FILE *f, struct queue_listener *l)
 	fprintf(f, "<figcaption>Port %u: accept-queue depth over %.3f ms (deepest %u, backlog %u): "
 		   "the kernel's depth at each handshake, one less at each accept().</figcaption>\n"
 		   "</figure>\n", l->port, dt / 1e6, l->max_depth, l->backlog);
-}
-
-static const struct conn_end *find_end(const struct html_state *st, __u64 id)
-{
-	unsigned int i;
-
-	for (i = 0; i < st->nends; i++)
-		if (st->ends[i].raw.id == id)
-			return &st->ends[i];
-	return NULL;
 }
 
 static const struct conn_close *find_close(const struct html_state *st, __u64 id)

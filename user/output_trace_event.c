@@ -203,16 +203,12 @@ static int instant(struct output *out, struct trace_event_state *st, const struc
 
 /* The slice's "b", with what the record says in args. */
 static int begin_slice(struct output *out, struct trace_event_state *st, const struct open_end *o,
-		       const struct conn_end *end, unsigned long long ts, __u64 flow, bool in,
-		       bool out_)
+		       const struct conn_end *end, const char *local, const char *remote,
+		       unsigned long long ts, __u64 flow, bool in, bool out_)
 {
 	const struct synscope_handshake *r = &end->raw;
 	json_object *ev = async_event("b", o->name, o->id2, o->pid, o->tid), *a = args_of(ev);
-	char local[INET6_ADDRSTRLEN + 8], remote[INET6_ADDRSTRLEN + 8];
 	long long us;
-
-	endpoint_text(local, sizeof(local), end->family, end->saddr, r->sport);
-	endpoint_text(remote, sizeof(remote), end->family, end->daddr, r->dport);
 	json_object_object_add(a, "id", json_object_new_uint64(r->id));
 	json_object_object_add(a, "peer_id", r->peer_id ? json_object_new_uint64(r->peer_id) : NULL);
 	json_object_object_add(a, "role", json_object_new_string(role_name(r->role)));
@@ -358,7 +354,7 @@ static int trace_event_end(struct output *out, const struct conn_end *end)
 	start = r->ts_syn ? r->ts_syn : r->ts_end;
 	if (!start)
 		start = r->ts_ret;
-	err |= begin_slice(out, st, &o, end, start, flow, (client && call) || from_client,
+	err |= begin_slice(out, st, &o, end, from, to, start, flow, (client && call) || from_client,
 			   to_server || (!client && call));
 	err |= instant(out, st, &o, client ? "SYN_SENT" : "SYN_RECV", r->ts_syn);
 	err |= instant(out, st, &o, r->outcome == SYNSCOPE_OUT_ESTABLISHED ? "ESTABLISHED" : "CLOSE",
