@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Decoding of kernel records: validation, normalisation, derived timings. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,6 +39,50 @@ static void normalises_ipv4_mapped_server_end(void **state)
 	assert_string_equal(end.daddr, "10.0.0.1");
 	assert_int_equal(end_accept_wait_us(&end), 3000);
 	assert_int_equal(end_connect_us(&end), -1);
+}
+
+/* The hand-written IPv4 text equals inet_ntop()'s, for every value of each
+ * byte and for a spread of whole addresses, plain and v4-mapped. */
+static void ipv4_text_matches_inet_ntop(void **state)
+{
+	struct synscope_handshake raw = fixture_client(1, 2);
+	struct conn_end end;
+	struct conn_link link;
+	struct conn_close close;
+	char want[INET6_ADDRSTRLEN];
+	uint32_t x = 2463534242u;
+	__u8 a[4];
+	int i, v;
+
+	(void)state;
+	for (i = 0; i < 4 * 256 + 100000; i++) {
+		if (i < 4 * 256) {
+			memset(a, i % 3 ? 255 : 0, 4);
+			a[i / 256] = (__u8)(i % 256);
+		} else {
+			x ^= x << 13, x ^= x >> 17, x ^= x << 5; /* xorshift32 */
+			memcpy(a, &x, 4);
+		}
+		for (v = 0; v < 2; v++) {
+			raw.family = v ? AF_INET6 : AF_INET;
+			memset(raw.saddr, 0, 16);
+			memset(raw.daddr, 0, 16);
+			if (v) {
+				raw.saddr[10] = raw.saddr[11] = raw.daddr[10] = raw.daddr[11] = 0xff;
+				memcpy(raw.saddr + 12, a, 4);
+				memcpy(raw.daddr + 12, a, 4);
+			} else {
+				memcpy(raw.saddr, a, 4);
+				memcpy(raw.daddr, a, 4);
+			}
+			assert_int_equal(decode_record(&raw, sizeof(raw), &end, &link, &close),
+					 DECODED_END);
+			assert_non_null(inet_ntop(AF_INET, a, want, sizeof(want)));
+			assert_int_equal(end.family, AF_INET);
+			assert_string_equal(end.saddr, want);
+			assert_string_equal(end.daddr, want);
+		}
+	}
 }
 
 static void keeps_real_ipv6(void **state)
@@ -169,6 +214,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(decodes_a_client_end),
 		cmocka_unit_test(normalises_ipv4_mapped_server_end),
+		cmocka_unit_test(ipv4_text_matches_inet_ntop),
 		cmocka_unit_test(keeps_real_ipv6),
 		cmocka_unit_test(never_accepted_has_no_wait),
 		cmocka_unit_test(rejects_short_and_unknown_records),
