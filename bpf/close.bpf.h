@@ -66,8 +66,19 @@ static __always_inline void append_state(struct synscope_close *cl, int state)
 static __always_inline void on_later_state(const struct sock *sk, int oldstate, int newstate)
 {
 	struct synscope_close *cl = bpf_sk_storage_get(&closes, (struct sock *)sk, NULL, 0);
+	__u8 n;
 
 	if (!cl || !cl->nstates)
+		return;
+	n = cl->nstates;
+	/*
+	 * The change just recorded, seen a second time, moves nothing: the
+	 * state machine has no cycle an established end could make. (Seen
+	 * once under overlapping teardown: ESTABLISHED -> FIN_WAIT1 twice,
+	 * which the fill-in below turned into a path through ESTABLISHED again.)
+	 */
+	if (n >= 2 && cl->states[(n - 2) & (SYNSCOPE_CLOSE_STATES - 1)] == oldstate &&
+	    cl->states[(n - 1) & (SYNSCOPE_CLOSE_STATES - 1)] == newstate)
 		return;
 	/* The change before this one was not reported: its state is this one's old state. */
 	if (oldstate != cl->states[(cl->nstates - 1) & (SYNSCOPE_CLOSE_STATES - 1)] &&
