@@ -83,6 +83,13 @@ def check_port(records, netns, port, load, what):
         print(f"stress: {what}: {load['connections']} connections, {len(clients)} established "
               f"client records, {len(servers)} server records; others {dict(others)}",
               file=sys.stderr)
+        # The ends whose other end has no record, for the next look (at most 3 each way).
+        key = {"client": lambda r: (r["sport"], r["dport"], r["iss"], r["irs"]),
+               "server": lambda r: (r["dport"], r["sport"], r["irs"], r["iss"])}
+        for mine, theirs in ((clients, servers), (servers, clients)):
+            have = {key[r["role"]](r) for r in theirs}
+            for r in [r for r in mine if key[r["role"]](r) not in have][:3]:
+                print(f"stress: {what}: no peer record for {json.dumps(r)}", file=sys.stderr)
     check(len(clients) <= load["connections"] and len(servers) <= load["connections"],
           f"{what}: no more handshake records than connections", (len(clients), len(servers)),
           f"<= {load['connections']} each")
