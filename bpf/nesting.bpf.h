@@ -30,11 +30,23 @@
  * fallback) stays behind until its slot is reused. So that such a note
  * cannot answer for a later socket at the same address making the same
  * move (a destroy note matches any destroy at that address), a note also
- * holds the connection's ports and remote address.
+ * holds the connection's ports and remote address, and answers only while
+ * it is young (NOTE_MAX_AGE): the ports recur too, once the client's
+ * ephemeral range has cycled.
  */
 enum nest_hook { NEST_SET_STATE, NEST_DESTROY, NEST_RESET, NEST_HOOKS };
 
 #define NOTE_SLOTS 8
+/*
+ * A note answers only for events at most this many notes old. Between a
+ * primary and its fallback only the events of one interrupting softirq
+ * can note (a net_rx_action() run is bounded to 2 ms, a few hundred state
+ * changes here); a note left behind by a skipped fallback is far older by
+ * the time its socket address and ports come round again (a child's ports
+ * recur only after the client's ephemeral range has cycled, at least tens
+ * of thousands of connections), and then no longer hides a skipped event.
+ */
+#define NOTE_MAX_AGE (1U << 14)
 
 struct event_note {
 	__u64 sk;    /* 0: free */
@@ -132,7 +144,8 @@ static __always_inline bool primary_was_skipped(struct cpu_state *c, int hook,
 
 	for (i = 0; i < NOTE_SLOTS; i++) {
 		n = &c->notes[hook][i];
-		if (n->sk == (__u64)sk && n->what == what && n->tuple == tuple) {
+		if (n->sk == (__u64)sk && n->what == what && n->tuple == tuple &&
+		    c->seq - n->seq < NOTE_MAX_AGE) {
 			n->sk = 0;
 			return false;
 		}
