@@ -90,6 +90,16 @@ def check_port(records, netns, port, load, what):
             have = {key[r["role"]](r) for r in theirs}
             for r in [r for r in mine if key[r["role"]](r) not in have][:3]:
                 print(f"stress: {what}: no peer record for {json.dumps(r)}", file=sys.stderr)
+                # Other ends of any port or namespace whose handshake ended within 1 ms
+                # of its own: a peer written with wrong ports or netns would be among them.
+                near = [o for o in records if o.get("type") == "handshake" and
+                        o["role"] != r["role"] and o.get("t_end_ns") is not None and
+                        abs(o["t_end_ns"] - r["t_end_ns"]) < 1000000]
+                elsewhere = [o for o in near
+                             if o["netns"] != netns or port not in (o["sport"], o["dport"])]
+                print(f"stress: {what}: {len(near)} other-role records ended within 1 ms, "
+                      f"{len(elsewhere)} of them off this port: {json.dumps(elsewhere[:3])}",
+                      file=sys.stderr)
     check(len(clients) <= load["connections"] and len(servers) <= load["connections"],
           f"{what}: no more handshake records than connections", (len(clients), len(servers)),
           f"<= {load['connections']} each")
@@ -173,7 +183,7 @@ def one_run(seconds, threads=2):
         partial = [(r["role"], r["in_flight"], r["outcome"]) for r in records
                    if r.get("type") == "handshake" and "in_flight" in r]
         check(short <= stale, "handshake records short of two per connection are counted as "
-              f"stale entries (nested_handled {stats['nested_handled']}, lost {lost}, in flight "
+              f"stale entries (nested_handled {stats['nested_handled']}, {skips}, lost {lost}, in flight "
               f"at exit {stats['in_flight']}: {partial[:5]})", short, f"<= {stale}")
         # An established end without a close record: its close unreported (close_unseen; one
         # whose handshake record went stale too is counted there without being missed here),
