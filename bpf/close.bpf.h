@@ -45,13 +45,19 @@ static __always_inline void check_address_reuse(const struct sock *sk)
 	count(close_unseen);
 }
 
+/* --close: the path's i-th state (the mask keeps the verifier's bounds). */
+static __always_inline int path_state(const struct synscope_close *cl, int i)
+{
+	return cl->states[i & (SYNSCOPE_CLOSE_STATES - 1)];
+}
+
 /* --close: the state path of an established end. */
 static __always_inline void append_state(struct synscope_close *cl, int state)
 {
 	__u8 n = cl->nstates;
 
 	/* Entering the state it is in is no move (nor a second look at one). */
-	if (n && cl->states[(n - 1) & (SYNSCOPE_CLOSE_STATES - 1)] == state)
+	if (n && path_state(cl, n - 1) == state)
 		return;
 
 	if (n >= SYNSCOPE_CLOSE_STATES) {
@@ -63,26 +69,22 @@ static __always_inline void append_state(struct synscope_close *cl, int state)
 	cl->nstates = n + 1;
 }
 
-static __always_inline void on_later_state(const struct sock *sk, int oldstate, int newstate)
+/* --close: a state change of an established end with close state cl (nstates > 0). */
+static __always_inline void close_path_change(struct synscope_close *cl, const struct sock *sk,
+					      int oldstate, int newstate)
 {
-	struct synscope_close *cl = bpf_sk_storage_get(&closes, (struct sock *)sk, NULL, 0);
-	__u8 n;
+	__u8 n = cl->nstates;
 
-	if (!cl || !cl->nstates)
-		return;
-	n = cl->nstates;
 	/*
 	 * The change just recorded, seen a second time, moves nothing: the
 	 * state machine has no cycle an established end could make. (Seen
 	 * once under overlapping teardown: ESTABLISHED -> FIN_WAIT1 twice,
 	 * which the fill-in below turned into a path through ESTABLISHED again.)
 	 */
-	if (n >= 2 && cl->states[(n - 2) & (SYNSCOPE_CLOSE_STATES - 1)] == oldstate &&
-	    cl->states[(n - 1) & (SYNSCOPE_CLOSE_STATES - 1)] == newstate)
+	if (n >= 2 && path_state(cl, n - 2) == oldstate && path_state(cl, n - 1) == newstate)
 		return;
 	/* The change before this one was not reported: its state is this one's old state. */
-	if (oldstate != cl->states[(cl->nstates - 1) & (SYNSCOPE_CLOSE_STATES - 1)] &&
-	    oldstate != newstate) {
+	if (oldstate != path_state(cl, n - 1) && oldstate != newstate) {
 		cl->flags |= SYNSCOPE_CF_STATES_UNREPORTED;
 		append_state(cl, oldstate);
 	}
@@ -99,6 +101,14 @@ static __always_inline void on_later_state(const struct sock *sk, int oldstate, 
 	if ((oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING || oldstate == TCP_FIN_WAIT1) &&
 	    !(cl->flags & SYNSCOPE_CF_RST_RECEIVED) && !cl->err)
 		cl->flags |= SYNSCOPE_CF_TIME_WAIT;
+}
+
+static __always_inline void on_later_state(const struct sock *sk, int oldstate, int newstate)
+{
+	struct synscope_close *cl = bpf_sk_storage_get(&closes, (struct sock *)sk, NULL, 0);
+
+	if (cl && cl->nstates)
+		close_path_change(cl, sk, oldstate, newstate);
 }
 
 static __always_inline void receive_reset(struct sock *sk)
@@ -167,10 +177,10 @@ static __always_inline void destroy(struct sock *sk)
 	if (!cl || !cl->nstates)
 		return;
 	/* A destroyed socket is in CLOSE, whether or not the tracepoint said so. */
-	last = cl->states[(cl->nstates - 1) & (SYNSCOPE_CLOSE_STATES - 1)];
+	last = path_state(cl, cl->nstates - 1);
 	if (last != TCP_CLOSE && !(cl->flags & SYNSCOPE_CF_TRUNCATED)) {
 		cl->flags |= SYNSCOPE_CF_STATES_UNREPORTED;
-		on_later_state(sk, last, TCP_CLOSE);
+		close_path_change(cl, sk, last, TCP_CLOSE);
 	}
 	if (cl->role == SYNSCOPE_ROLE_CLIENT) {
 		peer = bpf_map_lookup_elem(&client_peers, &cl->id);
