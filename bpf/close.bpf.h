@@ -165,9 +165,14 @@ static __always_inline void destroy(struct sock *sk)
 		bpf_map_delete_elem(&socks, &key); /* its record left: the entry only */
 	} else if (rec) {
 		if (rec->role == SYNSCOPE_ROLE_SERVER && !(rec->flags & SYNSCOPE_F_ACCEPTED)) {
-			/* Never accepted: it died in the accept queue. */
-			rec->err = sk->sk_err;
-			rec->flags |= SYNSCOPE_F_CLOSED;
+			if (rec->flags & SYNSCOPE_F_GRAFTED) {
+				/* Accepted by a caller no hook saw (accepted_unseen()). */
+				rec->flags |= SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_ACCEPT_UNSEEN;
+			} else {
+				/* Never accepted: it died in the accept queue. */
+				rec->err = sk->sk_err;
+				rec->flags |= SYNSCOPE_F_CLOSED;
+			}
 		}
 		emit(rec, key);
 	}

@@ -241,19 +241,30 @@ static __always_inline void forget_listener(const struct sock *sk)
 /*
  * A server end still waiting for its accept() when its established
  * connection moves on (ESTABLISHED or CLOSE_WAIT to anything): if the child
- * is grafted to a socket, someone accepted it unseen, and the move is the
- * owner's close or shutdown. (At tcp_destroy_sock it is too late to tell:
- * close() orphans the socket, clearing sk_socket, as listener teardown
- * does to a child never accepted.) With fexit, the syscall exit that
- * follows completes the end.
+ * is grafted to a socket, someone accepted it unseen, and a move the owner
+ * made (close, shutdown: FIN_WAIT1, LAST_ACK, or CLOSE without an error)
+ * completes the end as accepted unseen. (At tcp_destroy_sock it is too late
+ * to tell: close() orphans the socket, clearing sk_socket, as listener
+ * teardown does to a child never accepted.) A move the peer made (its FIN
+ * or RST) can land between accept() grafting the child and its syscall exit
+ * hook, which would complete the end with its caller: it only marks the end
+ * (SYNSCOPE_F_GRAFTED), and destroy() or the owner's move completes it.
+ * Completing it here would also race that hook for the entry: whichever
+ * emits second would write through a pointer to an entry the other had
+ * deleted, and the map hands a deleted entry to the next new end at once.
+ * With fexit, the syscall exit that follows completes the end.
  */
-static __always_inline void accepted_unseen(const struct sock *sk, __u64 key)
+static __always_inline void accepted_unseen(const struct sock *sk, __u64 key, int newstate)
 {
 	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
 
 	if (!rec || rec->role != SYNSCOPE_ROLE_SERVER ||
 	    (rec->flags & (SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_FEXIT)))
 		return;
+	if (newstate == TCP_CLOSE_WAIT || (newstate == TCP_CLOSE && sk->sk_err)) {
+		__sync_fetch_and_or(&rec->flags, SYNSCOPE_F_GRAFTED);
+		return;
+	}
 	complete(rec, key, SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_ACCEPT_UNSEEN);
 }
 
@@ -279,7 +290,7 @@ static __always_inline void set_state(const struct sock *sk, int oldstate, int n
 	} else {
 		/* Only sockets with a file: a child still in the queue has none. */
 		if ((oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT) && sk->sk_socket)
-			accepted_unseen(sk, key);
+			accepted_unseen(sk, key, newstate);
 		if (track_close)
 			on_later_state(sk, oldstate, newstate);
 	}

@@ -61,7 +61,8 @@ enum synscope_flags {
 	 * (io_uring's IORING_OP_ACCEPT, an in-kernel accept, on the syscall
 	 * path). Known from sk->sk_socket, set when accept grafted the child to
 	 * a socket, read at the first state change the owner caused (close,
-	 * shutdown). Caller, fd and ts_ret are unknown.
+	 * shutdown) or, after one only the peer caused (SYNSCOPE_F_GRAFTED), at
+	 * the socket's destruction. Caller, fd and ts_ret are unknown.
 	 */
 	SYNSCOPE_F_ACCEPT_UNSEEN = 1 << 8,
 	/*
@@ -83,6 +84,15 @@ enum synscope_flags {
 	 * tracepoint fires.
 	 */
 	SYNSCOPE_F_IN_FLIGHT = 1 << 10,
+	/*
+	 * Kernel side (readers ignore it): a server end not yet accepted was
+	 * grafted to a socket when its peer's FIN or RST moved it (ESTABLISHED
+	 * to CLOSE_WAIT or CLOSE). The accept() that grafted it may still be
+	 * on its way out, its exit hook about to complete the end with its
+	 * caller, so the end is not yet called accepted unseen: that waits for
+	 * a state change the owner causes, or the socket's destruction.
+	 */
+	SYNSCOPE_F_GRAFTED = 1 << 11,
 };
 
 /*

@@ -41,7 +41,9 @@ int loader_read_stats(struct synscope_bpf *skel, struct synscope_stats *sum);
 /*
  * Ends still in flight (the `socks` entries whose record has not left), each
  * handed to fn as a ring-buffer record would be, with SYNSCOPE_F_IN_FLIGHT
- * set. Returns how many, or -errno if the map could not be walked.
+ * set; a server end accepted by a caller no hook saw (SYNSCOPE_F_GRAFTED)
+ * is complete and handed over as accepted unseen, without it, and not
+ * counted. Returns how many, or -errno if the map could not be walked.
  */
 int loader_in_flight_records(struct synscope_bpf *skel,
 			     int (*fn)(void *ctx, void *data, size_t size), void *ctx);

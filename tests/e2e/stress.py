@@ -107,6 +107,10 @@ def check_port(records, netns, port, load, what):
     check(0 <= load["accepted"] - accepted <= load["connections"] - len(servers),
           f"{what}: server records accepted = loadgen's accepts, but for server records lost",
           accepted, load["accepted"])
+    # loadgen's server accepts with accept(): a peer's RST or FIN landing before the syscall's
+    # exit hook must not make its end "accepted unseen" (caller unknown).
+    check_eq([s["id"] for s in servers if s["accept_hook"] == "unseen"][:5], [],
+             f"{what}: server ends accepted by accept() with an unknown caller")
     by_id = {r["id"]: r for r in clients + servers}
     # A join that came after its client's record was written is a link record of its own.
     late = {r["client"]: r["server"] for r in records if r.get("type") == "link"}

@@ -22,16 +22,49 @@ def server_records(records, ns, port):
     return [r for r in handshakes(records, ns.inode, port) if r["role"] == "server"]
 
 
+# Connects, prints "connected", waits for a line on stdin, then closes with an RST (SO_LINGER 0).
+RST_CLIENT = r"""
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print("connected", flush=True)
+sys.stdin.readline()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+"""
+
+
+def reset_after_accept(ns, server, port):
+    """One connection that the client resets once uring-server has accepted it: the peer's RST
+    reaches a child already grafted to a socket. Returns uring-server's 'accepted' line."""
+    client = ns.popen([sys.executable, "-c", RST_CLIENT, str(port)], stdin=subprocess.PIPE,
+                      stdout=subprocess.PIPE, text=True)
+    try:
+        wait_for_line(client, r"^connected$", 10)
+        m, _ = wait_for_line(server, r"^accepted .*", 10)
+        client.communicate("close\n", timeout=10)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.communicate()
+    check_eq(client.returncode, 0, "RST client exit status")
+    check(m is not None, "uring-server accepted the RST client", None, "an 'accepted' line")
+    return m.group(0)
+
+
 def test_io_uring_accepts_are_accepted():
+    """curl (the server closes first), demo-client (the client's FIN first, then the server's
+    close) and clients that reset once accepted (the peer's RST, then the server's close):
+    each an accept no syscall hook saw."""
     port = free_port(31)
-    n_curl, n_demo = 4, 4
+    n_curl, n_demo, n_rst = 4, 4, 2
     with Netns("uring") as ns, tempfile.TemporaryDirectory() as tmp:
         tracer = Tracer(["-P", str(port)], os.path.join(tmp, "out.jsonl"))
         try:
-            server = ns.popen([URING_SERVER, str(port), str(n_curl + n_demo)],
+            server = ns.popen([URING_SERVER, str(port), str(n_curl + n_demo + n_rst)],
                               stdout=subprocess.PIPE, text=True)
             m, _ = wait_for_line(server, r"^listening .*", 10)
             server_pid = int(parse_kv(m.group(0))["pid"])
+            reset = [reset_after_accept(ns, server, port) for _ in range(n_rst)]
             for _ in range(n_curl):
                 curl = ns.run(["curl", "-sS", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}",
                                f"http://127.0.0.1:{port}/"], capture_output=True, text=True,
@@ -49,11 +82,12 @@ def test_io_uring_accepts_are_accepted():
             status, records = tracer.stop()
         check_eq(status, 0, "synscope exit status")
         check_eq(records[-1]["lost"]["total"], 0, "events lost")
-        accepted = [parse_kv(line) for line in out.splitlines() if line.startswith("accepted")]
-        check_eq(len(accepted), n_curl + n_demo, "connections uring-server accepted")
+        accepted = [parse_kv(line) for line in reset + out.splitlines()
+                    if line.startswith("accepted")]
+        check_eq(len(accepted), n_curl + n_demo + n_rst, "connections uring-server accepted")
         hook = tracer.startup.string
         servers = server_records(records, ns, port)
-        check_eq(len(servers), n_curl + n_demo, "server records: one per connection")
+        check_eq(len(servers), n_curl + n_demo + n_rst, "server records: one per connection")
         for s in servers:
             check_eq((s["accepted"], s["closed_in_queue"]), (True, False),
                      f"server end {s['id']} accepted (not 'never accepted')")
