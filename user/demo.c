@@ -285,20 +285,30 @@ static void build_backlog(struct demo_argv *a, const struct demo_opts *o)
 	add(a->client, &a->nc, o->count_text);
 }
 
+/*
+ * The deepest accept queue: the records' depth at each handshake, or the
+ * listener read every second while the server sleeps. A record's depth is
+ * the count cloned into the child, which two handshakes completing at once
+ * on two CPUs can both read from before either was queued (README, "What
+ * the kernel does not let synscope see"); the listener's own count is not.
+ */
 static bool verdict_backlog(const struct run_summary *sum, const struct demo_opts *o,
-				const struct demo_seen *seen __attribute__((unused)))
+			    const struct demo_seen *seen)
 {
 	const struct listener_summary *l = sum->nlisteners ? &sum->listeners[0] : NULL;
 	unsigned long long overflows = sum->netstat.valid ? sum->netstat.listen_overflows : 0;
+	unsigned long long deepest;
 
 	if (!l)
 		return say(false, "no listener seen");
-	return say(l->max_acceptq == l->backlog + 1 && sum->syn_retrans > 0 && overflows > 0 &&
+	deepest = l->max_acceptq > seen->max_acceptq ? l->max_acceptq : seen->max_acceptq;
+	return say(deepest == l->backlog + 1 && sum->syn_retrans > 0 && overflows > 0 &&
 			   l->accepted == o->count,
-		   "deepest accept queue %u/%u; ListenOverflows %llu; %llu SYN retransmissions; "
-		   "%llu accepted, accept wait p50 %llu us, max %llu us",
-		   l->max_acceptq, l->backlog, overflows, sum->syn_retrans, l->accepted,
-		   hist_percentile(&l->wait_us, 50), l->max_wait_us);
+		   "deepest accept queue %llu/%u (at the handshakes %u, in the listener's states "
+		   "%llu); ListenOverflows %llu; %llu SYN retransmissions; %llu accepted, accept "
+		   "wait p50 %llu us, max %llu us",
+		   deepest, l->backlog, l->max_acceptq, seen->max_acceptq, overflows,
+		   sum->syn_retrans, l->accepted, hist_percentile(&l->wait_us, 50), l->max_wait_us);
 }
 
 static const char close_lecture[] =
@@ -692,7 +702,7 @@ static const struct scenario scenarios[] = {
 	 .verdict = verdict_unreachable},
 	{.name = "backlog", .summary = "listen(fd, 1), slow accept(), five clients at once",
 	 .lecture = backlog_lecture, .server = true, .count = 5, .accept_delay_ms = 1500,
-	 .build = build_backlog, .verdict = verdict_backlog},
+	 .interval_s = 1, .build = build_backlog, .verdict = verdict_backlog},
 	{.name = "close", .summary = "the four-way close, client first then server first",
 	 .lecture = close_lecture, .server = true, .track_close = true, .count = 2,
 	 .accept_delay_ms = 100, .build = build_close, .verdict = verdict_close},
