@@ -205,6 +205,29 @@ static int attach_programs(struct synscope_bpf *skel)
 }
 
 /*
+ * Detaches every hook (the listener iterator stays, for the listeners at
+ * exit), so that the ring buffer and the socket map hold all there will be:
+ * drained and walked after this, no record falls between the two.
+ */
+void loader_stop_hooks(struct synscope_bpf *skel)
+{
+	const struct bpf_object_skeleton *s = skel->skeleton;
+	int i;
+
+	for (i = 0; i < s->prog_cnt; i++) {
+		struct bpf_link **link = s->progs[i].link;
+
+		if (*s->progs[i].prog == skel->progs.dump_listeners || !*link)
+			continue;
+		bpf_link__destroy(*link);
+		*link = NULL;
+	}
+	/* A program that was already running on another CPU when its link went
+	 * finishes after bpf_link__destroy() returns: it runs for microseconds. */
+	usleep(20 * 1000);
+}
+
+/*
  * Events no program saw: runs the kernel skipped because the program was
  * already running on that CPU (bpf_prog_info.recursion_misses, kernel 5.12+),
  * less those a fallback handled. A fallback's own misses are events its

@@ -47,6 +47,12 @@ int loader_read_stats(struct synscope_bpf *skel, struct synscope_stats *sum);
  */
 int loader_in_flight_records(struct synscope_bpf *skel,
 			     int (*fn)(void *ctx, void *data, size_t size), void *ctx);
+/*
+ * Detaches every hook but the listener iterator and waits for programs
+ * already running to finish: after it, no record is submitted and no entry
+ * changes. Call before the last drain of the ring buffer.
+ */
+void loader_stop_hooks(struct synscope_bpf *skel);
 /* --close: established ends not yet destroyed (the open_ends map); 0 on a read error. */
 unsigned long long loader_open_ends(struct synscope_bpf *skel);
 

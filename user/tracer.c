@@ -282,8 +282,11 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		}
 	}
 
-	/* Drain what the kernel submitted before we stopped, then the ends still
-	 * in flight as partial records, then print all. */
+	/* Stop the hooks, drain what the kernel submitted, then the ends still in
+	 * flight as partial records, then print all. With the hooks still
+	 * attached, an end that completed between the drain and the walk of the
+	 * socket map would be in neither. */
+	loader_stop_hooks(skel);
 	rd.now_ns = now_boot_ns();
 	ring_buffer__consume(rb);
 	if (!options_metrics_only(cfg)) {
@@ -301,7 +304,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		sum->nlisteners_now = nlisteners;
 	}
 	loader_read_counts(skel, sum);
-	/* The programs still run: the partial records written are the count. */
+	/* The partial records written are the count. */
 	if (in_flight >= 0) {
 		sum->in_flight = in_flight;
 		sum->in_flight_valid = true;

@@ -1,13 +1,18 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """What synscope keeps per socket and per process ends with them, and is counted at exit."""
+import collections
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import tempfile
+import time
 
-from harness import (SYNSCOPE, Background, Netns, Tracer, bpf_map_entries, check, check_eq,
+from harness import (BUILD, SYNSCOPE, Background, Netns, Tracer, bpf_map_entries, check, check_eq,
                      free_port, handshakes, wait_for_line)
+
+LOADGEN = os.path.join(BUILD, "loadgen")
 
 # n clients connect to a listener, which accepts them if told to (argv[3] "accept") or leaves
 # them in its accept queue; everything is held open until a line arrives on stdin.
@@ -176,3 +181,37 @@ def test_a_closed_listener_leaves_the_listener_map():
         check_eq([e["value"]["backlog_req"] for e in open_entries], [7],
                  "the open listener's listen() backlog recorded")
         check_eq(closed_entries, [], "no entry once the listener closed")
+
+
+def test_every_end_numbered_is_written_when_stopped_under_load():
+    """Stopped in the middle of a saturating load, synscope writes every end it numbered:
+    complete, or in flight at exit, or counted lost. Each CPU numbers its ends
+    (id = n * CPUs + CPU + 1), so the ids of one CPU leave no gap."""
+    port = free_port(36)
+    ncpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    possible = open("/sys/devices/system/cpu/possible").read().strip()
+    stride = int(possible.split("-")[-1]) + 1
+    with Netns("stopload") as ns, tempfile.TemporaryDirectory() as tmp:
+        tracer = Tracer(["-P", str(port)], os.path.join(tmp, "out.jsonl"))
+        load = ns.popen([LOADGEN, "-d", "4", "-c", "2", "-p", str(port)], stdout=subprocess.PIPE,
+                        text=True)
+        try:
+            time.sleep(2)
+            status, records = tracer.stop(signal.SIGINT)
+        finally:
+            out, _ = load.communicate(timeout=60)
+        check_eq(status, 0, "synscope exit status")
+        check_eq(load.returncode, 0, "loadgen exit status")
+    ends = handshakes(records, ns.inode, port)
+    lost = records[-1]["lost"]
+    check(len(ends) > 1000 * ncpus, "ends recorded under the load", len(ends), "> 1000 per CPU")
+    ids = collections.Counter(e["id"] for e in ends)
+    check_eq([i for i, n in ids.items() if n > 1][:5], [], "ids written twice")
+    missing = []
+    for cpu in range(stride):
+        mine = sorted(i for i in ids if (i - 1) % stride == cpu)
+        if mine:
+            have = set(mine)
+            missing += [i for i in range(cpu + 1, mine[-1], stride) if i not in have]
+    check(len(missing) <= lost["total"], "every id below a CPU's last is written, but for ends "
+          "counted lost", (missing[:10], len(missing), lost), f"at most {lost['total']} missing")
