@@ -159,6 +159,21 @@ def handshakes(records, netns, port):
             and port in (r["sport"], r["dport"])]
 
 
+def id_gaps(ends):
+    """Ids synscope handed out but did not write, among handshake records `ends`: each CPU
+    numbers its ends (id = n * possible CPUs + CPU + 1, bpf/records.bpf.h init_end()), so
+    below a CPU's last id every one of its ids names an end. Meaningful when `ends` holds all
+    the ends synscope traced (run with -P on ports only the test uses)."""
+    possible = open("/sys/devices/system/cpu/possible").read().strip()
+    stride = int(possible.split("-")[-1]) + 1
+    have, gaps = {e["id"] for e in ends}, []
+    for cpu in range(stride):
+        mine = [i for i in have if (i - 1) % stride == cpu]
+        if mine:
+            gaps += [i for i in range(cpu + 1, max(mine), stride) if i not in have]
+    return gaps
+
+
 def parse_kv(line):
     return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
 
