@@ -260,21 +260,21 @@ unsigned long long loader_unhandled_misses(struct synscope_bpf *skel,
 }
 
 /* A server end accepted by a caller no hook saw, whose record waits for its socket's end. */
-static bool accepted_unseen(const struct synscope_handshake *rec)
+static bool accepted_unseen_end(const struct synscope_handshake *rec)
 {
 	return (rec->flags & (SYNSCOPE_F_GRAFTED | SYNSCOPE_F_ACCEPTED)) == SYNSCOPE_F_GRAFTED;
 }
 
 /*
  * Whether a `socks` entry is an end still in flight: its record has not
- * left, and it is not complete (accepted_unseen() ends are written whole).
+ * left, and it is not complete (accepted_unseen_end() ends are written whole).
  */
 static bool in_flight(const struct bpf_map *socks, __u64 key)
 {
 	struct synscope_handshake rec;
 
 	return bpf_map__lookup_elem(socks, &key, sizeof(key), &rec, sizeof(rec), 0) == 0 &&
-	       !(rec.flags & SYNSCOPE_F_EMITTED) && !accepted_unseen(&rec);
+	       !(rec.flags & SYNSCOPE_F_EMITTED) && !accepted_unseen_end(&rec);
 }
 
 /*
@@ -311,7 +311,7 @@ int loader_in_flight_records(struct synscope_bpf *skel,
 		    (rec.flags & SYNSCOPE_F_EMITTED))
 			continue;
 		/* Complete: written as destroy() would write it. */
-		if (accepted_unseen(&rec)) {
+		if (accepted_unseen_end(&rec)) {
 			rec.flags |= SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_ACCEPT_UNSEEN;
 			fn(ctx, &rec, sizeof(rec));
 			continue;
