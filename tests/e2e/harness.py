@@ -20,6 +20,7 @@ BUILD = os.environ.get("OUTPUT", os.path.join(ROOT, "build"))
 SYNSCOPE = os.path.join(BUILD, "synscope")
 DEMO_SERVER = os.path.join(BUILD, "demo-server")
 DEMO_CLIENT = os.path.join(BUILD, "demo-client")
+LOADGEN = os.path.join(BUILD, "loadgen")  # tests/bench/loadgen.c: connect()/close() churn
 
 
 class Skip(Exception):

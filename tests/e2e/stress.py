@@ -28,9 +28,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUILD, Failure, Netns, Tracer, check, check_eq, free_port, id_gaps  # noqa: E402
-
-LOADGEN = os.path.join(BUILD, "loadgen")
+from harness import (LOADGEN, Failure, Netns, Tracer, check, check_eq, free_port,  # noqa: E402
+                     id_gaps)
 
 # Kernel TCP state changes an established end may make (RFC 9293 3.3.2 and
 # Linux's own: FIN_WAIT1 -> CLOSE is tcp_time_wait() after FIN and ACK at once,

@@ -9,10 +9,8 @@ import subprocess
 import tempfile
 import time
 
-from harness import (BUILD, SYNSCOPE, Background, Netns, Tracer, bpf_map_entries, check, check_eq,
+from harness import (LOADGEN, SYNSCOPE, Background, Netns, Tracer, bpf_map_entries, check, check_eq,
                      free_port, handshakes, id_gaps, wait_for_line)
-
-LOADGEN = os.path.join(BUILD, "loadgen")
 
 # n clients connect to a listener, which accepts them if told to (argv[3] "accept") or leaves
 # them in its accept queue; everything is held open until a line arrives on stdin.

@@ -12,9 +12,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import BUILD, Netns, Tracer, check, check_eq, free_port, handshakes
-
-LOADGEN = os.path.join(BUILD, "loadgen")
+from harness import LOADGEN, Netns, Tracer, check, check_eq, free_port, handshakes
 
 # Listens, connects N clients while accepting none (they wait in the accept
 # queue, each server end holding a socket-map entry), then accepts and
