@@ -80,7 +80,8 @@ struct scenario {
 	unsigned long count;        /* connections, unless -n */
 	bool fixed_count;           /* the scenario's connections are fixed: -n does not apply */
 	bool question;              /* the text asks a question and states the answer to check */
-	int syncookies;             /* half_open: net.ipv4.tcp_syncookies in the demo's namespace */
+	bool own_syncookies;        /* set net.ipv4.tcp_syncookies in the demo's namespace... */
+	int syncookies;             /* ...to this */
 	bool half_open;             /* HALF_OPEN_NET routed into loopback, unanswered (raw SYNs) */
 	unsigned int interval_s;    /* listener states every this many seconds (0: at exit only) */
 	bool lose_third_ack;        /* a tc filter drops each handshake's third ACK (lost_ack.c) */
@@ -275,7 +276,10 @@ static const char backlog_lecture[] =
 	"Completed connections wait in the accept queue; Linux holds backlog + 1 = 2 of\n"
 	"them. When it is full the server ignores new SYNs (ListenOverflows), so those\n"
 	"clients retransmit their SYN (1 s, then 2 s...) and complete only once accept()\n"
-	"has made room: their connect() takes seconds, not microseconds.\n";
+	"has made room: their connect() takes seconds, not microseconds. (SYN cookies are\n"
+	"off in the demo's namespace: with them, a SYN that finds the SYN queue full is\n"
+	"answered, and its third ACK may then meet a full accept queue and be dropped,\n"
+	"leaving a client that believes it connected; see synscope demo syn-cookies.)\n";
 
 static void build_backlog(struct demo_argv *a, const struct demo_opts *o)
 {
@@ -702,7 +706,8 @@ static const struct scenario scenarios[] = {
 	 .verdict = verdict_unreachable},
 	{.name = "backlog", .summary = "listen(fd, 1), slow accept(), five clients at once",
 	 .lecture = backlog_lecture, .server = true, .count = 5, .accept_delay_ms = 1500,
-	 .interval_s = 1, .build = build_backlog, .verdict = verdict_backlog},
+	 .own_syncookies = true, .syncookies = 0, .interval_s = 1, .build = build_backlog,
+	 .verdict = verdict_backlog},
 	{.name = "close", .summary = "the four-way close, client first then server first",
 	 .lecture = close_lecture, .server = true, .track_close = true, .count = 2,
 	 .accept_delay_ms = 100, .build = build_close, .verdict = verdict_close},
@@ -728,12 +733,14 @@ static const struct scenario scenarios[] = {
 	{.name = "syn-queue", .question = true,
 	 .summary = "does listen()'s backlog bound the SYN queue?",
 	 .lecture = syn_queue_lecture, .server = true, .count = 8, .fixed_count = true,
-	 .half_open = true, .syncookies = 0, .interval_s = 1, .build = build_half_open,
+	 .half_open = true, .own_syncookies = true, .syncookies = 0, .interval_s = 1,
+	 .build = build_half_open,
 	 .verdict = verdict_syn_queue},
 	{.name = "syn-cookies", .question = true,
 	 .summary = "the SYN queue full, with SYN cookies on",
 	 .lecture = syn_cookies_lecture, .server = true, .count = 8, .fixed_count = true,
-	 .half_open = true, .syncookies = 1, .interval_s = 1, .build = build_half_open,
+	 .half_open = true, .own_syncookies = true, .syncookies = 1, .interval_s = 1,
+	 .build = build_half_open,
 	 .verdict = verdict_syn_cookies},
 };
 
@@ -873,15 +880,21 @@ static int ip(const char *fmt, ...)
 /*
  * In the private namespace: HALF_OPEN_LOCAL on lo, HALF_OPEN_NET routed into lo
  * (a SYN-ACK to HALF_OPEN_SOURCE comes back in, is not for this host, and is
- * dropped: no forwarding), and the SYN-cookie setting.
+ * dropped: no forwarding).
  */
-static int setup_half_open(int syncookies)
+static int setup_half_open(void)
 {
-	FILE *f;
-
 	if (ip("ip addr add " HALF_OPEN_LOCAL "/32 dev lo") ||
 	    ip("ip route add " HALF_OPEN_NET " dev lo"))
 		return -1;
+	return 0;
+}
+
+/* In the private namespace: net.ipv4.tcp_syncookies. */
+static int set_syncookies(int syncookies)
+{
+	FILE *f;
+
 	f = fopen("/proc/sys/net/ipv4/tcp_syncookies", "w");
 	if (!f || fprintf(f, "%d\n", syncookies) < 0 || fclose(f)) {
 		fprintf(stderr, "synscope: couldn't set net.ipv4.tcp_syncookies in the demo namespace: "
@@ -1120,7 +1133,9 @@ int demo_main(int argc, char **argv)
 	}
 	if (o.sc->routed ? setup_routed(&o) : enter_private_netns())
 		return 1;
-	if (o.sc->half_open && setup_half_open(o.sc->syncookies))
+	if (o.sc->half_open && setup_half_open())
+		return 1;
+	if (o.sc->own_syncookies && set_syncookies(o.sc->syncookies))
 		return 1;
 	if (o.sc->lose_third_ack && !(o.lost_ack = lost_ack_attach(atoi(DEMO_PORT))))
 		return 1;
