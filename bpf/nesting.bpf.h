@@ -47,13 +47,25 @@ enum nest_hook { NEST_SET_STATE, NEST_DESTROY, NEST_RESET, NEST_HOOKS };
  * of thousands of connections), and then no longer hides a skipped event.
  */
 #define NOTE_MAX_AGE (1U << 14)
+/*
+ * Notes pushed out of a full set of slots. A softirq that lands in a
+ * fallback's entry gap (the kernel has marked it running; its first
+ * instruction, which stops the softirq's primaries from noting, has not
+ * run) leaves a note per event, since those events' fallbacks are skipped:
+ * 64 of them in one 680-us softirq were seen to push out the note the
+ * interrupted fallback then looked for, and it handled its event a second
+ * time. A fallback that finds no note in the slots looks here before
+ * handling its event: a rare path (the primary's real skips), so the ring
+ * can be long. Same age bound as the slots.
+ */
+#define NOTE_EVICTED 256
 
 struct event_note {
 	__u64 sk;    /* 0: free */
 	__u32 what;  /* set_state: old << 8 | new; others 0 */
 	__u32 seq;   /* age, for reuse when no slot is free */
 	__u32 tuple; /* event_tuple() of the socket */
-	__u32 pad;
+	__u32 hook;  /* in evicted[]: the hook whose slot it left */
 };
 
 /* The socket's ports and IPv4 remote address, folded: the same for a
@@ -66,6 +78,8 @@ static __always_inline __u32 event_tuple(const struct sock *sk)
 /* Per-CPU working state: the notes above, the wakeup accounting, the ids. */
 struct cpu_state {
 	struct event_note notes[NEST_HOOKS][NOTE_SLOTS];
+	struct event_note evicted[NOTE_EVICTED]; /* a ring, evicted_next the next to write */
+	__u32 evicted_next;
 	__u32 seq;
 	/*
 	 * A fallback is running here (in process context): a softirq's events
@@ -126,6 +140,13 @@ static __always_inline void note_event(int hook, const struct sock *sk, __u32 wh
 		slot = free ? free : oldest;
 	if (!slot)
 		return;
+	/* Pushing out another socket's note: keep it for its fallback. */
+	if (slot == oldest) {
+		struct event_note *e = &c->evicted[c->evicted_next++ & (NOTE_EVICTED - 1)];
+
+		*e = *slot;
+		e->hook = hook;
+	}
 	/* The socket first: it claims the slot, so a softirq arriving now
 	 * takes another one. */
 	slot->sk = (__u64)sk;
@@ -145,6 +166,14 @@ static __always_inline bool primary_was_skipped(struct cpu_state *c, int hook,
 	for (i = 0; i < NOTE_SLOTS; i++) {
 		n = &c->notes[hook][i];
 		if (n->sk == (__u64)sk && n->what == what && n->tuple == tuple &&
+		    c->seq - n->seq < NOTE_MAX_AGE) {
+			n->sk = 0;
+			return false;
+		}
+	}
+	for (i = 0; i < NOTE_EVICTED; i++) {
+		n = &c->evicted[i];
+		if (n->sk == (__u64)sk && n->hook == (__u32)hook && n->what == what && n->tuple == tuple &&
 		    c->seq - n->seq < NOTE_MAX_AGE) {
 			n->sk = 0;
 			return false;
