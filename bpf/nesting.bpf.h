@@ -155,6 +155,14 @@ static __always_inline void note_event(int hook, const struct sock *sk, __u32 wh
 	slot->seq = ++c->seq;
 }
 
+/* Whether note n is the primary's for this event (and young enough to say so). */
+static __always_inline bool note_answers(const struct cpu_state *c, const struct event_note *n,
+					 const struct sock *sk, __u32 what, __u32 tuple)
+{
+	return n->sk == (__u64)sk && n->what == what && n->tuple == tuple &&
+	       c->seq - n->seq < NOTE_MAX_AGE;
+}
+
 /* In the fallback: true when the primary did not run for this event. */
 static __always_inline bool primary_was_skipped(struct cpu_state *c, int hook,
 						const struct sock *sk, __u32 what)
@@ -165,16 +173,14 @@ static __always_inline bool primary_was_skipped(struct cpu_state *c, int hook,
 
 	for (i = 0; i < NOTE_SLOTS; i++) {
 		n = &c->notes[hook][i];
-		if (n->sk == (__u64)sk && n->what == what && n->tuple == tuple &&
-		    c->seq - n->seq < NOTE_MAX_AGE) {
+		if (note_answers(c, n, sk, what, tuple)) {
 			n->sk = 0;
 			return false;
 		}
 	}
 	for (i = 0; i < NOTE_EVICTED; i++) {
 		n = &c->evicted[i];
-		if (n->sk == (__u64)sk && n->hook == (__u32)hook && n->what == what && n->tuple == tuple &&
-		    c->seq - n->seq < NOTE_MAX_AGE) {
+		if (n->hook == (__u32)hook && note_answers(c, n, sk, what, tuple)) {
 			n->sk = 0;
 			return false;
 		}
