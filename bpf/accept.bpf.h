@@ -53,7 +53,11 @@ static __always_inline void on_accept_return(int ret)
 	if (!key)
 		return;
 	rec = bpf_map_lookup_elem(&socks, &key);
-	if (!rec || rec->role != SYNSCOPE_ROLE_SERVER)
+	if (!rec) {
+		recover_server(key, ret, &call, seen);
+		return;
+	}
+	if (rec->role != SYNSCOPE_ROLE_SERVER)
 		return;
 	read_caller(rec);
 	rec->fd = ret;

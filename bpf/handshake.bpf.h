@@ -89,7 +89,7 @@ static __always_inline void join_server(struct synscope_handshake *srv)
 	jk.c_iss = srv->irs;
 	jk.c_irs = srv->iss;
 	jv = bpf_map_lookup_elem(&join_index, &jk);
-	if (!jv)
+	if (!jv || !jv->sk) /* none, or a recovered server end's mark (recover.bpf.h) */
 		return;
 	srv->peer_id = jv->id;
 	cli = bpf_map_lookup_elem(&socks, &jv->sk);
@@ -144,8 +144,12 @@ static __always_inline void on_child_created(const struct sock *sk, __u64 key)
 		return;
 
 	rec = new_end(key, SYNSCOPE_ROLE_SERVER);
-	if (!rec)
+	if (!rec) {
+		__u8 one = 1;
+
+		bpf_map_update_elem(&untracked, &key, &one, BPF_ANY);
 		return;
+	}
 	read_endpoints_btf(rec, sk); /* again at ESTABLISHED: see above */
 	rec->netns = lk.netns;
 	rec->ts_syn = now_ns();

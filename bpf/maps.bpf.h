@@ -128,7 +128,7 @@ struct join_key {
 };
 
 struct join_val {
-	__u64 sk;
+	__u64 sk; /* the client's socket; 0: a recovered server end waiting for its client */
 	__u64 id;
 };
 
@@ -147,6 +147,18 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } traced_tgids SEC(".maps");
+
+/*
+ * Server children whose entry `socks` had no room for (counted sock_map_full):
+ * their accept() must not write them as recovered (recover.bpf.h), which
+ * would count one end twice. LRU: the oldest have long been accepted.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} untracked SEC(".maps");
 
 /* -P: one flag per port. An array lookup is a few inlined instructions, a
  * hash lookup a helper call, and this runs several times per connection. */

@@ -20,6 +20,7 @@
  *   records.bpf.h    a record's creation, completion and submission
  *   close.bpf.h      --close paths, and socket destruction
  *   handshake.bpf.h  the state tracepoint: SYN_SENT .. ESTABLISHED/CLOSE, joins
+ *   recover.bpf.h    handshakes it never reported, read at connect()/accept() return
  *   syscalls.bpf.h   connect(), listen(), the traced process tree
  *   accept.bpf.h     fexit/inet_csk_accept or the accept syscalls
  *
@@ -104,6 +105,7 @@ const volatile __u32 id_stride = 1;
 #include "records.bpf.h"
 #include "close.bpf.h"
 #include "handshake.bpf.h"
+#include "recover.bpf.h"
 #include "syscalls.bpf.h"
 #include "accept.bpf.h"
 

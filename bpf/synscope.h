@@ -93,6 +93,18 @@ enum synscope_flags {
 	 * a state change the owner causes, or the socket's destruction.
 	 */
 	SYNSCOPE_F_GRAFTED = 1 << 11,
+	/*
+	 * The state tracepoint never reported how this end's handshake ended
+	 * (nor, for a server end, the child's creation), yet the syscall proved
+	 * it established: connect() returned 0, or accept() returned the socket.
+	 * The record was read from the socket at that return (probe reads):
+	 * addresses, ports, ISS and IRS (RFC 9293: SND.UNA and RCV.NXT less the
+	 * sequence space acknowledged and received since), SYN retransmissions. ts_end is 0 (unknown); a server end's ts_syn and
+	 * acceptq too. Seen when the kernel changed the socket's state in a
+	 * softirq that ran no BPF program (README, "What the kernel does not let
+	 * synscope see"), and for a child created before synscope started.
+	 */
+	SYNSCOPE_F_RECOVERED = 1 << 12,
 };
 
 /*

@@ -136,6 +136,11 @@ int handle_connect_exit(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	rec->call_ret = ret;
 	rec->ts_ret = now_ns();
+	if (ret == 0 && !(rec->flags & SYNSCOPE_F_RESOLVED)) {
+		recover_client(rec, call.sk);
+		complete(rec, call.sk, SYNSCOPE_F_RETURNED | SYNSCOPE_F_RESOLVED | SYNSCOPE_F_RECOVERED);
+		return 0;
+	}
 	/* Back to CLOSE with no error on the socket, yet connect() failed: the
 	 * call's return says why (EADDRNOTAVAIL: the 4-tuple is taken). */
 	if (ret < 0 && ret != -EINPROGRESS && ret != -EALREADY && ret != -EISCONN && !rec->err &&

@@ -298,7 +298,9 @@ const char *end_in_flight_state(const struct synscope_handshake *r)
 
 unsigned long long end_time_ns(const struct synscope_handshake *r)
 {
-	return r->ts_end ? r->ts_end : r->ts_syn;
+	if (r->ts_end)
+		return r->ts_end;
+	return r->ts_syn ? r->ts_syn : r->ts_ret;
 }
 
 const char *end_outcome_name(const struct synscope_handshake *r)

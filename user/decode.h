@@ -99,7 +99,8 @@ const char *accept_hook_name(const struct synscope_handshake *r);
 const char *end_in_flight_state(const struct synscope_handshake *r);
 /* outcome_name(), or "unresolved" for an end in flight whose handshake had not ended. */
 const char *end_outcome_name(const struct synscope_handshake *r);
-/* When the end's handshake ended (ts_end), or for one in flight that had not, its start. */
+/* When the end's handshake ended (ts_end); for one in flight that had not, its start; for a
+ * recovered one (SYNSCOPE_F_RECOVERED: the end unknown), the syscall's return. */
 unsigned long long end_time_ns(const struct synscope_handshake *r);
 
 /* Accept-queue wait of a server end in microseconds (ESTABLISHED -> accept() return); -1 if not accepted or the accept was unseen. */

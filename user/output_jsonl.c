@@ -70,6 +70,8 @@ static int jsonl_end(struct output *out, const struct conn_end *end)
 		p = JW_LIT(p, ",\"in_flight\":");
 		p = jw_cstr_or_null(p, end_in_flight_state(r));
 	}
+	if (r->flags & SYNSCOPE_F_RECOVERED)
+		p = JW_LIT(p, ",\"recovered\":true");
 	p = end->family == AF_INET6 ? JW_LIT(p, ",\"family\":\"ipv6\",\"v4mapped\":")
 				    : JW_LIT(p, ",\"family\":\"ipv4\",\"v4mapped\":");
 	p = jw_bool(p, end->v4mapped);
@@ -170,6 +172,7 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 	put(obj, "servers", json_object_new_uint64(sum->servers));
 	put(obj, "joined", json_object_new_uint64(sum->joined));
 	put(obj, "not_accepted", json_object_new_uint64(sum->not_accepted));
+	put(obj, "recovered", json_object_new_uint64(sum->recovered));
 	put(obj, "syn_retrans", json_object_new_uint64(sum->syn_retrans));
 	put(obj, "nested_handled", kernel_count(sum, k->nested_handled));
 	put(obj, "in_flight", sum->in_flight_valid ? json_object_new_uint64(sum->in_flight) : NULL);

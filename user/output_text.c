@@ -98,6 +98,8 @@ static int text_end(struct output *out, const struct conn_end *end)
 		p = put_s(p, end_in_flight_state(r));
 		*p++ = ')';
 	}
+	if (r->flags & SYNSCOPE_F_RECOVERED)
+		p = JW_LIT(p, " (handshake unreported: read at return)");
 	*p++ = ' ';
 	p = caller(p, r);
 	if (client) {

@@ -57,6 +57,9 @@ struct run_summary {
 	unsigned long long joined;        /* ends printed with a peer */
 	unsigned long long by_outcome[SYNSCOPE_OUT_ABANDONED + 1];
 	unsigned long long not_accepted;
+	/* ends whose handshake the state tracepoint never reported, read from
+	 * the socket at connect()/accept() return (SYNSCOPE_F_RECOVERED) */
+	unsigned long long recovered;
 	unsigned long long late_links;    /* a join arrived after its client was printed */
 	unsigned long long decode_errors; /* records user space could not decode */
 	unsigned long long write_errors;  /* records the sink failed to write */

@@ -4,7 +4,7 @@
 #include <string.h>
 #include "tracker.h"
 
-/* Clients held for a late join; bounded: the oldest is printed when full. */
+/* Ends held for a late join (established clients, recovered server ends); bounded: the oldest is printed when full. */
 #define HOLD_CAPACITY 8192
 /* Recently printed joined clients remembered to drop repeated LINKs (tiny race window). */
 #define PRINTED_JOINED 64
@@ -166,6 +166,8 @@ void tracker_end(struct tracker *t, const struct conn_end *end, unsigned long lo
 
 	t->sum.ends++;
 	t->sum.by_outcome[r->outcome]++;
+	if (r->flags & SYNSCOPE_F_RECOVERED)
+		t->sum.recovered++;
 	if (r->role == SYNSCOPE_ROLE_CLIENT) {
 		t->sum.clients++;
 		count_client(&t->sum, end);
@@ -174,9 +176,10 @@ void tracker_end(struct tracker *t, const struct conn_end *end, unsigned long lo
 		count_server(&t->sum, end);
 	}
 
-	/* Only an established client can still be joined by a LINK. */
-	if (r->role != SYNSCOPE_ROLE_CLIENT || r->peer_id || r->outcome != SYNSCOPE_OUT_ESTABLISHED ||
-	    !t->hold_ns) {
+	/* Only an established client, or a recovered server end (its client
+	 * may be recovered after it), can still be joined by a LINK. */
+	if ((r->role != SYNSCOPE_ROLE_CLIENT && !(r->flags & SYNSCOPE_F_RECOVERED)) || r->peer_id ||
+	    r->outcome != SYNSCOPE_OUT_ESTABLISHED || !t->hold_ns) {
 		print_end(t, end);
 		return;
 	}
@@ -197,6 +200,11 @@ void tracker_link(struct tracker *t, const struct conn_link *link)
 
 		if (held->raw.id == link->client_id) {
 			held->raw.peer_id = link->server_id;
+			return;
+		}
+		/* A recovered server end, joined by its client recovered later. */
+		if (held->raw.id == link->server_id && held->raw.role == SYNSCOPE_ROLE_SERVER) {
+			held->raw.peer_id = link->client_id;
 			return;
 		}
 	}

@@ -5,17 +5,20 @@ tcpdump captures the test's own port inside the test's namespace; its absolute
 sequence numbers (-S) must equal synscope's ISS/IRS connection by connection,
 and every handshake on the wire must appear exactly once in synscope's records.
 `ss -ltn` reads the listener's accept queue (Recv-Q) and backlog (Send-Q) while
-the test holds the queue full; synscope's depth and backlog must agree.
+the test holds the queue full; synscope's depth and backlog must agree. Ends
+synscope recovers from the socket at accept() (their handshake unseen) must
+carry the wire's ISS and IRS too.
 """
 import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
 from harness import (DEMO_CLIENT, Netns, Tracer, check, check_eq, demo_server, handshakes,
-                     wait_for_line)
+                     parse_kv, wait_for_line)
 
 PORT = 8080
 
@@ -132,3 +135,84 @@ def test_queue_depth_and_backlog_match_ss():
     servers = [r for r in recs if r["role"] == "server"]
     check_eq(max(s["acceptq"] for s in servers), recv_q, "synscope's deepest queue = ss Recv-Q")
     check_eq({s["backlog"] for s in servers}, {send_q}, "synscope's backlog = ss Send-Q")
+
+
+# Listens (backlog 8) and waits for a line on stdin before it accepts N connections; prints
+# its pid, then each accepted connection's fd and peer port.
+HELD_SERVER = r"""
+import os, socket, sys
+ls = socket.create_server(("127.0.0.1", int(sys.argv[1])), backlog=8)
+print("listening pid=%d" % os.getpid(), flush=True)
+sys.stdin.readline()
+for _ in range(int(sys.argv[2])):
+    c, peer = ls.accept()
+    print("accepted fd=%d port=%d" % (c.fileno(), peer[1]), flush=True)
+    c.close()
+"""
+
+# Three connections: one silent, one that sent 5 bytes, one that sent 3 bytes and its FIN;
+# prints "connected", holds them until a line on stdin.
+HELD_CLIENTS = r"""
+import socket, sys
+port = int(sys.argv[1])
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+socks[1].sendall(b"hello")
+socks[2].sendall(b"abc")
+socks[2].shutdown(socket.SHUT_WR)
+print("connected", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_recovered_accepts_match_the_wire():
+    """Connections established before synscope started and accepted after it: no program saw
+    their handshake, so each accept() writes its end from the socket, marked recovered. ISS and
+    IRS must still be the SYN-ACK's and the SYN's sequence numbers, data and a FIN that arrived
+    before accept() taken off."""
+    n = 3
+    with Netns("recover") as ns, tempfile.TemporaryDirectory() as tmp:
+        cap = Capture(ns, PORT, os.path.join(tmp, "cap.pcap"))
+        server = ns.popen([sys.executable, "-c", HELD_SERVER, str(PORT), str(n)],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        clients = None
+        try:
+            m, _ = wait_for_line(server, r"^listening .*", 10)
+            server_pid = int(parse_kv(m.group(0))["pid"])
+            clients = ns.popen([sys.executable, "-c", HELD_CLIENTS, str(PORT)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            wait_for_line(clients, r"^connected$", 10)
+            tracer = Tracer(["-P", str(PORT)], os.path.join(tmp, "out.jsonl"))
+            try:
+                out, _ = server.communicate("go\n", timeout=30)
+                clients.communicate("done\n", timeout=30)
+            finally:
+                status, records = tracer.stop()
+        finally:
+            for p in (server, clients):
+                if p and p.poll() is None:
+                    p.kill()
+                    p.communicate()
+        segs = cap.stop()
+        check_eq(server.returncode, 0, "server exit status")
+        check_eq(status, 0, "synscope exit status")
+        recs = handshakes(records, ns.inode, PORT)
+
+    accepted = {int(kv["port"]): int(kv["fd"]) for kv in
+                (parse_kv(line) for line in out.splitlines() if line.startswith("accepted"))}
+    check_eq(len(accepted), n, "connections the server accepted")
+    check_eq([r["role"] for r in recs], ["server"] * n,
+             "server records only: the clients' handshakes ended before synscope started")
+    syn = {s["sport"]: s["seq"] for s in segs if s["flags"] == "S"}
+    synack = {s["dport"]: s["seq"] for s in segs if s["flags"] == "S."}
+    for r in recs:
+        port = r["dport"]
+        check_eq((r.get("recovered"), r["outcome"], r["accepted"], r["accept_hook"]),
+                 (True, "established", True, "syscall"), f"end of port {port}: recovered, accepted")
+        check_eq((r["pid"], r["fd"]), (server_pid, accepted.get(port)),
+                 f"end of port {port}: the accept()'s caller and fd")
+        check_eq((r["t_syn_ns"], r["t_end_ns"], r["peer"]), (None, None, None),
+                 f"end of port {port}: handshake times and peer unknown")
+        check_eq((r["iss"], r["irs"]), (synack.get(port), syn.get(port)),
+                 f"end of port {port}: ISS = SYN-ACK seq, IRS = SYN seq on the wire")
+    stats = records[-1]
+    check_eq((stats["recovered"], stats["lost"]["total"]), (n, 0), "stats: recovered, lost")

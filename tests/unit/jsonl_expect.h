@@ -174,6 +174,8 @@ static inline unsigned int expect_end(const struct output *out, const struct con
 	ex_cstr(x, &n, "errno", errno_name(r->err));
 	if (end_in_flight_state(r))
 		ex_cstr(x, &n, "in_flight", end_in_flight_state(r));
+	if (r->flags & SYNSCOPE_F_RECOVERED)
+		ex_bool(x, &n, "recovered", true);
 	ex_cstr(x, &n, "family", end->family == AF_INET6 ? "ipv6" : "ipv4");
 	ex_bool(x, &n, "v4mapped", end->v4mapped);
 	ex_cstr(x, &n, "saddr", end->saddr);

@@ -271,7 +271,7 @@ static struct conn_end random_end(unsigned long long *st, unsigned int i)
 	r = v & 1 ? fixture_client(i, 0) : fixture_server(i, 0, v & 2);
 	r.outcome = SYNSCOPE_OUT_ESTABLISHED + (v >> 2) % 6;
 	r.err = (const int[]){0, 0, ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, 4095}[(v >> 5) % 6];
-	r.flags ^= rnd(st) & (0xff | SYNSCOPE_F_IN_FLIGHT); /* every flag on and off */
+	r.flags ^= rnd(st) & (0xff | SYNSCOPE_F_IN_FLIGHT | SYNSCOPE_F_RECOVERED); /* every flag on and off */
 	/* An end in flight at exit may not have resolved its handshake. */
 	if ((r.flags & SYNSCOPE_F_IN_FLIGHT) && (v >> 12) % 4 == 0)
 		r.outcome = 0;

@@ -187,6 +187,33 @@ static void counts_per_listener(void **state)
 	tracker_free(t);
 }
 
+/* A recovered server end printed without its peer waits, like a client, for the LINK its
+ * client (recovered later) sends; an end the tracepoint saw prints at once. */
+static void late_link_patches_held_recovered_server(void **state)
+{
+	struct tracker *t = tracker_new(&capture, 200 * MS);
+	struct synscope_handshake raw = fixture_server(2, 0, true);
+	struct conn_end seen = fixture_end(fixture_server(3, 0, true)), s;
+	struct conn_link link = {.client_id = 1, .server_id = 2};
+
+	(void)state;
+	raw.flags |= SYNSCOPE_F_RECOVERED;
+	s = fixture_end(raw);
+	tracker_end(t, &seen, 10 * MS);
+	assert_int_equal(printed.n, 1);
+	tracker_end(t, &s, 10 * MS);
+	assert_int_equal(printed.n, 1); /* held, waiting for its client's LINK */
+	tracker_link(t, &link);
+	tracker_tick(t, 11 * MS);
+	assert_int_equal(printed.n, 2);
+	assert_int_equal(printed.id[1], 2);
+	assert_int_equal(printed.peer[1], 1);
+	assert_int_equal(printed.links, 0);
+	assert_int_equal(tracker_summary(t)->recovered, 1);
+	assert_int_equal(tracker_summary(t)->late_links, 0);
+	tracker_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +225,7 @@ int main(void)
 		cmocka_unit_test_setup(failed_clients_are_not_held, reset),
 		cmocka_unit_test_setup(flush_prints_everything, reset),
 		cmocka_unit_test_setup(counts_per_listener, reset),
+		cmocka_unit_test_setup(late_link_patches_held_recovered_server, reset),
 	};
 
 	return cmocka_run_group_tests_name("tracker", tests, NULL, NULL);

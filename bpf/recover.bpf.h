@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Handshakes the state tracepoint never reported, recovered at the syscall
+ * that proves them established: connect() returning 0 on a socket whose
+ * ESTABLISHED no program saw, accept() returning a socket no program saw
+ * created. The kernel can change a socket's state in a softirq that runs no
+ * BPF program and counts no skipped run (README, "What the kernel does not
+ * let synscope see"); a child created before synscope started looks the
+ * same. The end is then read from the socket (probe reads: the syscall
+ * hooks hold no trusted pointer) and marked SYNSCOPE_F_RECOVERED.
+ */
+#ifndef SYNSCOPE_RECOVER_BPF_H
+#define SYNSCOPE_RECOVER_BPF_H
+
+/*
+ * ISS and IRS of an established socket at a syscall's return: SND.UNA is
+ * ISS + 1 + the sequence space acknowledged since, RCV.NXT is IRS + 1 + the
+ * sequence space received (RFC 9293 3.4). tcp_sock.bytes_acked and
+ * bytes_received count exactly that, a FIN included (tcp_snd_una_update()
+ * and tcp_rcv_nxt_update() add each advance), from 0 at ESTABLISHED.
+ */
+static __always_inline void read_isn_at_return(struct synscope_handshake *rec, struct sock *sk)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+	rec->iss = BPF_CORE_READ(tp, snd_una) - 1 - (__u32)BPF_CORE_READ(tp, bytes_acked);
+	rec->irs = BPF_CORE_READ(tp, rcv_nxt) - 1 - (__u32)BPF_CORE_READ(tp, bytes_received);
+	rec->retrans = BPF_CORE_READ(tp, total_retrans);
+}
+
+/* The join index's key for the connection of end rec, as index_client() builds it. */
+static __always_inline struct join_key join_key_of(const struct synscope_handshake *rec)
+{
+	struct join_key jk = {};
+	bool client = rec->role == SYNSCOPE_ROLE_CLIENT;
+
+	jk.cport = client ? rec->sport : rec->dport;
+	jk.sport = client ? rec->dport : rec->sport;
+	jk.c_iss = client ? rec->iss : rec->irs;
+	jk.c_irs = client ? rec->irs : rec->iss;
+	return jk;
+}
+
+/*
+ * connect() returned 0 on a socket the tracepoint last saw in SYN_SENT: its
+ * ESTABLISHED went unreported. (The state changes before the connecting
+ * thread wakes, and a program that ran for it had resolved the end.) A
+ * server end recovered before it waits in the join index: the client takes
+ * it as its peer and says so in a LINK, which user space hands to the
+ * server's record it holds for that.
+ */
+static __always_inline void recover_client(struct synscope_handshake *rec, __u64 key)
+{
+	struct sock *sk = (struct sock *)key;
+	struct join_key jk;
+	struct join_val *jv;
+
+	read_endpoints(rec, sk);
+	read_isn_at_return(rec, sk);
+	rec->outcome = SYNSCOPE_OUT_ESTABLISHED;
+	/* Its close state would have started at ESTABLISHED: no close record. */
+	if (track_close)
+		count(close_unseen);
+	jk = join_key_of(rec);
+	jv = bpf_map_lookup_elem(&join_index, &jk);
+	if (jv && !jv->sk) {
+		rec->peer_id = jv->id;
+		__sync_fetch_and_or(&rec->flags, SYNSCOPE_F_PEER);
+		send_link(rec->id, jv->id);
+		bpf_map_delete_elem(&join_index, &jk);
+	} else {
+		index_client(rec, key);
+	}
+}
+
+/*
+ * accept() returned a TCP socket with no entry: no program saw the child
+ * created. Unless its entry found no room (counted sock_map_full then), its
+ * record is written now, from the socket, with its caller.
+ */
+static __always_inline void recover_server(__u64 key, int fd, const struct inflight_call *call,
+					   bool seen)
+{
+	struct sock *sk = (struct sock *)key;
+	struct synscope_handshake rec = {};
+	struct join_val jv = {};
+	struct join_key jk;
+	__u16 family;
+
+	if (bpf_map_lookup_elem(&untracked, &key)) {
+		bpf_map_delete_elem(&untracked, &key);
+		return;
+	}
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (!is_tcp(sk) || (family != AF_INET && family != AF_INET6))
+		return;
+	read_endpoints(&rec, sk);
+	if (!ports_allowed(rec.sport, rec.dport) || !family_allowed(rec.family, rec.daddr) ||
+	    !tgid_allowed(bpf_get_current_pid_tgid() >> 32))
+		return;
+	init_end(&rec, SYNSCOPE_ROLE_SERVER);
+	read_isn_at_return(&rec, sk);
+	read_caller(&rec);
+	rec.netns = sock_netns(sk);
+	rec.backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	rec.outcome = SYNSCOPE_OUT_ESTABLISHED;
+	rec.fd = fd;
+	rec.call_ret = fd;
+	rec.ts_ret = now_ns();
+	rec.flags = SYNSCOPE_F_RESOLVED | SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_RETURNED |
+		    SYNSCOPE_F_RECOVERED;
+	if (seen) {
+		rec.ts_call = call->ts;
+		rec.flags |= SYNSCOPE_F_CALL_SEEN;
+	}
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE) {
+		rec.err = BPF_CORE_READ(sk, sk_err);
+		rec.flags |= SYNSCOPE_F_CLOSED;
+	}
+	join_server(&rec);
+	if (!rec.peer_id) {
+		/* Its client may be recovered later (recover_client()). */
+		jk = join_key_of(&rec);
+		jv.id = rec.id;
+		bpf_map_update_elem(&join_index, &jk, &jv, BPF_NOEXIST);
+	}
+	if (track_close)
+		count(close_unseen);
+	if (aggregate)
+		account(&rec);
+	submit(&rec, sizeof(rec), false);
+}
+
+#endif /* SYNSCOPE_RECOVER_BPF_H */
