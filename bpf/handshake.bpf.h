@@ -145,9 +145,7 @@ static __always_inline void on_child_created(const struct sock *sk, __u64 key)
 
 	rec = new_end(key, SYNSCOPE_ROLE_SERVER);
 	if (!rec) {
-		__u8 one = 1;
-
-		bpf_map_update_elem(&untracked, &key, &one, BPF_ANY);
+		bpf_map_update_elem(&untracked, &key, &lk.port, BPF_ANY);
 		return;
 	}
 	read_endpoints_btf(rec, sk); /* again at ESTABLISHED: see above */

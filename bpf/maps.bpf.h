@@ -149,15 +149,17 @@ struct {
 } traced_tgids SEC(".maps");
 
 /*
- * Server children whose entry `socks` had no room for (counted sock_map_full):
- * their accept() must not write them as recovered (recover.bpf.h), which
- * would count one end twice. LRU: the oldest have long been accepted.
+ * Server children whose entry `socks` had no room for (counted sock_map_full),
+ * by socket address, with their local port: their accept() must not write
+ * them as recovered (recover.bpf.h), which would count one end twice. LRU:
+ * the oldest have long been accepted. A mark left by a child never accepted
+ * stops the recovery of a later child at the same address and port.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u64);
-	__type(value, __u8);
+	__type(value, __u16);
 } untracked SEC(".maps");
 
 /* -P: one flag per port. An array lookup is a few inlined instructions, a

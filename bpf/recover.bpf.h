@@ -85,18 +85,22 @@ static __always_inline void recover_server(__u64 key, int fd, const struct infli
 	struct synscope_handshake rec = {};
 	struct join_val jv = {};
 	struct join_key jk;
-	__u16 family;
+	__u16 *port;
 
-	if (bpf_map_lookup_elem(&untracked, &key)) {
+	/* The cheap filters first: accept() on every other socket comes here. */
+	if (!tgid_allowed(bpf_get_current_pid_tgid() >> 32))
+		return;
+	rec.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	rec.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (!ports_allowed(rec.sport, rec.dport) || !is_tcp(sk))
+		return;
+	port = bpf_map_lookup_elem(&untracked, &key);
+	if (port && *port == rec.sport) {
 		bpf_map_delete_elem(&untracked, &key);
 		return;
 	}
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (!is_tcp(sk) || (family != AF_INET && family != AF_INET6))
-		return;
 	read_endpoints(&rec, sk);
-	if (!ports_allowed(rec.sport, rec.dport) || !family_allowed(rec.family, rec.daddr) ||
-	    !tgid_allowed(bpf_get_current_pid_tgid() >> 32))
+	if ((rec.family != AF_INET && rec.family != AF_INET6) || !family_allowed(rec.family, rec.daddr))
 		return;
 	init_end(&rec, SYNSCOPE_ROLE_SERVER);
 	read_isn_at_return(&rec, sk);

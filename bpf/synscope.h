@@ -99,10 +99,12 @@ enum synscope_flags {
 	 * it established: connect() returned 0, or accept() returned the socket.
 	 * The record was read from the socket at that return (probe reads):
 	 * addresses, ports, ISS and IRS (RFC 9293: SND.UNA and RCV.NXT less the
-	 * sequence space acknowledged and received since), SYN retransmissions. ts_end is 0 (unknown); a server end's ts_syn and
-	 * acceptq too. Seen when the kernel changed the socket's state in a
-	 * softirq that ran no BPF program (README, "What the kernel does not let
-	 * synscope see"), and for a child created before synscope started.
+	 * sequence space acknowledged and received since), SYN retransmissions.
+	 * ts_end is 0 (unknown); a server end's ts_syn and acceptq too. With
+	 * --close it has no close record (counted close_unseen). Seen when the
+	 * kernel changed the socket's state in a softirq that ran no BPF program
+	 * (README, "What the kernel does not let synscope see"), and for a child
+	 * created before synscope started.
 	 */
 	SYNSCOPE_F_RECOVERED = 1 << 12,
 };
@@ -292,7 +294,8 @@ struct synscope_stats {
 	 * tcp:tcp_destroy_sock tracepoint firing (seen under overlapping
 	 * teardown on 6.18, with classic tracepoints as witnesses too). Its
 	 * close record is lost. Ends still open at exit are user space's count
-	 * of the open_ends map.
+	 * of the open_ends map. Also counted: an end recovered at connect() or
+	 * accept() (SYNSCOPE_F_RECOVERED), whose close state never started.
 	 */
 	__u64 close_unseen;
 	/*

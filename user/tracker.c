@@ -4,7 +4,8 @@
 #include <string.h>
 #include "tracker.h"
 
-/* Ends held for a late join (established clients, recovered server ends); bounded: the oldest is printed when full. */
+/* Ends held for a late join (established clients, recovered server ends); bounded: the
+ * oldest is printed when full. */
 #define HOLD_CAPACITY 8192
 /* Recently printed joined clients remembered to drop repeated LINKs (tiny race window). */
 #define PRINTED_JOINED 64
