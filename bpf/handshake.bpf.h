@@ -270,11 +270,25 @@ static __always_inline void accepted_unseen(const struct sock *sk, __u64 key, in
 	complete(rec, key, SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_ACCEPT_UNSEEN);
 }
 
+/*
+ * Tests only: whether to ignore this handshake event (test_unseen_every): a
+ * client's ESTABLISHED, or a child's creation (then its ESTABLISHED finds no
+ * entry), by the socket's cookie (bpf_get_socket_cookie() gives one the
+ * first time it is asked).
+ */
+static __always_inline bool unseen_for_test(const struct sock *sk, int oldstate, int newstate)
+{
+	return test_unseen_every &&
+	       ((oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) ||
+		(oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED)) &&
+	       bpf_get_socket_cookie((void *)sk) % test_unseen_every == 0;
+}
+
 static __always_inline void set_state(const struct sock *sk, int oldstate, int newstate)
 {
 	__u64 key = (__u64)sk;
 
-	if (sk->sk_protocol != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP || unseen_for_test(sk, oldstate, newstate))
 		return;
 	if (track_close && (newstate == TCP_SYN_SENT ||
 			    (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)))

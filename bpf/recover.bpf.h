@@ -16,14 +16,17 @@
  * ISS and IRS of an established socket at a syscall's return: SND.UNA is
  * ISS + 1 + the sequence space acknowledged since, RCV.NXT is IRS + 1 + the
  * sequence space received (RFC 9293 3.4). tcp_sock.bytes_acked and
- * bytes_received count exactly that, a FIN included (tcp_snd_una_update()
- * and tcp_rcv_nxt_update() add each advance), from 0 at ESTABLISHED.
+ * bytes_received count those advances, a FIN included (tcp_snd_una_update()
+ * and tcp_rcv_nxt_update()). A client's bytes_acked counts its SYN too: the
+ * SYN-ACK moved SND.UNA from ISS through tcp_ack(); a child's SND.UNA and
+ * both ends' RCV.NXT are set at ESTABLISHED without them.
  */
 static __always_inline void read_isn_at_return(struct synscope_handshake *rec, struct sock *sk)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u32 syn_uncounted = rec->role == SYNSCOPE_ROLE_CLIENT ? 0 : 1;
 
-	rec->iss = BPF_CORE_READ(tp, snd_una) - 1 - (__u32)BPF_CORE_READ(tp, bytes_acked);
+	rec->iss = BPF_CORE_READ(tp, snd_una) - syn_uncounted - (__u32)BPF_CORE_READ(tp, bytes_acked);
 	rec->irs = BPF_CORE_READ(tp, rcv_nxt) - 1 - (__u32)BPF_CORE_READ(tp, bytes_received);
 	rec->retrans = BPF_CORE_READ(tp, total_retrans);
 }
@@ -90,7 +93,10 @@ static __always_inline void recover_server(__u64 key, int fd, const struct infli
 	/* The cheap filters first: accept() on every other socket comes here. */
 	if (!tgid_allowed(bpf_get_current_pid_tgid() >> 32))
 		return;
+	/* A child reset before accept() has released its port (inet_num); inet_sport keeps it. */
 	rec.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!rec.sport)
+		rec.sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	rec.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (!ports_allowed(rec.sport, rec.dport) || !is_tcp(sk))
 		return;

@@ -80,6 +80,14 @@ const volatile bool hooks_only = false;
 const volatile bool aggregate = false;
 /* Send records to user space; false with --metrics alone: nothing crosses the ring buffer. */
 const volatile bool emit_records = true;
+/*
+ * Tests only (SYNSCOPE_TEST_UNSEEN in the environment, loader.c): the
+ * handshake of one socket in this many is ignored (a client's ESTABLISHED,
+ * a child's creation), as when the kernel runs no program for it, so that
+ * tests reach the recovery at connect()/accept(). 0: off, and the verifier
+ * prunes the test.
+ */
+const volatile __u32 test_unseen_every = 0;
 
 /*
  * Ids: each CPU numbers its ends, id = its count * id_stride + CPU + 1, so

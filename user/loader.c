@@ -92,6 +92,9 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	bpf_program__set_autoload(skel->progs.handle_listen_overflow, probe_listen_overflow_reason());
 	skel->rodata->emit_records = !options_metrics_only(cfg);
 	skel->rodata->id_stride = ncpus > 0 ? ncpus : 1;
+	/* Tests only: see test_unseen_every in bpf/synscope.bpf.c. */
+	if (getenv("SYNSCOPE_TEST_UNSEEN"))
+		skel->rodata->test_unseen_every = strtoul(getenv("SYNSCOPE_TEST_UNSEEN"), NULL, 10);
 	bpf_program__set_autoload(skel->progs.handle_receive_reset, cfg->track_close);
 	bpf_program__set_autoload(skel->progs.handle_receive_reset_nested, cfg->track_close);
 	bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);

@@ -116,10 +116,11 @@ def wait_for_line(proc, pattern, timeout, stream="stdout"):
 class Background:
     """build/synscope ARGS in the background (in ns if given), started once it traces."""
 
-    def __init__(self, args, ns=None):
+    def __init__(self, args, ns=None, env=None):
         argv = [SYNSCOPE] + list(args)
-        self.proc = (ns.popen(argv, stderr=subprocess.PIPE, text=True) if ns
-                     else subprocess.Popen(argv, stderr=subprocess.PIPE, text=True))
+        env = dict(os.environ, **env) if env else None
+        self.proc = (ns.popen(argv, stderr=subprocess.PIPE, text=True, env=env) if ns
+                     else subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env))
         self.startup, _ = wait_for_line(self.proc, r"synscope: tracing", 30, "stderr")
         self.stderr = ""
 
@@ -137,9 +138,9 @@ class Background:
 class Tracer(Background):
     """build/synscope in the background, writing JSONL to a file."""
 
-    def __init__(self, args, out_path, ns=None):
+    def __init__(self, args, out_path, ns=None, env=None):
         self.out_path = out_path
-        super().__init__(["-f", "jsonl", "-o", out_path] + list(args), ns)
+        super().__init__(["-f", "jsonl", "-o", out_path] + list(args), ns, env)
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         """Stops synscope; returns (exit status, parsed JSONL records)."""
