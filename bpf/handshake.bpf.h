@@ -52,15 +52,24 @@ static __always_inline void on_syn_sent(const struct sock *sk, __u64 key)
 	}
 }
 
-static __always_inline void index_client(struct synscope_handshake *rec, __u64 key)
+/* The join index's key for the connection of end rec: the client's ports, ISS and IRS. */
+static __always_inline struct join_key join_key_of(const struct synscope_handshake *rec)
 {
 	struct join_key jk = {};
+	bool client = rec->role == SYNSCOPE_ROLE_CLIENT;
+
+	jk.cport = client ? rec->sport : rec->dport;
+	jk.sport = client ? rec->dport : rec->sport;
+	jk.c_iss = client ? rec->iss : rec->irs;
+	jk.c_irs = client ? rec->irs : rec->iss;
+	return jk;
+}
+
+static __always_inline void index_client(struct synscope_handshake *rec, __u64 key)
+{
+	struct join_key jk = join_key_of(rec);
 	struct join_val jv = {.sk = key, .id = rec->id};
 
-	jk.cport = rec->sport;
-	jk.sport = rec->dport;
-	jk.c_iss = rec->iss;
-	jk.c_irs = rec->irs;
 	if (bpf_map_update_elem(&join_index, &jk, &jv, BPF_ANY))
 		count(index_map_full);
 }
@@ -79,15 +88,11 @@ static __always_inline void send_link(__u64 client_id, __u64 server_id)
 static __always_inline void join_server(struct synscope_handshake *srv)
 {
 	const __u32 client_done = SYNSCOPE_F_RESOLVED | SYNSCOPE_F_RETURNED;
+	struct join_key jk = join_key_of(srv);
 	struct synscope_handshake *cli;
-	struct join_key jk = {};
 	struct join_val *jv;
 	__u32 old;
 
-	jk.cport = srv->dport;
-	jk.sport = srv->sport;
-	jk.c_iss = srv->irs;
-	jk.c_irs = srv->iss;
 	jv = bpf_map_lookup_elem(&join_index, &jk);
 	if (!jv || !jv->sk) /* none, or a recovered server end's mark (recover.bpf.h) */
 		return;

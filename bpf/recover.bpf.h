@@ -31,19 +31,6 @@ static __always_inline void read_isn_at_return(struct synscope_handshake *rec, s
 	rec->retrans = BPF_CORE_READ(tp, total_retrans);
 }
 
-/* The join index's key for the connection of end rec, as index_client() builds it. */
-static __always_inline struct join_key join_key_of(const struct synscope_handshake *rec)
-{
-	struct join_key jk = {};
-	bool client = rec->role == SYNSCOPE_ROLE_CLIENT;
-
-	jk.cport = client ? rec->sport : rec->dport;
-	jk.sport = client ? rec->dport : rec->sport;
-	jk.c_iss = client ? rec->iss : rec->irs;
-	jk.c_irs = client ? rec->irs : rec->iss;
-	return jk;
-}
-
 /*
  * connect() returned 0 on a socket the tracepoint last saw in SYN_SENT: its
  * ESTABLISHED went unreported. (The state changes before the connecting
