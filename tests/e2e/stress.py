@@ -79,8 +79,10 @@ def check_port(records, netns, port, load, what):
     if short:
         others = collections.Counter((r["role"], r["outcome"], r.get("in_flight")) for r in ends
                                      if r["outcome"] != "established")
-        print(f"stress: {what}: {load['connections']} connections, {len(clients)} established "
-              f"client records, {len(servers)} server records; others {dict(others)}",
+        print(f"stress: {what}: {load['connections']} connections ({load['accepted']} accepted), "
+              f"{len(clients)} established client records, {len(servers)} server records "
+              f"({sum(1 for s in servers if s['accepted'])} accepted, "
+              f"{sum(1 for s in servers if s.get('recovered'))} recovered); others {dict(others)}",
               file=sys.stderr)
         # The ends whose other end has no record, for the next look (at most 3 each way).
         key = {"client": lambda r: (r["sport"], r["dport"], r["iss"], r["irs"]),
@@ -90,10 +92,10 @@ def check_port(records, netns, port, load, what):
             for r in [r for r in mine if key[r["role"]](r) not in have][:3]:
                 print(f"stress: {what}: no peer record for {json.dumps(r)}", file=sys.stderr)
                 # Other ends of any port or namespace whose handshake ended within 1 ms
-                # of its own: a peer written with wrong ports or netns would be among them.
+                # of its own (ts_ns: a recovered end's syscall return, its end unknown):
+                # a peer written with wrong ports or netns would be among them.
                 near = [o for o in records if o.get("type") == "handshake" and
-                        o["role"] != r["role"] and o.get("t_end_ns") is not None and
-                        abs(o["t_end_ns"] - r["t_end_ns"]) < 1000000]
+                        o["role"] != r["role"] and abs(o["ts_ns"] - r["ts_ns"]) < 1000000]
                 elsewhere = [o for o in near
                              if o["netns"] != netns or port not in (o["sport"], o["dport"])]
                 print(f"stress: {what}: {len(near)} other-role records ended within 1 ms, "
