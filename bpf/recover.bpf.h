@@ -80,11 +80,7 @@ static __always_inline void recover_server(__u64 key, int fd, const struct infli
 	/* The cheap filters first: accept() on every other socket comes here. */
 	if (!tgid_allowed(bpf_get_current_pid_tgid() >> 32))
 		return;
-	/* A child reset before accept() has released its port (inet_num); inet_sport keeps it. */
-	rec.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	if (!rec.sport)
-		rec.sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	rec.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	read_ports(&rec, sk); /* a child reset before accept() has released inet_num */
 	if (!ports_allowed(rec.sport, rec.dport) || !is_tcp(sk))
 		return;
 	port = bpf_map_lookup_elem(&untracked, &key);

@@ -40,16 +40,22 @@ static __always_inline __u64 sock_netns(const struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-/* Addresses and ports of a socket, as the socket holds them now. */
-static __always_inline void read_endpoints(struct synscope_handshake *rec, const struct sock *sk)
+/* Ports of a socket, host byte order, as the socket holds them now. */
+static __always_inline void read_ports(struct synscope_handshake *rec, const struct sock *sk)
 {
-	rec->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	rec->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	/* tcp_set_state(CLOSE) releases the port (inet_put_port() zeroes
 	 * inet_num) before the tracepoint fires; inet_sport keeps it. */
 	if (!rec->sport)
 		rec->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	rec->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+/* Addresses and ports of a socket, as the socket holds them now. */
+static __always_inline void read_endpoints(struct synscope_handshake *rec, const struct sock *sk)
+{
+	rec->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	read_ports(rec, sk);
 	if (rec->family == AF_INET6) {
 		BPF_CORE_READ_INTO(&rec->saddr, sk, __sk_common.skc_v6_rcv_saddr);
 		BPF_CORE_READ_INTO(&rec->daddr, sk, __sk_common.skc_v6_daddr);
