@@ -37,11 +37,17 @@ machine one run can land in a slow phase of the host where every
 cross-CPU cache line costs more (seen: 3.4 and 5.8 us per connection for
 the same build, minutes apart).
 
+--baseline PATH compares a change with what it changes: each synscope
+configuration also runs with the synscope binary at PATH (a build of the
+base commit, e.g. in a git worktree), as "CONFIG@base", interleaved with the
+others in every round, and each round's BPF runs alternate between the two
+binaries. Ratios and BPF figures of both come from the same rounds.
+
 --soak SECONDS instead runs the rst load for that long under
 `synscope -f jsonl -o /dev/null` and prints its RSS every 10 s.
 
 Usage: bench.py [--seconds S] [--rounds R] [--quick] [--loads a,b] [--configs a,b]
-                [--json FILE] [--soak SECONDS]
+                [--baseline PATH] [--json FILE] [--soak SECONDS]
 """
 import argparse
 import json
@@ -296,11 +302,17 @@ SYNSCOPE_CONFIGS = {
 }
 
 
-def run_config(name, load, ns, ns_inode, seconds, tmp):
+BASE_SUFFIX = "@base"
+
+
+def run_config(label, load, ns, ns_inode, seconds, tmp, baseline=None):
+    """One run of configuration `label`: NAME, or NAME@base for the --baseline binary."""
+    name, base = label.removesuffix(BASE_SUFFIX), label.endswith(BASE_SUFFIX)
+    binary = baseline if base else SYNSCOPE
     out = os.path.join(tmp, f"{name}.out")
     tracer = None
     if name in SYNSCOPE_CONFIGS:
-        tracer = Tracer("synscope", [SYNSCOPE] + SYNSCOPE_CONFIGS[name](out),
+        tracer = Tracer("synscope", [binary] + SYNSCOPE_CONFIGS[name](out),
                         b"synscope: tracing", out + ".stdout")
     elif name in ("tcpstates", "tcplife"):
         tracer = Tracer(name, [shutil.which(name)], None, out)
@@ -312,7 +324,7 @@ def run_config(name, load, ns, ns_inode, seconds, tmp):
     if name == "synscope-capture":
         # Read the capture back (not timed): the records it holds.
         replay = out + ".jsonl"
-        subprocess.run([SYNSCOPE, "-r", out, "-f", "jsonl", "-o", replay],
+        subprocess.run([binary, "-r", out, "-f", "jsonl", "-o", replay],
                        capture_output=True, check=False)
         c, s, lost = jsonl_counts(replay, ns_inode)
         result.update(clients=c, servers=s, lost=lost)
@@ -348,11 +360,11 @@ def bpf_prog_stats():
     return progs
 
 
-def bpf_runtime(load, ns, seconds, tmp, extra=()):
+def bpf_runtime(load, ns, seconds, tmp, extra=(), binary=SYNSCOPE):
     """One synscope run with BPF statistics on: mean ns per program invocation."""
     subprocess.run(["sysctl", "-q", "kernel.bpf_stats_enabled=1"], check=True)
     try:
-        tracer = Tracer("synscope", [SYNSCOPE, "-f", "jsonl", "-o", os.path.join(tmp, "bpf.out")]
+        tracer = Tracer("synscope", [binary, "-f", "jsonl", "-o", os.path.join(tmp, "bpf.out")]
                         + list(extra), b"synscope: tracing", os.path.join(tmp, "bpf.stdout"))
         before = bpf_prog_stats()
         result = load.run(ns, seconds)
@@ -407,7 +419,7 @@ def print_table(load_name, rows, bpf_ns, floor_ns):
              if floor_ns else "")
     print(f"\nload {load_name}: untraced {rows['untraced']['rate']:.0f} conn/s; "
           f"BPF {median_range(bpf_ns)} ns per connection, median (range) of rounds{floor}")
-    print(f"  {'configuration':16s} {'conn/s':>8s} {'ratio':>6s} {'records/s':>10s} {'lost':>6s} "
+    print(f"  {'configuration':21s} {'conn/s':>8s} {'ratio':>6s} {'records/s':>10s} {'lost':>6s} "
           f"{'complete':>8s} {'us/record':>9s} {'us/conn':>8s} {'peak RSS':>9s}")
     for c, row in rows.items():
         recs = lost = ok = cpu_rec = cpu_conn = rss = "-"
@@ -418,8 +430,20 @@ def print_table(load_name, rows, bpf_ns, floor_ns):
         if "cpu_us_per_conn" in row:
             cpu_conn = f"{row['cpu_us_per_conn']:.2f}"
             rss = f"{row['peak_rss_kib'] / 1024:.1f}M"
-        print(f"  {c:16s} {row['rate']:8.0f} {row['ratio']:6.2f} {recs:>10s} {lost:>6s} "
+        print(f"  {c:21s} {row['rate']:8.0f} {row['ratio']:6.2f} {recs:>10s} {lost:>6s} "
               f"{ok:>8s} {cpu_rec:>9s} {cpu_conn:>8s} {rss:>9s}")
+
+
+def print_programs(figures, suffixes):
+    """Per program: runs per connection and mean ns, for this build and the baseline."""
+    progs = [figures["bpf_programs" + b] for b in suffixes]
+    head = "".join(f" {'ns' + b:>9s}" for b in suffixes)
+    print(f"    {'program':26s} {'runs/conn':>9s}{head}")
+    for name in sorted(set().union(*progs)):
+        runs = next(p[name]["runs_per_connection"] for p in progs if name in p)
+        cols = "".join(f" {p[name]['mean_ns']:9.0f}" if name in p else f" {'-':>9s}"
+                       for p in progs)
+        print(f"    {name:26s} {runs:9.2f}{cols}")
 
 
 def make_ns(tmp):
@@ -466,6 +490,8 @@ def main():
     ap.add_argument("--configs", default=None, help="comma-separated subset")
     ap.add_argument("--json", default=os.path.join(BUILD, "bench.json"))
     ap.add_argument("--soak", type=float, default=0)
+    ap.add_argument("--baseline", default=None,
+                    help="another synscope binary, run interleaved as CONFIG@base")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("bench: needs root (BPF, network namespaces)", file=sys.stderr)
@@ -496,14 +522,27 @@ def main():
               file=sys.stderr)
         loads.remove("nginx")
 
+    if args.baseline:
+        if not os.access(args.baseline, os.X_OK):
+            print(f"bench: --baseline {args.baseline}: not an executable synscope binary",
+                  file=sys.stderr)
+            return 1
+        configs = [x for c in configs
+                   for x in ([c, c + BASE_SUFFIX] if c.startswith("synscope-") else [c])]
+    binaries = {"": SYNSCOPE}
+    if args.baseline:
+        binaries[BASE_SUFFIX] = args.baseline
+
     summary = {"date": time.strftime("%Y-%m-%d"), "seconds": args.seconds,
-               "rounds": args.rounds, "loads": {}, "not_installed": missing}
+               "rounds": args.rounds, "baseline": args.baseline, "loads": {},
+               "not_installed": missing}
     for load_name in loads:
         with tempfile.TemporaryDirectory() as tmp:
             ns, ns_inode = make_ns(tmp)
             load = LOADS[load_name]()
             results = {c: [] for c in configs}
-            bpf_rounds, floor_rounds = [], []
+            bpf_rounds = {b: [] for b in binaries}
+            floor_rounds = {b: [] for b in binaries}
             try:
                 load.setup(ns, tmp)
                 runs_dir = os.path.join(tmp, "runs")
@@ -512,37 +551,47 @@ def main():
                     # Rotate the order each round, so no configuration always
                     # follows the same one.
                     for c in configs[rnd % len(configs):] + configs[:rnd % len(configs)]:
-                        r = run_config(c, load, ns, ns_inode, args.seconds, runs_dir)
+                        r = run_config(c, load, ns, ns_inode, args.seconds, runs_dir,
+                                       args.baseline)
                         # The previous run's output must not be written back
                         # to disk during the next one.
                         for f in os.listdir(runs_dir):
                             os.unlink(os.path.join(runs_dir, f))
                         os.sync()
                         results[c].append(r)
-                        print(f"{load_name} round {rnd + 1} {c:16s} {r['rate']:9.0f} conn/s",
+                        print(f"{load_name} round {rnd + 1} {c:21s} {r['rate']:9.0f} conn/s",
                               file=sys.stderr, flush=True)
-                    bpf_rounds.append(bpf_runtime(load, ns, args.seconds, runs_dir))
-                    if hooks_only:
-                        floor_rounds.append(bpf_runtime(load, ns, args.seconds, runs_dir,
-                                                        ["--hooks-only"])[1])
-                progs = median_programs([p for p, _ in bpf_rounds])
-                bpf_ns = [ns_ for _, ns_ in bpf_rounds]
-                floor_ns = floor_rounds or None
+                    order = list(binaries)
+                    for b in order[rnd % len(order):] + order[:rnd % len(order)]:
+                        bpf_rounds[b].append(bpf_runtime(load, ns, args.seconds, runs_dir,
+                                                         binary=binaries[b]))
+                        if hooks_only:
+                            floor_rounds[b].append(bpf_runtime(
+                                load, ns, args.seconds, runs_dir, ["--hooks-only"],
+                                binary=binaries[b])[1])
             finally:
                 load.teardown()
                 subprocess.run(["ip", "netns", "del", ns])
         rows = {c: median_row(c, results[c], results["untraced"]) for c in configs}
-        summary["loads"][load_name] = {"configs": rows,
-                                       "bpf_ns_per_connection": statistics.median(bpf_ns),
-                                       "bpf_ns_per_connection_rounds": bpf_ns,
-                                       "bpf_floor_ns_per_connection":
-                                           statistics.median(floor_ns) if floor_ns else None,
-                                       "bpf_floor_ns_per_connection_rounds": floor_ns,
-                                       "bpf_programs": progs}
-        print_table(load_name, rows, bpf_ns, floor_ns)
-        for name, p in sorted(progs.items()):
-            print(f"    {name:26s} {p['runs_per_connection']:5.2f} runs/conn "
-                  f"{p['mean_ns']:6.0f} ns")
+        summary["loads"][load_name] = {"configs": rows}
+        for b in binaries:
+            progs = median_programs([p for p, _ in bpf_rounds[b]])
+            bpf_ns = [ns_ for _, ns_ in bpf_rounds[b]]
+            floor_ns = floor_rounds[b] or None
+            summary["loads"][load_name].update({
+                "bpf_ns_per_connection" + b: statistics.median(bpf_ns),
+                "bpf_ns_per_connection_rounds" + b: bpf_ns,
+                "bpf_floor_ns_per_connection" + b:
+                    statistics.median(floor_ns) if floor_ns else None,
+                "bpf_floor_ns_per_connection_rounds" + b: floor_ns,
+                "bpf_programs" + b: progs})
+            if not b:
+                print_table(load_name, rows, bpf_ns, floor_ns)
+            else:
+                floor = f" (floor: {median_range(floor_ns)})" if floor_ns else ""
+                print(f"  baseline {args.baseline}: BPF {median_range(bpf_ns)} ns per "
+                      f"connection{floor}")
+        print_programs(summary["loads"][load_name], list(binaries))
         sys.stdout.flush()
     for t in missing:
         print(f"{t} not installed: its rows are missing")
