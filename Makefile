@@ -40,11 +40,11 @@ all: deps
 
 # The loader and its parts; one concern a file (see README "Layout").
 SYNSCOPE_SRCS := synscope.c tracer.c loader.c options.c probe.c pid_listeners.c netstat.c launch.c demo.c metrics.c metrics_text.c listeners.c lost_ack.c \
-	decode.c tracker.c summary.c histogram.c output.c output_text.c output_jsonl.c output_timeline.c output_trace_event.c output_html.c ladder.c queue_depth.c \
+	decode.c tracker.c join.c idmap.c summary.c histogram.c output.c output_text.c output_jsonl.c output_timeline.c output_trace_event.c output_html.c ladder.c queue_depth.c \
 	capture_write.c capture_read.c replay.c outbuf.c json_writer.c
 
 # Pieces the unit tests link against (no libbpf, no root).
-CORE_SRCS := decode.c tracker.c summary.c histogram.c netstat.c metrics_text.c output.c output_text.c output_jsonl.c output_timeline.c output_trace_event.c output_html.c ladder.c queue_depth.c \
+CORE_SRCS := decode.c tracker.c join.c idmap.c summary.c histogram.c netstat.c metrics_text.c output.c output_text.c output_jsonl.c output_timeline.c output_trace_event.c output_html.c ladder.c queue_depth.c \
 	capture_write.c capture_read.c replay.c outbuf.c json_writer.c launch.c
 
 PROGRAMS := $(OUTPUT)/synscope $(OUTPUT)/demo-server $(OUTPUT)/demo-client

@@ -25,7 +25,6 @@ static __always_inline void start_close(const struct sock *sk, const struct syns
 	cl->type = SYNSCOPE_REC_CLOSE;
 	cl->role = rec->role;
 	cl->id = rec->id;
-	cl->peer_id = rec->peer_id;
 	cl->states[0] = TCP_ESTABLISHED;
 	cl->ts[0] = rec->ts_end;
 	cl->nstates = 1;
@@ -153,7 +152,6 @@ static __always_inline void destroy(struct sock *sk)
 	__u64 key = (__u64)sk;
 	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
 	struct synscope_close *cl;
-	__u64 *peer;
 	int last;
 
 	if (rec && !(rec->flags & (SYNSCOPE_F_EMITTED | SYNSCOPE_F_RESOLVED)) &&
@@ -187,16 +185,9 @@ static __always_inline void destroy(struct sock *sk)
 		cl->flags |= SYNSCOPE_CF_STATES_UNREPORTED;
 		close_path_change(cl, sk, last, TCP_CLOSE);
 	}
-	if (cl->role == SYNSCOPE_ROLE_CLIENT) {
-		peer = bpf_map_lookup_elem(&client_peers, &cl->id);
-		if (peer) {
-			cl->peer_id = *peer;
-			bpf_map_delete_elem(&client_peers, &cl->id);
-		}
-	}
 	cl->ts_destroy = now_ns();
 	bpf_map_delete_elem(&open_ends, &key);
-	submit(cl, sizeof(*cl), false);
+	submit(cl, sizeof(*cl));
 }
 
 PRIMARY_AND_FALLBACK("tcp_destroy_sock", handle_destroy, NEST_DESTROY, sk, 0, destroy(sk),

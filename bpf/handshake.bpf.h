@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The handshake, from the state tracepoint: SYN_SENT, the child's
- * creation, ESTABLISHED or CLOSE, the join of the two ends, and errors
- * reported on a connecting socket.
+ * creation, ESTABLISHED or CLOSE, and errors reported on a connecting
+ * socket. The two ends of a local connection are joined in user space
+ * (user/join.c), from the ports, ISS and IRS each record carries.
  */
 #ifndef SYNSCOPE_HANDSHAKE_BPF_H
 #define SYNSCOPE_HANDSHAKE_BPF_H
@@ -50,72 +51,6 @@ static __always_inline void on_syn_sent(const struct sock *sk, __u64 key)
 		 * synscope started: no return to wait for. */
 		rec->flags |= SYNSCOPE_F_RETURNED;
 	}
-}
-
-/* The join index's key for the connection of end rec: the client's ports, ISS and IRS. */
-static __always_inline struct join_key join_key_of(const struct synscope_handshake *rec)
-{
-	struct join_key jk = {};
-	bool client = rec->role == SYNSCOPE_ROLE_CLIENT;
-
-	jk.cport = client ? rec->sport : rec->dport;
-	jk.sport = client ? rec->dport : rec->sport;
-	jk.c_iss = client ? rec->iss : rec->irs;
-	jk.c_irs = client ? rec->irs : rec->iss;
-	return jk;
-}
-
-static __always_inline void index_client(struct synscope_handshake *rec, __u64 key)
-{
-	struct join_key jk = join_key_of(rec);
-	struct join_val jv = {.sk = key, .id = rec->id};
-
-	if (bpf_map_update_elem(&join_index, &jk, &jv, BPF_ANY))
-		count(index_map_full);
-}
-
-/* Tells user space that client_id's peer is server_id (its record has left). */
-static __always_inline void send_link(__u64 client_id, __u64 server_id)
-{
-	struct synscope_link link = {.type = SYNSCOPE_REC_LINK,
-				     .client_id = client_id,
-				     .server_id = server_id};
-
-	submit(&link, sizeof(link), true);
-}
-
-/* Server child reached ESTABLISHED: find the client end of the same connection. */
-static __always_inline void join_server(struct synscope_handshake *srv)
-{
-	const __u32 client_done = SYNSCOPE_F_RESOLVED | SYNSCOPE_F_RETURNED;
-	struct join_key jk = join_key_of(srv);
-	struct synscope_handshake *cli;
-	struct join_val *jv;
-	__u32 old;
-
-	jv = bpf_map_lookup_elem(&join_index, &jk);
-	if (!jv || !jv->sk) /* none, or a recovered server end's mark (recover.bpf.h) */
-		return;
-	srv->peer_id = jv->id;
-	cli = bpf_map_lookup_elem(&socks, &jv->sk);
-	old = client_done;
-	/*
-	 * The client record may be leaving on another CPU right now: complete()
-	 * copies it only after its own atomic OR on flags. If our OR comes first
-	 * (the client is not complete in `old`), that copy carries peer_id;
-	 * otherwise it may not, and a LINK says it again.
-	 */
-	if (cli && cli->id == jv->id) {
-		cli->peer_id = srv->id;
-		old = __sync_fetch_and_or(&cli->flags, SYNSCOPE_F_PEER);
-	}
-	if ((old & client_done) == client_done)
-		send_link(jv->id, srv->id);
-	/* The client's close state is out of reach here (its socket pointer
-	 * is a plain number): its destroy picks the peer up. */
-	if (track_close && bpf_map_update_elem(&client_peers, &jv->id, &srv->id, BPF_ANY))
-		count(index_map_full);
-	bpf_map_delete_elem(&join_index, &jk);
 }
 
 /* LISTEN -> SYN_RECV on the child, created by inet_csk_clone_lock() when the
@@ -182,10 +117,6 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 	if (newstate == TCP_ESTABLISHED) {
 		rec->outcome = SYNSCOPE_OUT_ESTABLISHED;
 		read_isn(rec, sk);
-		if (rec->role == SYNSCOPE_ROLE_CLIENT)
-			index_client(rec, key);
-		else
-			join_server(rec);
 		if (track_close)
 			start_close(sk, rec);
 		complete(rec, key, SYNSCOPE_F_RESOLVED);

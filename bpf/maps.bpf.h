@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * synscope's maps: counters, the ring buffer, per-socket and per-thread
- * state, listeners, the join index and the filters' tables.
+ * state, listeners and the filters' tables.
  */
 #ifndef SYNSCOPE_MAPS_BPF_H
 #define SYNSCOPE_MAPS_BPF_H
@@ -63,18 +63,6 @@ struct {
 	__type(value, struct synscope_close);
 } closes SEC(".maps");
 
-/*
- * --close: the server id of a local client, set when its server end joins
- * it (after the client's close state was created) and taken when the
- * client is destroyed. Keyed by the client's id, which is never reused.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768); /* resized by user space, as socks */
-	__type(key, __u64);
-	__type(value, __u64);
-} client_peers SEC(".maps");
-
 enum call_kind { CALL_CONNECT = 1, CALL_ACCEPT = 2, CALL_LISTEN = 3 };
 
 /* A connect()/accept()/listen() in progress, in the calling thread's task storage. */
@@ -109,37 +97,6 @@ struct {
 	__type(key, struct synscope_listener_key);
 	__type(value, struct synscope_listener);
 } listeners SEC(".maps");
-
-/*
- * Established clients, indexed by their ports and ISS/IRS so that the
- * server end created a moment later on this host finds its peer. LRU:
- * clients of remote servers are never looked up and simply age out. No
- * addresses: the client's ISS is a keyed hash of the 4-tuple (RFC 6528,
- * secure_tcp_seq()), and the IRS the server's, so ports, ISS and IRS tell
- * connections apart already, and a 16-byte key hashes faster than one
- * holding two IPv6-sized addresses.
- */
-struct join_key {
-	__u32 c_iss;
-	__u32 c_irs;
-	__u16 cport;
-	__u16 sport;
-	__u32 pad;
-};
-
-struct join_val {
-	__u64 sk; /* the client's socket; 0: a recovered server end waiting for its client */
-	__u64 id;
-};
-
-/* Per-CPU LRU lists (BPF_F_NO_COMMON_LRU): no global LRU lock per update. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__uint(max_entries, 16384);
-	__type(key, struct join_key);
-	__type(value, struct join_val);
-} join_index SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

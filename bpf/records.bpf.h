@@ -7,12 +7,11 @@
 #define SYNSCOPE_RECORDS_BPF_H
 
 /*
- * Sends one record to user space and counts it, or its loss (a link lost
- * is a join lost, no record). A CPU wakes the reader once it has submitted
- * wakeup_bytes_per_cpu since it last did; a softirq interleaving the
- * unlocked count here only shifts one wakeup.
+ * Sends one record to user space and counts it, or its loss. A CPU wakes
+ * the reader once it has submitted wakeup_bytes_per_cpu since it last did;
+ * a softirq interleaving the unlocked count here only shifts one wakeup.
  */
-static __always_inline void submit(void *data, __u64 size, bool link)
+static __always_inline void submit(void *data, __u64 size)
 {
 	struct cpu_state *c;
 	__u64 flags = 0;
@@ -27,13 +26,8 @@ static __always_inline void submit(void *data, __u64 size, bool link)
 			flags = BPF_RB_FORCE_WAKEUP;
 		}
 	}
-	if (bpf_ringbuf_output(&rb, data, size, flags)) {
-		if (link)
-			count(link_drops);
-		else
-			count(ringbuf_drops);
-	} else if (link)
-		count(links_emitted);
+	if (bpf_ringbuf_output(&rb, data, size, flags))
+		count(ringbuf_drops);
 	else
 		count(records_emitted);
 }
@@ -49,7 +43,7 @@ static __always_inline void emit(struct synscope_handshake *rec, __u64 key)
 {
 	if (aggregate)
 		account(rec);
-	submit(rec, sizeof(*rec), false);
+	submit(rec, sizeof(*rec));
 	if (bpf_map_delete_elem(&socks, &key))
 		__sync_fetch_and_or(&rec->flags, SYNSCOPE_F_EMITTED);
 }

@@ -34,16 +34,11 @@ static __always_inline void read_isn_at_return(struct synscope_handshake *rec, s
 /*
  * connect() returned 0 on a socket the tracepoint last saw in SYN_SENT: its
  * ESTABLISHED went unreported. (The state changes before the connecting
- * thread wakes, and a program that ran for it had resolved the end.) A
- * server end recovered before it waits in the join index: the client takes
- * it as its peer and says so in a LINK, which user space hands to the
- * server's record it holds for that.
+ * thread wakes, and a program that ran for it had resolved the end.)
  */
 static __always_inline void recover_client(struct synscope_handshake *rec, __u64 key)
 {
 	struct sock *sk = (struct sock *)key;
-	struct join_key jk;
-	struct join_val *jv;
 
 	read_endpoints(rec, sk);
 	read_isn_at_return(rec, sk);
@@ -51,16 +46,6 @@ static __always_inline void recover_client(struct synscope_handshake *rec, __u64
 	/* Its close state would have started at ESTABLISHED: no close record. */
 	if (track_close)
 		count(close_unseen);
-	jk = join_key_of(rec);
-	jv = bpf_map_lookup_elem(&join_index, &jk);
-	if (jv && !jv->sk) {
-		rec->peer_id = jv->id;
-		__sync_fetch_and_or(&rec->flags, SYNSCOPE_F_PEER);
-		send_link(rec->id, jv->id);
-		bpf_map_delete_elem(&join_index, &jk);
-	} else {
-		index_client(rec, key);
-	}
 }
 
 /*
@@ -73,8 +58,6 @@ static __always_inline void recover_server(__u64 key, int fd, const struct infli
 {
 	struct sock *sk = (struct sock *)key;
 	struct synscope_handshake rec = {};
-	struct join_val jv = {};
-	struct join_key jk;
 	__u16 *port;
 
 	/* The cheap filters first: accept() on every other socket comes here. */
@@ -110,18 +93,11 @@ static __always_inline void recover_server(__u64 key, int fd, const struct infli
 		rec.err = BPF_CORE_READ(sk, sk_err);
 		rec.flags |= SYNSCOPE_F_CLOSED;
 	}
-	join_server(&rec);
-	if (!rec.peer_id) {
-		/* Its client may be recovered later (recover_client()). */
-		jk = join_key_of(&rec);
-		jv.id = rec.id;
-		bpf_map_update_elem(&join_index, &jk, &jv, BPF_NOEXIST);
-	}
 	if (track_close)
 		count(close_unseen);
 	if (aggregate)
 		account(&rec);
-	submit(&rec, sizeof(rec), false);
+	submit(&rec, sizeof(rec));
 }
 
 #endif /* SYNSCOPE_RECOVER_BPF_H */

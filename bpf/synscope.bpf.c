@@ -19,7 +19,7 @@
  *   metrics.bpf.h    --metrics: records counted in the kernel
  *   records.bpf.h    a record's creation, completion and submission
  *   close.bpf.h      --close paths, and socket destruction
- *   handshake.bpf.h  the state tracepoint: SYN_SENT .. ESTABLISHED/CLOSE, joins
+ *   handshake.bpf.h  the state tracepoint: SYN_SENT .. ESTABLISHED/CLOSE
  *   recover.bpf.h    handshakes it never reported, read at connect()/accept() return
  *   syscalls.bpf.h   connect(), listen(), the traced process tree
  *   accept.bpf.h     fexit/inet_csk_accept or the accept syscalls

@@ -55,7 +55,7 @@ enum synscope_flags {
 	SYNSCOPE_F_FEXIT = 1 << 4,     /* server end: accept seen by fexit/inet_csk_accept */
 	SYNSCOPE_F_NO_SYN = 1 << 5,    /* client: connect() failed before a SYN was sent */
 	SYNSCOPE_F_CLOSED = 1 << 6,    /* reached CLOSE before the record left (e.g. reset in the accept queue) */
-	SYNSCOPE_F_PEER = 1 << 7,      /* client: the server end set peer_id in the kernel */
+	SYNSCOPE_F_PEER = 1 << 7,      /* client: the server end set peer_id in the kernel (captures before 2026-12) */
 	/*
 	 * server end, with SYNSCOPE_F_ACCEPTED: accepted by a caller no hook saw
 	 * (io_uring's IORING_OP_ACCEPT, an in-kernel accept, on the syscall
@@ -142,7 +142,7 @@ struct synscope_handshake {
 	__u32 backlog_req; /* server: backlog passed to listen(), 0 if that call was not traced */
 	__u32 pad1;
 	__u64 id;        /* per-run id of this connection end, unique, from 1; numbered per CPU, not in time order */
-	__u64 peer_id;   /* id of the other end on this host, 0 if unknown */
+	__u64 peer_id;   /* id of the other end on this host, 0 if unknown; set by user space's join (user/join.c) */
 	__u64 netns;     /* network namespace inode number */
 	__u64 ts_call;   /* connect() entry (client) / accept() entry (server), mono ns */
 	__u64 ts_syn;    /* client: SYN_SENT (SYN sent); server: child in SYN_RECV, mono ns */
@@ -152,9 +152,11 @@ struct synscope_handshake {
 };
 
 /*
- * Emitted when the server end of a local connection completed after its
- * client record had already been emitted: user space patches the client's
- * peer with it. Rare (a race between the two ends on different CPUs).
+ * A late join: client_id's peer is server_id. Sent by synscope's kernel
+ * side until 2026-12 (when the join moved to user space, user/join.c), so
+ * found only in captures written by those versions; the tracker still
+ * reads it, and writes one itself when a join is found after one of the
+ * two ends was printed.
  */
 struct synscope_link {
 	__u16 type; /* SYNSCOPE_REC_LINK */
@@ -200,7 +202,7 @@ struct synscope_close {
 	__s32 err;      /* sk->sk_err at CLOSE (ECONNRESET after an RST), 0 if none */
 	__u32 pad;
 	__u64 id;       /* the id of this end's handshake record */
-	__u64 peer_id;  /* the other end's id, 0 if unknown */
+	__u64 peer_id;  /* the other end's id, 0 if unknown; set by user space's join (user/join.c) */
 	__u8 states[SYNSCOPE_CLOSE_STATES];
 	__u64 ts[SYNSCOPE_CLOSE_STATES]; /* mono ns */
 	__u64 ts_destroy; /* the socket was freed, mono ns */
@@ -278,14 +280,14 @@ struct synscope_stats {
 	__u64 ringbuf_drops;     /* bpf_ringbuf_output() failed: ring buffer full */
 	__u64 sock_map_full;     /* socket entry could not be created: map full */
 	__u64 call_map_full;     /* in-flight syscall could not be recorded (no task storage) */
-	__u64 index_map_full;    /* client could not be indexed for joining */
+	__u64 index_map_full;    /* client could not be indexed for joining (captures before 2026-12; 0 since) */
 	__u64 listener_map_full; /* listen() could not be recorded */
 	__u64 tgid_map_full;     /* forked child could not be added to the traced tree */
-	__u64 links_emitted;     /* late joins sent as SYNSCOPE_REC_LINK */
+	__u64 links_emitted;     /* late joins sent as SYNSCOPE_REC_LINK (captures before 2026-12; 0 since) */
 	__u64 nested_handled;    /* events a *_nested program handled for its skipped primary */
 	__u64 sock_stale;        /* socket entry found at a new end's address and replaced: its end was lost */
 	__u64 close_storage_full; /* --close: no socket storage for an established end's close state */
-	__u64 link_drops;        /* a SYNSCOPE_REC_LINK not submitted: ring buffer full (a join lost, no record) */
+	__u64 link_drops;        /* a SYNSCOPE_REC_LINK not submitted: ring buffer full (captures before 2026-12; 0 since) */
 	__u64 metrics_map_full;  /* --metrics: a listener's histogram could not be created (listener_metrics full) */
 	/*
 	 * --close: an established end's socket address taken by a new socket

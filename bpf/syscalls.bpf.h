@@ -112,7 +112,7 @@ static __always_inline void report_no_syn(struct inflight_call *call, int err)
 	rec.ts_end = rec.ts_ret = now_ns();
 	if (aggregate)
 		account(&rec);
-	submit(&rec, sizeof(rec), false);
+	submit(&rec, sizeof(rec));
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")

@@ -99,7 +99,6 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	bpf_program__set_autoload(skel->progs.handle_receive_reset_nested, cfg->track_close);
 	bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);
 	bpf_map__set_max_entries(skel->maps.socks, cfg->max_sockets);
-	bpf_map__set_max_entries(skel->maps.client_peers, cfg->max_sockets);
 	bpf_map__set_max_entries(skel->maps.open_ends, cfg->max_sockets);
 	bpf_program__set_autoload(skel->progs.handle_accept_fexit, with_fexit);
 	/* Forks matter only when tracing a process tree. */

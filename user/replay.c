@@ -127,6 +127,7 @@ int run_replay(const struct synscope_config *cfg)
 		fprintf(stderr, "synscope: out of memory\n");
 		goto cleanup;
 	}
+	tracker_expect_closes(tracker, out.track_close);
 	describe_capture(name, &r->hdr);
 
 	st = replay_records(r, tracker);

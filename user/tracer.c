@@ -192,6 +192,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		fprintf(stderr, "synscope: out of memory\n");
 		goto cleanup;
 	}
+	tracker_expect_closes(tracker, cfg->track_close);
 	rd.tracker = tracker;
 	decode_set_mono_to_boot_ns(mono_to_boot_offset_ns());
 	if (cfg->write_path) {

@@ -1,23 +1,45 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "idmap.h"
+#include "join.h"
 #include "tracker.h"
 
-/* Ends held for a late join (established clients, recovered server ends); bounded: the
- * oldest is printed when full. */
-#define HOLD_CAPACITY 8192
+/* Ends held for their peer; bounded: the oldest is printed when full. */
+#define HOLD_CAPACITY 16384
 /* Recently printed joined clients remembered to drop repeated LINKs (tiny race window). */
 #define PRINTED_JOINED 64
+
+/* How long an end whose peer is surely on this host waits for it, at least (peer_is_local()). */
+#define LOCAL_HOLD_NS (10ULL * 1000 * 1000 * 1000)
+
+/* An end waiting for its peer, and its close record if that came first. */
+struct held_end {
+	struct conn_end end;
+	unsigned long long until; /* boot ns: printed without a peer from then on */
+	bool local;               /* waits LOCAL_HOLD_NS (peer_is_local()) */
+	bool done;                /* printed: the slot is freed once the older ones are */
+	bool has_close;
+	struct conn_close close;
+};
 
 struct tracker {
 	struct output *out;
 	unsigned long long hold_ns;
-	struct conn_end *held; /* ring of HOLD_CAPACITY */
-	unsigned long long *held_at;
-	unsigned int head, count;
-	/* Clients printed already joined: a LINK for one of them repeats what
-	 * it said (the kernel sends one when it cannot tell, see join_server()). */
+	/* A ring of HOLD_CAPACITY: hold numbers head_no .. head_no + count - 1
+	 * are held, number n at n % HOLD_CAPACITY. */
+	struct held_end *held;
+	unsigned long long head_no;
+	unsigned int count;
+	struct join_table *join;
+	/* With close records to come: ends held, and joined ends printed (idmap.h). */
+	bool expect_closes;
+	struct idmap ends;
+	/* Clients printed already joined: a LINK for one of them repeats what it
+	 * said (captures of versions that joined in the kernel sent one when
+	 * they could not tell). */
 	unsigned long long printed_joined[PRINTED_JOINED];
 	unsigned int printed_next;
 	struct run_summary sum;
@@ -30,8 +52,8 @@ struct tracker *tracker_new(struct output *out, unsigned long long hold_ns)
 	if (!t)
 		return NULL;
 	t->held = calloc(HOLD_CAPACITY, sizeof(*t->held));
-	t->held_at = calloc(HOLD_CAPACITY, sizeof(*t->held_at));
-	if (!t->held || !t->held_at) {
+	t->join = join_table_new();
+	if (!t->held || !t->join || idmap_init(&t->ends)) {
 		tracker_free(t);
 		return NULL;
 	}
@@ -40,12 +62,18 @@ struct tracker *tracker_new(struct output *out, unsigned long long hold_ns)
 	return t;
 }
 
+void tracker_expect_closes(struct tracker *t, bool closes)
+{
+	t->expect_closes = closes;
+}
+
 void tracker_free(struct tracker *t)
 {
 	if (!t)
 		return;
 	free(t->held);
-	free(t->held_at);
+	join_table_free(t->join);
+	idmap_free(&t->ends);
 	free(t);
 }
 
@@ -153,17 +181,153 @@ static void print_end(struct tracker *t, const struct conn_end *end)
 	t->sum.write_errors += output_end_all(t->out, end);
 }
 
-static void print_oldest(struct tracker *t)
+static void print_close(struct tracker *t, const struct conn_close *close)
 {
-	print_end(t, &t->held[t->head]);
-	t->head = (t->head + 1) % HOLD_CAPACITY;
-	t->count--;
+	struct run_summary *sum = &t->sum;
+
+	sum->closes++;
+	sum->close_kinds[close->kind]++;
+	if (close->raw.flags & SYNSCOPE_CF_TIME_WAIT)
+		sum->time_waits[close->raw.role == SYNSCOPE_ROLE_CLIENT ? 0 : 1]++;
+	sum->write_errors += output_close_all(t->out, close);
 }
 
-void tracker_end(struct tracker *t, const struct conn_end *end, unsigned long long now_ns)
+/* The held end with hold number no, NULL if it was printed. */
+static struct held_end *held_by_no(struct tracker *t, unsigned long long no)
+{
+	struct held_end *h;
+
+	if (no < t->head_no || no - t->head_no >= t->count)
+		return NULL;
+	h = &t->held[no % HOLD_CAPACITY];
+	return h->done ? NULL : h;
+}
+
+/*
+ * After its handshake record, what a close record needs of its end: the
+ * peer of a joined end (and where the end is held), until that close
+ * record comes. Without close records nothing needs keeping.
+ */
+static void keep(struct tracker *t, unsigned long long id, unsigned long long peer_id,
+		 unsigned long long hold_no)
+{
+	/* Out of memory: that close record goes without its peer's id. */
+	(void)idmap_put(&t->ends, id, (struct idmap_value){peer_id, hold_no});
+}
+
+static void remember(struct tracker *t, const struct synscope_handshake *r, unsigned long long hold_no)
+{
+	if (!t->expect_closes || (!r->peer_id && hold_no == IDMAP_NOT_HELD))
+		idmap_delete(&t->ends, r->id);
+	else
+		keep(t, r->id, r->peer_id, hold_no);
+}
+
+/* Prints a held end, and its close record if that came while it waited. */
+static void print_held(struct tracker *t, struct held_end *h)
+{
+	print_end(t, &h->end);
+	remember(t, &h->end.raw, IDMAP_NOT_HELD);
+	if (h->has_close) {
+		h->close.raw.peer_id = h->end.raw.peer_id;
+		idmap_delete(&t->ends, h->end.raw.id);
+		print_close(t, &h->close);
+	}
+	h->done = true;
+}
+
+/* Frees the slots of printed ends at the head of the ring. */
+static void reclaim(struct tracker *t)
+{
+	while (t->count && t->held[t->head_no % HOLD_CAPACITY].done) {
+		t->head_no++;
+		t->count--;
+	}
+}
+
+/*
+ * Whether end's peer is on this host for sure: its remote address is a
+ * loopback address, or its own local address. Such an end waits longer
+ * (LOCAL_HOLD_NS) for its peer: a server's record leaves at accept(), which
+ * may come long after the handshake.
+ */
+static bool peer_is_local(const struct conn_end *end)
 {
 	const struct synscope_handshake *r = &end->raw;
-	unsigned int slot;
+	const __u8 *d = end->v4mapped ? r->daddr + 12 : r->daddr;
+
+	if (!memcmp(r->daddr, r->saddr, sizeof(r->daddr)))
+		return true;
+	if (end->family == AF_INET)
+		return d[0] == 127;
+	return !memcmp(r->daddr, &in6addr_loopback, sizeof(r->daddr));
+}
+
+static void hold(struct tracker *t, const struct conn_end *end, unsigned long long now_ns)
+{
+	unsigned long long wait = t->hold_ns;
+	struct held_end *h;
+
+	if (t->count == HOLD_CAPACITY) {
+		print_held(t, &t->held[t->head_no % HOLD_CAPACITY]);
+		reclaim(t);
+	}
+	h = &t->held[(t->head_no + t->count) % HOLD_CAPACITY];
+	h->local = peer_is_local(end) && wait < LOCAL_HOLD_NS;
+	if (h->local)
+		wait = LOCAL_HOLD_NS;
+	h->end = *end;
+	h->until = now_ns + wait;
+	h->has_close = false;
+	h->done = false;
+	remember(t, &end->raw, t->head_no + t->count);
+	t->count++;
+}
+
+/*
+ * The join (join.h): an end waits, held, for its peer; the peer, when it
+ * comes, completes both, and both are printed. A peer already printed gets
+ * its half as a link.
+ */
+static void join(struct tracker *t, struct conn_end *end, unsigned long long now_ns)
+{
+	bool holding = t->hold_ns != 0;
+	unsigned long long peer_no;
+	struct held_end *peer;
+	struct conn_link link;
+
+	end->raw.peer_id = join_find_or_add(t->join, &end->raw,
+					    holding ? t->head_no + t->count : IDMAP_NOT_HELD,
+					    &peer_no);
+	if (!end->raw.peer_id) {
+		if (holding)
+			hold(t, end, now_ns);
+		else
+			print_end(t, end);
+		return;
+	}
+	peer = held_by_no(t, peer_no);
+	if (peer && peer->end.raw.id == end->raw.peer_id) {
+		peer->end.raw.peer_id = end->raw.id;
+		print_held(t, peer);
+		reclaim(t);
+	} else {
+		/* Printed: its close record, if still to come, names the peer. */
+		if (t->expect_closes)
+			keep(t, end->raw.peer_id, end->raw.id, IDMAP_NOT_HELD);
+		link.client_id = end->raw.role == SYNSCOPE_ROLE_CLIENT ? end->raw.id : end->raw.peer_id;
+		link.server_id = end->raw.role == SYNSCOPE_ROLE_CLIENT ? end->raw.peer_id : end->raw.id;
+		t->sum.late_links++;
+		t->sum.write_errors += output_link_all(t->out, &link);
+	}
+	print_end(t, end);
+	remember(t, &end->raw, IDMAP_NOT_HELD);
+}
+
+void tracker_end(struct tracker *t, const struct conn_end *in, unsigned long long now_ns)
+{
+	const struct synscope_handshake *r = &in->raw;
+	struct conn_end end;
 
 	t->sum.ends++;
 	t->sum.by_outcome[r->outcome]++;
@@ -171,41 +335,42 @@ void tracker_end(struct tracker *t, const struct conn_end *end, unsigned long lo
 		t->sum.recovered++;
 	if (r->role == SYNSCOPE_ROLE_CLIENT) {
 		t->sum.clients++;
-		count_client(&t->sum, end);
+		count_client(&t->sum, in);
 	} else {
 		t->sum.servers++;
-		count_server(&t->sum, end);
+		count_server(&t->sum, in);
 	}
 
-	/* Only an established client, or a recovered server end (its client
-	 * may be recovered after it), can still be joined by a LINK. */
-	if ((r->role != SYNSCOPE_ROLE_CLIENT && !(r->flags & SYNSCOPE_F_RECOVERED)) || r->peer_id ||
-	    r->outcome != SYNSCOPE_OUT_ESTABLISHED || !t->hold_ns) {
-		print_end(t, end);
+	if (join_candidate(r)) {
+		end = *in;
+		join(t, &end, now_ns);
 		return;
 	}
-	if (t->count == HOLD_CAPACITY)
-		print_oldest(t);
-	slot = (t->head + t->count) % HOLD_CAPACITY;
-	t->held[slot] = *end;
-	t->held_at[slot] = now_ns;
-	t->count++;
+	print_end(t, in);
+	remember(t, r, IDMAP_NOT_HELD);
 }
 
+/* A link record, from a capture of a version that joined in the kernel. */
 void tracker_link(struct tracker *t, const struct conn_link *link)
 {
 	unsigned int i;
 
 	for (i = 0; i < t->count; i++) {
-		struct conn_end *held = &t->held[(t->head + i) % HOLD_CAPACITY];
+		struct conn_end *held = &t->held[(t->head_no + i) % HOLD_CAPACITY].end;
 
+		if (t->held[(t->head_no + i) % HOLD_CAPACITY].done)
+			continue;
 		if (held->raw.id == link->client_id) {
 			held->raw.peer_id = link->server_id;
+			print_held(t, &t->held[(t->head_no + i) % HOLD_CAPACITY]);
+			reclaim(t);
 			return;
 		}
 		/* A recovered server end, joined by its client recovered later. */
 		if (held->raw.id == link->server_id && held->raw.role == SYNSCOPE_ROLE_SERVER) {
 			held->raw.peer_id = link->client_id;
+			print_held(t, &t->held[(t->head_no + i) % HOLD_CAPACITY]);
+			reclaim(t);
 			return;
 		}
 	}
@@ -217,15 +382,24 @@ void tracker_link(struct tracker *t, const struct conn_link *link)
 	t->sum.write_errors += output_link_all(t->out, link);
 }
 
-void tracker_close(struct tracker *t, const struct conn_close *close)
+/* A close record follows its end's handshake record: held with it, or named its peer. */
+void tracker_close(struct tracker *t, const struct conn_close *in)
 {
-	struct run_summary *sum = &t->sum;
+	struct idmap_value *v = idmap_get(&t->ends, in->raw.id);
+	struct held_end *h;
+	struct conn_close close = *in;
 
-	sum->closes++;
-	sum->close_kinds[close->kind]++;
-	if (close->raw.flags & SYNSCOPE_CF_TIME_WAIT)
-		sum->time_waits[close->raw.role == SYNSCOPE_ROLE_CLIENT ? 0 : 1]++;
-	sum->write_errors += output_close_all(t->out, close);
+	if (v && (h = held_by_no(t, v->hold_no)) && h->end.raw.id == in->raw.id && !h->has_close) {
+		h->close = *in;
+		h->has_close = true;
+		return;
+	}
+	if (v) {
+		if (!close.raw.peer_id)
+			close.raw.peer_id = v->peer_id;
+		idmap_delete(&t->ends, in->raw.id);
+	}
+	print_close(t, &close);
 }
 
 void tracker_bad_record(struct tracker *t)
@@ -235,20 +409,37 @@ void tracker_bad_record(struct tracker *t)
 
 void tracker_tick(struct tracker *t, unsigned long long now_ns)
 {
-	/* Print in arrival order; a joined client goes as soon as it is first. */
-	while (t->count) {
-		const struct conn_end *oldest = &t->held[t->head];
+	unsigned int i;
 
-		if (!oldest->raw.peer_id && now_ns - t->held_at[t->head] < t->hold_ns)
+	/*
+	 * Ends that waited their time go (joined ones went when joined). Waits
+	 * of one length end in the order the ends came: the scan stops at the
+	 * first short wait not over, and walks past only long ones.
+	 */
+	for (i = 0; i < t->count; i++) {
+		struct held_end *h = &t->held[(t->head_no + i) % HOLD_CAPACITY];
+
+		if (h->done)
+			continue;
+		if (now_ns >= h->until)
+			print_held(t, h);
+		else if (!h->local)
 			break;
-		print_oldest(t);
 	}
+	reclaim(t);
 }
 
 void tracker_flush(struct tracker *t)
 {
-	while (t->count)
-		print_oldest(t);
+	unsigned int i;
+
+	for (i = 0; i < t->count; i++) {
+		struct held_end *h = &t->held[(t->head_no + i) % HOLD_CAPACITY];
+
+		if (!h->done)
+			print_held(t, h);
+	}
+	reclaim(t);
 }
 
 void tracker_decoded(struct tracker *t, int kind, const struct conn_end *end,

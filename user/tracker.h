@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The tracker: receives decoded records in ring-buffer order, completes the
- * joining of the two ends of a local connection, counts, and hands each end
- * to the output sink.
+ * The tracker: receives decoded records in ring-buffer order, joins the
+ * two ends of a local connection (join.h), counts, and hands each end to
+ * the output sinks.
  *
- * Joining happens in the kernel (the server end names its client when it
- * reaches ESTABLISHED). When the client's record left the kernel before its
- * server completed, a LINK record follows it; the tracker therefore holds a
- * client record without a peer for `hold_ns` before printing it with none.
+ * An established end waits, held, up to `hold_ns` for its peer's record
+ * (the two ends leave the kernel on different CPUs, in either order), then
+ * is printed with its peer's id, or with none. A peer found after an end
+ * was printed (held longer than hold_ns, or hold_ns 0) is written as a
+ * link. Ends are printed in the order they came, a joined one as soon as
+ * no older one waits. A close record names its end's peer too: one that
+ * comes while its end is held is printed right after it.
  */
 #ifndef SYNSCOPE_TRACKER_H
 #define SYNSCOPE_TRACKER_H
 
+#include <stdbool.h>
 #include "decode.h"
 #include "output.h"
 #include "summary.h"
@@ -26,7 +30,9 @@ void tracker_free(struct tracker *t);
 
 /* A connection end received at boot time `now_ns`. */
 void tracker_end(struct tracker *t, const struct conn_end *end, unsigned long long now_ns);
-/* A late join of a client to its server end. */
+/* Close records will come (--close): keep the peers of printed ends for them. */
+void tracker_expect_closes(struct tracker *t, bool closes);
+/* A late join of a client to its server end (captures of versions before 2026-12). */
 void tracker_link(struct tracker *t, const struct conn_link *link);
 /* How an established end closed (--close). */
 void tracker_close(struct tracker *t, const struct conn_close *close);
@@ -39,7 +45,7 @@ void tracker_bad_record(struct tracker *t);
 void tracker_decoded(struct tracker *t, int kind, const struct conn_end *end,
 		     const struct conn_link *link, const struct conn_close *close,
 		     unsigned long long now_ns);
-/* Prints held clients older than hold_ns. */
+/* Prints held ends older than hold_ns. */
 void tracker_tick(struct tracker *t, unsigned long long now_ns);
 /* Prints everything held (at exit). */
 void tracker_flush(struct tracker *t);

@@ -113,14 +113,15 @@ def check_port(records, netns, port, load, what):
     check_eq([s["id"] for s in servers if s["accept_hook"] == "unseen"][:5], [],
              f"{what}: server ends accepted by accept() with an unknown caller")
     by_id = {r["id"]: r for r in clients + servers}
-    # A join that came after its client's record was written is a link record of its own.
+    # A join found after one of the two records was written is a link record of its own,
+    # which stands for the `peer` that record lacks.
     late = {r["client"]: r["server"] for r in records if r.get("type") == "link"}
-    # A client recovered at connect() (its ESTABLISHED reached no program) whose server end
-    # was seen cannot be joined: the server looked for it before it was recovered (README,
-    # the recovered field; test_recovered.py checks the pairs one by one).
-    unjoined = [c["id"] for c in clients
-                if by_id.get(c["peer"] or late.get(c["id"]), {}).get("peer") != c["id"]
-                and not c.get("recovered")]
+
+    def joined(c):
+        s = by_id.get(c["peer"] or late.get(c["id"]))
+        return s is not None and (s["peer"] == c["id"] or late.get(c["id"]) == s["id"])
+
+    unjoined = [c["id"] for c in clients if not joined(c)]
     check(len(unjoined) <= load["connections"] - len(servers),
           f"{what}: clients joined both ways to their server end, but for server records lost",
           unjoined[:5], f"at most {load['connections'] - len(servers)}")
