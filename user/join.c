@@ -2,7 +2,6 @@
 #include <stdlib.h>
 #include "join.h"
 
-
 /* A connection as its client sees it. */
 struct join_key {
 	__u32 c_iss;
@@ -13,14 +12,21 @@ struct join_key {
 
 struct join_entry {
 	struct join_key key;
-	__u8 role;  /* of the end waiting here; 0: free */
-	__u32 age;  /* the table's clock when added: the smallest goes first */
+	__u8 role; /* of the end waiting here */
 	__u64 id;
 	unsigned long long tag;
 };
 
+/*
+ * Every record looks a set up, at random: what that reads is the set's
+ * fingerprints, 32 bytes, in an array small enough to stay in cache
+ * (128 KiB). An entry is read where a fingerprint matches (a join, or 1 in
+ * 65536 per way), the ages only where a full set gives an entry up.
+ */
 struct join_table {
-	struct join_entry (*sets)[JOIN_WAYS];
+	__u16 (*fps)[JOIN_WAYS];     /* the key's fingerprint per way; 0: free */
+	__u32 (*ages)[JOIN_WAYS];    /* the table's clock when added: the oldest goes first */
+	struct join_entry *entries; /* JOIN_WAYS per set */
 	__u32 clock;
 };
 
@@ -30,9 +36,11 @@ struct join_table *join_table_new(void)
 
 	if (!t)
 		return NULL;
-	t->sets = calloc(JOIN_SETS, sizeof(*t->sets));
-	if (!t->sets) {
-		free(t);
+	t->fps = calloc(JOIN_SETS, sizeof(*t->fps));
+	t->ages = calloc(JOIN_SETS, sizeof(*t->ages));
+	t->entries = calloc((size_t)JOIN_SETS * JOIN_WAYS, sizeof(*t->entries));
+	if (!t->fps || !t->ages || !t->entries) {
+		join_table_free(t);
 		return NULL;
 	}
 	return t;
@@ -42,7 +50,9 @@ void join_table_free(struct join_table *t)
 {
 	if (!t)
 		return;
-	free(t->sets);
+	free(t->fps);
+	free(t->ages);
+	free(t->entries);
 	free(t);
 }
 
@@ -72,26 +82,32 @@ __u64 join_find_or_add(struct join_table *t, const struct synscope_handshake *r,
 		       unsigned long long tag, unsigned long long *peer_tag)
 {
 	struct join_key k = key_of(r);
-	/* The ISS and IRS are hashes already: mixing in the ports spreads a set's load. */
-	struct join_entry *set = t->sets[(k.c_iss ^ k.c_irs ^ ((__u32)k.cport << 16 | k.sport)) %
-					 JOIN_SETS];
-	struct join_entry *victim = &set[0];
-	int i;
+	/* The ISS and IRS are keyed hashes already: mixing in the ports is enough. */
+	__u32 h = k.c_iss ^ k.c_irs ^ ((__u32)k.cport << 16 | k.sport);
+	__u32 set_no = h % JOIN_SETS;
+	__u16 fp = (h >> 16) | 1; /* bits the set number leaves; never 0 */
+	__u16 *fps = t->fps[set_no];
+	__u32 *ages = t->ages[set_no];
+	struct join_entry *entries = &t->entries[(size_t)set_no * JOIN_WAYS];
+	int i, victim = -1;
 
 	for (i = 0; i < JOIN_WAYS; i++) {
-		struct join_entry *e = &set[i];
-
-		if (e->role && e->role != r->role && same_key(&e->key, &k)) {
-			e->role = 0;
-			*peer_tag = e->tag;
-			return e->id;
+		if (fps[i] == fp && entries[i].role != r->role && same_key(&entries[i].key, &k)) {
+			fps[i] = 0;
+			*peer_tag = entries[i].tag;
+			return entries[i].id;
 		}
-		if (!e->role)
-			victim = e;
-		else if (victim->role && t->clock - e->age > t->clock - victim->age)
-			victim = e;
+		if (!fps[i] && victim < 0)
+			victim = i;
 	}
-	*victim = (struct join_entry){.key = k, .role = r->role, .age = t->clock++, .id = r->id,
-				      .tag = tag};
+	if (victim < 0) {
+		victim = 0;
+		for (i = 1; i < JOIN_WAYS; i++)
+			if (t->clock - ages[i] > t->clock - ages[victim])
+				victim = i;
+	}
+	fps[victim] = fp;
+	ages[victim] = t->clock++;
+	entries[victim] = (struct join_entry){.key = k, .role = r->role, .id = r->id, .tag = tag};
 	return 0;
 }

@@ -20,13 +20,13 @@
 #include "synscope.h"
 
 /*
- * 16384 sets of 8: 131072 ends, 5 MiB. A saturated server's accept queue
- * holds thousands of ends waiting for their record at once (100 ms of
- * accept wait at 45k connections/s measured): 8 ways keep a set from
- * overflowing with young entries.
+ * 4096 sets of 16: 65536 ends. A saturated server's accept queue holds
+ * thousands of ends waiting for their record at once (100 ms of accept wait
+ * at 45k connections/s measured): 16 ways keep a set from overflowing with
+ * young entries.
  */
-#define JOIN_SETS 16384
-#define JOIN_WAYS 8
+#define JOIN_SETS 4096
+#define JOIN_WAYS 16
 
 struct join_table;
 

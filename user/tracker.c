@@ -25,6 +25,12 @@ struct held_end {
 	struct conn_close close;
 };
 
+/* Hold numbers of the ends waiting one length of time, in the order they came. */
+struct wait_queue {
+	unsigned long long nos[HOLD_CAPACITY];
+	unsigned int head, count;
+};
+
 struct tracker {
 	struct output *out;
 	unsigned long long hold_ns;
@@ -33,6 +39,8 @@ struct tracker {
 	struct held_end *held;
 	unsigned long long head_no;
 	unsigned int count;
+	/* [0]: ends waiting hold_ns, [1]: ends waiting LOCAL_HOLD_NS: each expires in order. */
+	struct wait_queue waits[2];
 	struct join_table *join;
 	/* With close records to come: ends held, and joined ends printed (idmap.h). */
 	bool expect_closes;
@@ -263,9 +271,19 @@ static bool peer_is_local(const struct conn_end *end)
 	return !memcmp(r->daddr, &in6addr_loopback, sizeof(r->daddr));
 }
 
+/* Takes out of q the ends printed already (joined, or pushed out): they are at its front. */
+static void drop_printed(struct tracker *t, struct wait_queue *q)
+{
+	while (q->count && !held_by_no(t, q->nos[q->head])) {
+		q->head = (q->head + 1) % HOLD_CAPACITY;
+		q->count--;
+	}
+}
+
 static void hold(struct tracker *t, const struct conn_end *end, unsigned long long now_ns)
 {
 	unsigned long long wait = t->hold_ns;
+	struct wait_queue *q;
 	struct held_end *h;
 
 	if (t->count == HOLD_CAPACITY) {
@@ -274,6 +292,10 @@ static void hold(struct tracker *t, const struct conn_end *end, unsigned long lo
 	}
 	h = &t->held[(t->head_no + t->count) % HOLD_CAPACITY];
 	h->local = peer_is_local(end) && wait < LOCAL_HOLD_NS;
+	/* Its queue holds no more than the ring once the printed ends are out. */
+	q = &t->waits[h->local];
+	drop_printed(t, q);
+	q->nos[(q->head + q->count++) % HOLD_CAPACITY] = t->head_no + t->count;
 	if (h->local)
 		wait = LOCAL_HOLD_NS;
 	h->end = *end;
@@ -324,10 +346,9 @@ static void join(struct tracker *t, struct conn_end *end, unsigned long long now
 	remember(t, &end->raw, IDMAP_NOT_HELD);
 }
 
-void tracker_end(struct tracker *t, const struct conn_end *in, unsigned long long now_ns)
+void tracker_end(struct tracker *t, struct conn_end *in, unsigned long long now_ns)
 {
 	const struct synscope_handshake *r = &in->raw;
-	struct conn_end end;
 
 	t->sum.ends++;
 	t->sum.by_outcome[r->outcome]++;
@@ -342,8 +363,7 @@ void tracker_end(struct tracker *t, const struct conn_end *in, unsigned long lon
 	}
 
 	if (join_candidate(r)) {
-		end = *in;
-		join(t, &end, now_ns);
+		join(t, in, now_ns);
 		return;
 	}
 	print_end(t, in);
@@ -411,20 +431,17 @@ void tracker_tick(struct tracker *t, unsigned long long now_ns)
 {
 	unsigned int i;
 
-	/*
-	 * Ends that waited their time go (joined ones went when joined). Waits
-	 * of one length end in the order the ends came: the scan stops at the
-	 * first short wait not over, and walks past only long ones.
-	 */
-	for (i = 0; i < t->count; i++) {
-		struct held_end *h = &t->held[(t->head_no + i) % HOLD_CAPACITY];
+	/* Ends that waited their time go (joined ones went when joined), in order per length. */
+	for (i = 0; i < 2; i++) {
+		struct wait_queue *q = &t->waits[i];
+		struct held_end *h;
 
-		if (h->done)
-			continue;
-		if (now_ns >= h->until)
+		for (drop_printed(t, q); q->count; drop_printed(t, q)) {
+			h = held_by_no(t, q->nos[q->head]);
+			if (now_ns < h->until)
+				break;
 			print_held(t, h);
-		else if (!h->local)
-			break;
+		}
 	}
 	reclaim(t);
 }
@@ -442,7 +459,7 @@ void tracker_flush(struct tracker *t)
 	reclaim(t);
 }
 
-void tracker_decoded(struct tracker *t, int kind, const struct conn_end *end,
+void tracker_decoded(struct tracker *t, int kind, struct conn_end *end,
 		     const struct conn_link *link, const struct conn_close *close,
 		     unsigned long long now_ns)
 {

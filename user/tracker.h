@@ -28,8 +28,8 @@ struct tracker;
 struct tracker *tracker_new(struct output *out, unsigned long long hold_ns);
 void tracker_free(struct tracker *t);
 
-/* A connection end received at boot time `now_ns`. */
-void tracker_end(struct tracker *t, const struct conn_end *end, unsigned long long now_ns);
+/* A connection end received at boot time `now_ns`; the tracker may set its peer_id. */
+void tracker_end(struct tracker *t, struct conn_end *end, unsigned long long now_ns);
 /* Close records will come (--close): keep the peers of printed ends for them. */
 void tracker_expect_closes(struct tracker *t, bool closes);
 /* A late join of a client to its server end (captures of versions before 2026-12). */
@@ -42,7 +42,7 @@ void tracker_bad_record(struct tracker *t);
  * One decode_record() result: `kind` (enum decoded_kind, or a negative error)
  * picks tracker_end(), tracker_link(), tracker_close() or tracker_bad_record().
  */
-void tracker_decoded(struct tracker *t, int kind, const struct conn_end *end,
+void tracker_decoded(struct tracker *t, int kind, struct conn_end *end,
 		     const struct conn_link *link, const struct conn_close *close,
 		     unsigned long long now_ns);
 /* Prints held ends older than hold_ns. */
