@@ -78,6 +78,8 @@ static __always_inline void account(const struct synscope_handshake *rec)
 	if (!m)
 		return;
 	__sync_fetch_and_add(&m->handshakes[role][outcome], 1);
+	if (rec->flags & SYNSCOPE_F_RECOVERED)
+		__sync_fetch_and_add(&m->recovered[role], 1);
 	if (rec->role == SYNSCOPE_ROLE_CLIENT) {
 		start = rec->flags & SYNSCOPE_F_CALL_SEEN ? rec->ts_call : rec->ts_syn;
 		end = rec->ts_end ? rec->ts_end : rec->ts_ret;

@@ -122,6 +122,14 @@ int metrics_write(FILE *f, const struct metrics_snapshot *s)
 			fprintf(f, "synscope_handshakes_total{role=\"%s\",outcome=\"%s\"} %llu\n",
 				roles[r], outcome_name(o), (unsigned long long)s->m.handshakes[r][o]);
 
+	fputs("# HELP synscope_recovered_handshakes_total Connection ends whose handshake the state "
+	      "tracepoint never reported, read from the socket when connect() returned 0 or accept() "
+	      "returned it (the JSONL's recovered), by role.\n"
+	      "# TYPE synscope_recovered_handshakes_total counter\n", f);
+	for (r = SYNSCOPE_ROLE_CLIENT; r <= SYNSCOPE_ROLE_SERVER; r++)
+		fprintf(f, "synscope_recovered_handshakes_total{role=\"%s\"} %llu\n", roles[r],
+			(unsigned long long)s->m.recovered[r]);
+
 	fputs("# HELP synscope_connect_duration_seconds Client connect() entry (or SYN_SENT) to "
 	      "ESTABLISHED or failure, by outcome.\n"
 	      "# TYPE synscope_connect_duration_seconds histogram\n", f);

@@ -232,6 +232,8 @@ static void summary_section(struct output *out, const struct html_state *st,
 		count_row(f, label, id, sum->by_outcome[o], o != SYNSCOPE_OUT_ESTABLISHED);
 	}
 	count_row(f, "server ends never accepted", "not-accepted", sum->not_accepted, true);
+	count_row(f, "ends recovered at connect() or accept() (the state tracepoint never reported "
+		     "their handshake)", "recovered", sum->recovered, false);
 	count_row(f, "client SYN retransmissions", "syn-retrans", sum->syn_retrans, true);
 	fprintf(f, "</table>\n<table>\n<tr><th class=\"l\">lost or unfinished</th><th>count</th></tr>\n");
 	if (sum->kernel_valid)
@@ -454,6 +456,9 @@ static void ladder_svg(FILE *f, const struct conn_end *client, const struct conn
 	const struct conn_close *cc = c ? find_close(st, c->id) : NULL;
 	const struct conn_close *sc = s ? find_close(st, s->id) : NULL;
 	const char *in_flight = end_in_flight_state(s && end_in_flight_state(s) ? s : &any->raw);
+	/* Ends read from the socket at the syscall's return: some of their times are unknown. */
+	bool rc = c && (c->flags & SYNSCOPE_F_RECOVERED), rs = s && (s->flags & SYNSCOPE_F_RECOVERED);
+	const char *recovered = rc && rs ? "both" : rc ? "client" : rs ? "server" : NULL;
 	char from[INET6_ADDRSTRLEN + 8], to[INET6_ADDRSTRLEN + 8], who[80], t[32];
 	struct ladder l = {.n = 0};
 	int i, h;
@@ -470,6 +475,8 @@ static void ladder_svg(FILE *f, const struct conn_end *client, const struct conn
 	fprintf(f, "<section class=\"ladder\" data-outcome=\"%s\"", end_outcome_name(&any->raw));
 	if (in_flight)
 		fprintf(f, " data-in-flight=\"%s\"", in_flight);
+	if (recovered)
+		fprintf(f, " data-recovered=\"%s\"", recovered);
 	if (c)
 		fprintf(f, " data-client-id=\"%llu\" data-iss=\"%u\" data-irs=\"%u\"",
 			(unsigned long long)c->id, c->iss, c->irs);
@@ -482,9 +489,11 @@ static void ladder_svg(FILE *f, const struct conn_end *client, const struct conn
 	esc(f, from);
 	fputs(" → ", f);
 	esc(f, to);
-	fprintf(f, ": %s%s%s%s%s%s</h3>\n", end_outcome_name(&any->raw), any->raw.err ? " " : "",
+	fprintf(f, ": %s%s%s%s%s%s%s%s%s</h3>\n", end_outcome_name(&any->raw), any->raw.err ? " " : "",
 		errno_name(any->raw.err) ? errno_name(any->raw.err) : "",
-		in_flight ? " (in flight at exit: " : "", in_flight ? in_flight : "", in_flight ? ")" : "");
+		in_flight ? " (in flight at exit: " : "", in_flight ? in_flight : "", in_flight ? ")" : "",
+		recovered ? " (recovered at the syscall's return: " : "", recovered ? recovered : "",
+		recovered ? ")" : "");
 	h = TOP + l.n * ROW + 10;
 	fprintf(f, "<svg viewBox=\"0 0 %d %d\" width=\"%d\" role=\"img\" aria-label=\"handshake "
 		   "ladder\">\n<defs><marker id=\"as\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" "

@@ -217,6 +217,8 @@ static int begin_slice(struct output *out, struct trace_event_state *st, const s
 	json_object_object_add(a, "outcome", json_object_new_string(end_outcome_name(r)));
 	if (end_in_flight_state(r))
 		json_object_object_add(a, "in_flight_at_exit", json_object_new_string(end_in_flight_state(r)));
+	if (r->flags & SYNSCOPE_F_RECOVERED)
+		json_object_object_add(a, "recovered", json_object_new_boolean(1));
 	json_object_object_add(a, "errno", errno_name(r->err) ? json_object_new_string(errno_name(r->err)) : NULL);
 	if (r->outcome == SYNSCOPE_OUT_ESTABLISHED || r->role == SYNSCOPE_ROLE_CLIENT)
 		json_object_object_add(a, "iss", json_object_new_int64(r->iss));

@@ -10,10 +10,13 @@ and joined to its peer.
 """
 import json
 import os
+import re
 import subprocess
 import tempfile
+import time
 
-from harness import LOADGEN, Netns, Tracer, check, check_eq, free_port, handshakes
+from harness import (LOADGEN, SYNSCOPE, Background, Netns, Tracer, check, check_eq, free_port,
+                     handshakes)
 
 EVERY = 5
 
@@ -84,3 +87,50 @@ def test_handshakes_no_program_saw_are_recovered_under_load():
     # Recovered or seen, either end (user space joins them: user/join.c).
     check_eq([(c["id"], c.get("recovered"), s.get("recovered")) for c, s in unjoined][:5],
              [], "every pair joined both ways")
+
+
+def test_recovered_ends_are_marked_in_every_output():
+    """The same recovered ends, counted by each output: the capture read back as JSONL, as
+    trace-event slices and as the HTML report's summary, and --metrics' counter, live."""
+    port, metrics_port = free_port(52), free_port(53)
+    with Netns("recoveredout") as ns, tempfile.TemporaryDirectory() as tmp:
+        ns.sysctl("net.ipv4.ip_local_port_range", "1024 65535")
+        cap = os.path.join(tmp, "run.syn")
+        tracer = Background(["-P", str(port), "-w", cap, "--metrics", f"127.0.0.1:{metrics_port}"],
+                            ns, env={"SYNSCOPE_TEST_UNSEEN": str(EVERY)})
+        try:
+            load = ns.run([LOADGEN, "-d", "0.3", "-c", "2", "-p", str(port)], capture_output=True,
+                          text=True, timeout=60)
+            # Every end has left the ring buffer within a poll interval of the load's end.
+            time.sleep(1)
+            exposition = ns.run(["curl", "-sS", "--fail", "--max-time", "5",
+                                 f"http://127.0.0.1:{metrics_port}/metrics"],
+                                capture_output=True, text=True).stdout
+        finally:
+            status, _ = tracer.stop_process()
+        check_eq((load.returncode, status), (0, 0), "loadgen and synscope exit status")
+        out = {}
+        for fmt in ("jsonl", "trace-event", "html"):
+            path = os.path.join(tmp, f"out.{fmt}")
+            read = subprocess.run([SYNSCOPE, "-r", cap, "-f", fmt, "-o", path],
+                                  capture_output=True, text=True)
+            check_eq(read.returncode, 0, f"-r -f {fmt} exit status ({read.stderr[-300:]})")
+            with open(path) as f:
+                out[fmt] = f.read()
+
+    records = [json.loads(line) for line in out["jsonl"].splitlines()]
+    ends = handshakes(records, ns.inode, port)
+    by_role = {role: sum(1 for r in ends if r["role"] == role and r.get("recovered"))
+               for role in ("client", "server")}
+    check(by_role["client"] > 0 and by_role["server"] > 0, "ends recovered in both roles",
+          by_role, "some of each")
+    slices = [e for e in json.loads(out["trace-event"])["traceEvents"]
+              if e.get("ph") == "b" and e["args"].get("recovered") is True]
+    check_eq(len(slices), sum(by_role.values()), "trace-event slices with args.recovered")
+    html = re.search(r'id="recovered" data-count="(\d+)"', out["html"])
+    check_eq(int(html.group(1)) if html else None, sum(by_role.values()),
+             "the HTML summary's recovered count")
+    metrics = {role: int(m.group(1)) for role in by_role
+               for m in [re.search(rf'^synscope_recovered_handshakes_total{{role="{role}"}} (\d+)$',
+                                   exposition, re.M)] if m}
+    check_eq(metrics, by_role, "synscope_recovered_handshakes_total by role")

@@ -50,7 +50,10 @@ static void histograms_are_cumulative_in_seconds(void **state)
 	s.m.connect[SYNSCOPE_OUT_ESTABLISHED].buckets[SYNSCOPE_HIST_BUCKETS - 1] = 1;
 	s.m.connect[SYNSCOPE_OUT_ESTABLISHED].sum_ns = 2500000000ULL;
 	s.m.handshakes[SYNSCOPE_ROLE_CLIENT][SYNSCOPE_OUT_REFUSED] = 7;
+	s.m.recovered[SYNSCOPE_ROLE_SERVER] = 4;
 	text = expose(&s);
+	assert_line(text, "synscope_recovered_handshakes_total{role=\"server\"} 4");
+	assert_line(text, "synscope_recovered_handshakes_total{role=\"client\"} 0");
 	assert_line(text, "synscope_handshakes_total{role=\"client\",outcome=\"refused\"} 7");
 	assert_line(text, "synscope_handshakes_total{role=\"server\",outcome=\"established\"} 0");
 	assert_line(text, "synscope_connect_duration_seconds_bucket{outcome=\"established\",le=\"1e-06\"} 2");
