@@ -147,6 +147,19 @@ static __always_inline bool resolved_by_call(struct synscope_handshake *rec, str
 	return true;
 }
 
+/* A child reset in the queue unseen (unseen_child_closed()) that no accept() took: lost. */
+static __always_inline void unseen_child_destroyed(struct sock *sk, __u64 key)
+{
+	__u64 *cookie = bpf_map_lookup_elem(&reset_unseen, &key);
+
+	if (!cookie)
+		return;
+	if (*cookie == bpf_get_socket_cookie(sk)) /* else a stale mark (its destruction unseen) */
+		count(handshake_unseen);
+	if (!bpf_map_delete_elem(&reset_unseen, &key))
+		__sync_fetch_and_sub(&reset_unseen_marks, 1);
+}
+
 static __always_inline void destroy(struct sock *sk)
 {
 	__u64 key = (__u64)sk;
@@ -154,6 +167,8 @@ static __always_inline void destroy(struct sock *sk)
 	struct synscope_close *cl;
 	int last;
 
+	if (reset_unseen_marks && !rec)
+		unseen_child_destroyed(sk, key);
 	if (rec && !(rec->flags & (SYNSCOPE_F_EMITTED | SYNSCOPE_F_RESOLVED)) &&
 	    !resolved_by_call(rec, sk)) {
 		count(handshake_unseen);

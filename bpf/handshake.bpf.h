@@ -53,6 +53,34 @@ static __always_inline void on_syn_sent(const struct sock *sk, __u64 key)
 	}
 }
 
+/*
+ * Whether server child sk passes the filters (-P, -4/-6, -p: its listener's
+ * process), with its listener's key and listen() record (NULL if none).
+ * Before 6.x reordered inet_csk_clone_lock(), the child's creation was
+ * reported before it got its remote port and (IPv6) addresses: what is
+ * still zero is undecided here and checked again at ESTABLISHED.
+ */
+static __always_inline bool child_traced(const struct sock *sk, struct synscope_listener_key *lk,
+					 struct synscope_listener **li)
+{
+	__u8 daddr[16];
+	__u16 dport;
+
+	lk->port = local_port_btf(sk);
+	dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (dport && !ports_allowed(lk->port, dport))
+		return false;
+	if (filter_family) {
+		__builtin_memcpy(daddr, &sk->__sk_common.skc_v6_daddr, 16);
+		if (!is_unspecified(daddr) && !family_allowed(sk->__sk_common.skc_family, daddr))
+			return false;
+	}
+	lk->netns = sock_netns_btf(sk);
+	*li = bpf_map_lookup_elem(&listeners, lk);
+	/* With a process filter, the child belongs to a traced listener. */
+	return !filter_tgids || (*li && tgid_allowed((*li)->tgid));
+}
+
 /* LISTEN -> SYN_RECV on the child, created by inet_csk_clone_lock() when the
  * third ACK arrives (or at the SYN, with TCP Fast Open). */
 static __always_inline void on_child_created(const struct sock *sk, __u64 key)
@@ -60,29 +88,9 @@ static __always_inline void on_child_created(const struct sock *sk, __u64 key)
 	struct synscope_listener_key lk = {};
 	struct synscope_listener *li;
 	struct synscope_handshake *rec;
-	__u8 daddr[16];
-	__u16 dport;
 
-	/*
-	 * Before 6.x reordered inet_csk_clone_lock(), this tracepoint fired
-	 * before the child got its remote port and (IPv6) addresses: what is
-	 * still zero is undecided here and checked again at ESTABLISHED.
-	 */
-	lk.port = sk->__sk_common.skc_num;
-	dport = bpf_ntohs(sk->__sk_common.skc_dport);
-	if (dport && !ports_allowed(lk.port, dport))
+	if (!child_traced(sk, &lk, &li))
 		return;
-	if (filter_family) {
-		__builtin_memcpy(daddr, &sk->__sk_common.skc_v6_daddr, 16);
-		if (!is_unspecified(daddr) && !family_allowed(sk->__sk_common.skc_family, daddr))
-			return;
-	}
-	lk.netns = sock_netns_btf(sk);
-	li = bpf_map_lookup_elem(&listeners, &lk);
-	/* With a process filter, the child belongs to a traced listener. */
-	if (filter_tgids && !(li && tgid_allowed(li->tgid)))
-		return;
-
 	rec = new_end(key, SYNSCOPE_ROLE_SERVER);
 	if (!rec) {
 		bpf_map_update_elem(&untracked, &key, &lk.port, BPF_ANY);
@@ -170,9 +178,7 @@ static __always_inline void forget_listener(const struct sock *sk)
 	struct synscope_listener_key lk = {};
 
 	lk.netns = sock_netns_btf(sk);
-	lk.port = sk->__sk_common.skc_num;
-	if (!lk.port) /* inet_put_port() may have run: inet_sport keeps it */
-		lk.port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	lk.port = local_port_btf(sk);
 	bpf_map_delete_elem(&listeners, &lk);
 }
 
@@ -204,6 +210,48 @@ static __always_inline void accepted_unseen(const struct sock *sk, __u64 key, in
 		return;
 	}
 	complete(rec, key, SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_ACCEPT_UNSEEN);
+}
+
+/*
+ * A server child still in the accept queue (no socket file: never
+ * accepted) moves from ESTABLISHED or CLOSE_WAIT to CLOSE. If it has no
+ * entry, no program saw it created, and its record can only come from
+ * recover_server() at an accept() that returns it:
+ *  - without an error, its listener is forgetting it (inet_child_forget()'s
+ *    tcp_disconnect(); an RST or a timeout sets sk_err first): it will
+ *    never be accepted, its record is lost, counted here;
+ *  - with one (reset in the queue), accept() may still return it: it is
+ *    marked, and destroy() counts it if no accept() took the mark first.
+ * A child whose entry found no room is counted already (sock_map_full).
+ */
+static __always_inline void unseen_child_closed(const struct sock *sk, __u64 key)
+{
+	struct synscope_listener_key lk = {};
+	struct synscope_listener *li;
+	__u64 cookie;
+	__u16 *port;
+	long err;
+
+	if (bpf_map_lookup_elem(&socks, &key) || !child_traced(sk, &lk, &li))
+		return;
+	port = bpf_map_lookup_elem(&untracked, &key);
+	if (port) {
+		if (!sk->sk_err)
+			bpf_map_delete_elem(&untracked, &key);
+		return;
+	}
+	if (!sk->sk_err) {
+		count(handshake_unseen);
+		return;
+	}
+	cookie = bpf_get_socket_cookie((void *)sk);
+	err = bpf_map_update_elem(&reset_unseen, &key, &cookie, BPF_NOEXIST);
+	if (!err)
+		__sync_fetch_and_add(&reset_unseen_marks, 1);
+	else if (err == -EEXIST) /* a mark whose destruction went unseen: replaced */
+		err = bpf_map_update_elem(&reset_unseen, &key, &cookie, BPF_EXIST);
+	if (err)
+		count(sock_map_full); /* no room for the mark: this end may be lost */
 }
 
 /*
@@ -243,6 +291,9 @@ static __always_inline void set_state(const struct sock *sk, int oldstate, int n
 		/* Only sockets with a file: a child still in the queue has none. */
 		if ((oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT) && sk->sk_socket)
 			accepted_unseen(sk, key, newstate);
+		else if ((oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT) &&
+			 newstate == TCP_CLOSE)
+			unseen_child_closed(sk, key);
 		if (track_close)
 			on_later_state(sk, oldstate, newstate);
 	}

@@ -119,6 +119,24 @@ struct {
 	__type(value, __u16);
 } untracked SEC(".maps");
 
+/*
+ * Server children no program saw created, reset in the accept queue
+ * (unseen_child_closed()), by socket address, with their socket cookie
+ * (tcp_disconnect() clears the remote port before the destruction): an
+ * accept() that returns one recovers it and takes the mark; its
+ * destruction with the mark still there counts it lost. A hash, not LRU:
+ * reset_unseen_marks counts the entries exactly, and destroy() looks here
+ * only while it is not 0.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} reset_unseen SEC(".maps");
+
+__u64 reset_unseen_marks = 0;
+
 /* -P: one flag per port. An array lookup is a few inlined instructions, a
  * hash lookup a helper call, and this runs several times per connection. */
 struct {

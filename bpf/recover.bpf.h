@@ -74,6 +74,9 @@ static __always_inline void recover_server(__u64 key, int fd, const struct infli
 	read_endpoints(&rec, sk);
 	if ((rec.family != AF_INET && rec.family != AF_INET6) || !family_allowed(rec.family, rec.daddr))
 		return;
+	/* Reset in the queue unseen (unseen_child_closed()), and accepted after all. */
+	if (reset_unseen_marks && !bpf_map_delete_elem(&reset_unseen, &key))
+		__sync_fetch_and_sub(&reset_unseen_marks, 1);
 	init_end(&rec, SYNSCOPE_ROLE_SERVER);
 	read_isn_at_return(&rec, sk);
 	read_caller(&rec);

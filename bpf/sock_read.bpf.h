@@ -16,15 +16,24 @@ static __always_inline __u64 sock_netns_btf(const struct sock *sk)
 	return sk->__sk_common.skc_net.net->ns.inum;
 }
 
+/*
+ * The local port of a socket the hook holds a trusted pointer to, host byte
+ * order. tcp_set_state(CLOSE) releases the port (inet_put_port() zeroes
+ * inet_num) before the tracepoint fires; inet_sport keeps it.
+ */
+static __always_inline __u16 local_port_btf(const struct sock *sk)
+{
+	__u16 port = sk->__sk_common.skc_num;
+
+	/* The verifier allows direct loads only within struct sock. */
+	return port ? port : bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+}
+
 static __always_inline void read_endpoints_btf(struct synscope_handshake *rec,
 					       const struct sock *sk)
 {
 	rec->family = sk->__sk_common.skc_family;
-	rec->sport = sk->__sk_common.skc_num;
-	/* tcp_set_state(CLOSE) releases the port (inet_put_port() zeroes
-	 * inet_num) before the tracepoint fires; inet_sport keeps it. */
-	if (!rec->sport) /* the verifier allows direct loads only within struct sock */
-		rec->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	rec->sport = local_port_btf(sk);
 	rec->dport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (rec->family == AF_INET6) {
 		__builtin_memcpy(rec->saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);

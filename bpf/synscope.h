@@ -306,7 +306,9 @@ struct synscope_stats {
 	 * tracepoint had reported how its handshake ended (neither ESTABLISHED
 	 * nor CLOSE came: a run the kernel skipped or never made), with no
 	 * failed connect() to say it: its handshake record is lost. A client
-	 * whose connect() failed is written with that errno instead.
+	 * whose connect() failed is written with that errno instead. Also
+	 * counted: a server child never seen created that left the accept
+	 * queue never accepted (unseen_child_closed(), bpf/handshake.bpf.h).
 	 */
 	__u64 handshake_unseen;
 };
