@@ -15,14 +15,13 @@
 /* How long an end whose peer is surely on this host waits for it, at least (peer_is_local()). */
 #define LOCAL_HOLD_NS (10ULL * 1000 * 1000 * 1000)
 
-/* An end waiting for its peer, and its close record if that came first. */
+/* An end waiting for its peer. */
 struct held_end {
 	struct conn_end end;
 	unsigned long long until; /* boot ns: printed without a peer from then on */
 	bool local;               /* waits LOCAL_HOLD_NS (peer_is_local()) */
 	bool done;                /* printed: the slot is freed once the older ones are */
-	bool has_close;
-	struct conn_close close;
+	bool has_close;           /* its close record came first: in closes[] at the same slot */
 };
 
 /* Hold numbers of the ends waiting one length of time, in the order they came. */
@@ -39,8 +38,10 @@ struct tracker {
 	struct held_end *held;
 	unsigned long long head_no;
 	unsigned int count;
+	/* Close records that came while their end was held (rare), by slot. */
+	struct conn_close *closes;
 	/* [0]: ends waiting hold_ns, [1]: ends waiting LOCAL_HOLD_NS: each expires in order. */
-	struct wait_queue waits[2];
+	struct wait_queue *waits;
 	struct join_table *join;
 	/* With close records to come: ends held, and joined ends printed (idmap.h). */
 	bool expect_closes;
@@ -60,8 +61,10 @@ struct tracker *tracker_new(struct output *out, unsigned long long hold_ns)
 	if (!t)
 		return NULL;
 	t->held = calloc(HOLD_CAPACITY, sizeof(*t->held));
+	t->closes = calloc(HOLD_CAPACITY, sizeof(*t->closes));
+	t->waits = calloc(2, sizeof(*t->waits));
 	t->join = join_table_new();
-	if (!t->held || !t->join || idmap_init(&t->ends)) {
+	if (!t->held || !t->closes || !t->waits || !t->join || idmap_init(&t->ends)) {
 		tracker_free(t);
 		return NULL;
 	}
@@ -80,6 +83,8 @@ void tracker_free(struct tracker *t)
 	if (!t)
 		return;
 	free(t->held);
+	free(t->closes);
+	free(t->waits);
 	join_table_free(t->join);
 	idmap_free(&t->ends);
 	free(t);
@@ -237,9 +242,11 @@ static void print_held(struct tracker *t, struct held_end *h)
 	print_end(t, &h->end);
 	remember(t, &h->end.raw, IDMAP_NOT_HELD);
 	if (h->has_close) {
-		h->close.raw.peer_id = h->end.raw.peer_id;
+		struct conn_close *c = &t->closes[h - t->held];
+
+		c->raw.peer_id = h->end.raw.peer_id;
 		idmap_delete(&t->ends, h->end.raw.id);
-		print_close(t, &h->close);
+		print_close(t, c);
 	}
 	h->done = true;
 }
@@ -410,7 +417,7 @@ void tracker_close(struct tracker *t, const struct conn_close *in)
 	struct conn_close close = *in;
 
 	if (v && (h = held_by_no(t, v->hold_no)) && h->end.raw.id == in->raw.id && !h->has_close) {
-		h->close = *in;
+		t->closes[h - t->held] = *in;
 		h->has_close = true;
 		return;
 	}
