@@ -17,10 +17,24 @@ struct {
 	__type(value, struct synscope_stats);
 } stats SEC(".maps");
 
-struct {
+/*
+ * One ring buffer per CPU, each its own map (created by user space,
+ * --ringbuf-size shared among them): a producer never takes a lock or
+ * writes a cache line another CPU's producer does. Records of one end can
+ * then reach user space out of order (a close record before its handshake
+ * record): the tracker waits for the late one.
+ */
+struct ringbuf_cpu {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20); /* resized by user space (--ringbuf-size) */
-} rb SEC(".maps");
+	__uint(max_entries, 4096); /* the template; user space sizes each */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1); /* the number of possible CPUs, set by user space */
+	__type(key, __u32);
+	__array(values, struct ringbuf_cpu);
+} rbs SEC(".maps");
 
 /*
  * A connection end's handshake record under construction, keyed by struct

@@ -13,8 +13,10 @@
  */
 static __always_inline void submit(void *data, __u64 size)
 {
+	__u32 cpu = bpf_get_smp_processor_id();
 	struct cpu_state *c;
 	__u64 flags = 0;
+	void *rb;
 
 	if (!emit_records)
 		return;
@@ -26,7 +28,8 @@ static __always_inline void submit(void *data, __u64 size)
 			flags = BPF_RB_FORCE_WAKEUP;
 		}
 	}
-	if (bpf_ringbuf_output(&rb, data, size, flags))
+	rb = bpf_map_lookup_elem(&rbs, &cpu); /* this CPU's ring buffer (maps.bpf.h) */
+	if (!rb || bpf_ringbuf_output(rb, data, size, flags))
 		count(ringbuf_drops);
 	else
 		count(records_emitted);

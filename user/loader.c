@@ -16,6 +16,7 @@
 #include "synscope.h" /* before the skeleton, which uses its types */
 #include "synscope.skel.h"
 #include "loader.h"
+#include "ringbufs.h"
 #include "pid_listeners.h"
 #include "probe.h"
 #include "tracer.h"
@@ -58,17 +59,21 @@ void loader_explain(const char *what, int err)
 
 /*
  * The kernel side wakes the reader per CPU (see wakeup_bytes_per_cpu): each
- * CPU's share of --wakeup-bytes keeps the total waiting below it. 0 stays 0
- * (wake on every record).
+ * CPU's share of --wakeup-bytes keeps the total waiting below it, and half
+ * its ring buffer at most. 0 stays 0 (wake on every record).
  */
-static __u64 per_cpu_wakeup_bytes(unsigned int wakeup_bytes)
+static __u64 per_cpu_wakeup_bytes(unsigned int wakeup_bytes, unsigned int ringbuf_bytes)
 {
 	int ncpus = libbpf_num_possible_cpus();
+	/* Below the CPU's own ring buffer, or it would never wake synscope. */
+	__u64 most = ringbufs_size_per_cpu(ringbuf_bytes, ncpus) / 2;
 
 	if (!wakeup_bytes)
 		return 0;
 	if (ncpus < 1)
 		ncpus = 1;
+	if (wakeup_bytes / ncpus > most)
+		return most;
 	return wakeup_bytes / ncpus ? wakeup_bytes / ncpus : 1;
 }
 
@@ -83,7 +88,7 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	skel->rodata->filter_ports = cfg->nports > 0;
 	skel->rodata->filter_tgids = cfg->pid > 0 || tree;
 	skel->rodata->follow_forks = tree;
-	skel->rodata->wakeup_bytes_per_cpu = per_cpu_wakeup_bytes(cfg->wakeup_bytes);
+	skel->rodata->wakeup_bytes_per_cpu = per_cpu_wakeup_bytes(cfg->wakeup_bytes, cfg->ringbuf_bytes);
 	skel->rodata->track_close = cfg->track_close;
 	skel->rodata->hooks_only = cfg->hooks_only;
 	skel->rodata->aggregate = cfg->metrics_spec != NULL;
@@ -97,7 +102,8 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 		skel->rodata->test_unseen_every = strtoul(getenv("SYNSCOPE_TEST_UNSEEN"), NULL, 10);
 	bpf_program__set_autoload(skel->progs.handle_receive_reset, cfg->track_close);
 	bpf_program__set_autoload(skel->progs.handle_receive_reset_nested, cfg->track_close);
-	bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);
+	/* One ring buffer per CPU, created after load (ringbufs.c). */
+	bpf_map__set_max_entries(skel->maps.rbs, ncpus > 0 ? ncpus : 1);
 	bpf_map__set_max_entries(skel->maps.socks, cfg->max_sockets);
 	bpf_map__set_max_entries(skel->maps.open_ends, cfg->max_sockets);
 	bpf_program__set_autoload(skel->progs.handle_accept_fexit, with_fexit);

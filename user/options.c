@@ -96,7 +96,7 @@ static const struct argp_option opts[] = {
 	{"accept-hook", OPT_ACCEPT_HOOK, "HOOK", 0,
 	 "auto (default), fexit (fexit/inet_csk_accept) or syscall (accept tracepoints)", 0},
 	{"ringbuf-size", OPT_RINGBUF_SIZE, "BYTES", 0,
-	 "Ring buffer size, a power of two >= 4096 (default 4 MiB)", 0},
+	 "Ring buffers' size, a power of two >= 4096 (default 4 MiB), shared by the CPUs: one ring buffer each", 0},
 	{"wakeup-bytes", OPT_WAKEUP_BYTES, "BYTES", 0,
 	 "Wake synscope once BYTES of records were written since the last wakeup, counted per CPU (default: 1/8 of the ring buffer; 0: every record)", 0},
 	{"poll-ms", OPT_POLL_MS, "MS", 0, "Read records at least every MS milliseconds (10-1000, default 100)", 0},

@@ -24,6 +24,7 @@
 #include "output.h"
 #include "probe.h"
 #include "netstat.h"
+#include "ringbufs.h"
 #include "tracker.h"
 #include "tracer.h"
 
@@ -149,6 +150,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	struct synscope_bpf *skel = NULL;
 	struct capture_writer *cap = NULL; /* -w: records go to it undecoded */
 	struct metrics_server *metrics = NULL;
+	struct ringbufs *rbs = NULL;
 	struct ring_buffer *rb = NULL;
 	struct tracker *tracker = NULL;
 	struct run_summary *sum;
@@ -203,12 +205,11 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		if (!cap)
 			goto cleanup;
 	}
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.rb), cap ? capture_writer_record : handle_record,
-			      cap ? (void *)cap : &rd, NULL);
-	if (!rb) {
-		loader_explain("create ring buffer", -errno);
+	rbs = ringbufs_open(skel, cfg->ringbuf_bytes, cap ? capture_writer_record : handle_record,
+			    cap ? (void *)cap : &rd);
+	if (!rbs)
 		goto cleanup;
-	}
+	rb = ringbufs_reader(rbs);
 
 	install_signals(cfg->output_path && !cap);
 	netstat_ok = tcpext_read_self(&netstat0) == 0;
@@ -346,7 +347,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 
 cleanup:
 	metrics_stop(metrics); /* before the maps it reads go */
-	ring_buffer__free(rb);
+	ringbufs_free(rbs);
 	tracker_free(tracker);
 	free(listeners);
 	capture_writer_free(cap);

@@ -12,6 +12,14 @@
 /* Recently printed joined clients remembered to drop repeated LINKs (tiny race window). */
 #define PRINTED_JOINED 64
 
+/* In an idmap value's hold_no: the end's close record waits (early_close number in the low bits). */
+#define EARLY_CLOSE (1ULL << 62)
+
+static bool close_waits(const struct idmap_value *v)
+{
+	return v->hold_no != IDMAP_NOT_HELD && (v->hold_no & EARLY_CLOSE);
+}
+
 /* How long an end whose peer is surely on this host waits for it, at least (peer_is_local()). */
 #define LOCAL_HOLD_NS (10ULL * 1000 * 1000 * 1000)
 
@@ -22,6 +30,16 @@ struct held_end {
 	bool local;               /* waits LOCAL_HOLD_NS (peer_is_local()) */
 	bool done;                /* printed: the slot is freed once the older ones are */
 	bool has_close;           /* its close record came first: in closes[] at the same slot */
+};
+
+/*
+ * A close record that came before its end's handshake record (the two left
+ * the kernel on different CPUs' ring buffers): it waits up to hold_ns for it.
+ */
+struct early_close {
+	struct conn_close close;
+	unsigned long long until; /* boot ns: printed on its own from then on */
+	bool done;
 };
 
 /* Hold numbers of the ends waiting one length of time, in the order they came. */
@@ -42,6 +60,10 @@ struct tracker {
 	struct conn_close *closes;
 	/* [0]: ends waiting hold_ns, [1]: ends waiting LOCAL_HOLD_NS: each expires in order. */
 	struct wait_queue *waits;
+	/* A ring of HOLD_CAPACITY, numbers early_head .. early_head + nearly - 1 in use. */
+	struct early_close *early;
+	unsigned long long early_head;
+	unsigned int nearly;
 	struct join_table *join;
 	/* With close records to come: ends held, and joined ends printed (idmap.h). */
 	bool expect_closes;
@@ -63,8 +85,9 @@ struct tracker *tracker_new(struct output *out, unsigned long long hold_ns)
 	t->held = calloc(HOLD_CAPACITY, sizeof(*t->held));
 	t->closes = calloc(HOLD_CAPACITY, sizeof(*t->closes));
 	t->waits = calloc(2, sizeof(*t->waits));
+	t->early = calloc(HOLD_CAPACITY, sizeof(*t->early));
 	t->join = join_table_new();
-	if (!t->held || !t->closes || !t->waits || !t->join || idmap_init(&t->ends)) {
+	if (!t->held || !t->closes || !t->waits || !t->early || !t->join || idmap_init(&t->ends)) {
 		tracker_free(t);
 		return NULL;
 	}
@@ -85,6 +108,7 @@ void tracker_free(struct tracker *t)
 	free(t->held);
 	free(t->closes);
 	free(t->waits);
+	free(t->early);
 	join_table_free(t->join);
 	idmap_free(&t->ends);
 	free(t);
@@ -217,9 +241,9 @@ static struct held_end *held_by_no(struct tracker *t, unsigned long long no)
 }
 
 /*
- * After its handshake record, what a close record needs of its end: the
- * peer of a joined end (and where the end is held), until that close
- * record comes. Without close records nothing needs keeping.
+ * What a close record needs of its end's handshake record, kept by id until
+ * it comes (only with close records): the end's peer and whether it is
+ * held; or, where the close record came first, where it waits.
  */
 static void keep(struct tracker *t, unsigned long long id, unsigned long long peer_id,
 		 unsigned long long hold_no)
@@ -228,12 +252,40 @@ static void keep(struct tracker *t, unsigned long long id, unsigned long long pe
 	(void)idmap_put(&t->ends, id, (struct idmap_value){peer_id, hold_no});
 }
 
+static void print_close(struct tracker *t, const struct conn_close *close);
+
+/*
+ * End r was printed (hold_no IDMAP_NOT_HELD) or is held: keep what its
+ * close record will need, or hand it the close record that came first.
+ */
 static void remember(struct tracker *t, const struct synscope_handshake *r, unsigned long long hold_no)
 {
-	if (!t->expect_closes || (!r->peer_id && hold_no == IDMAP_NOT_HELD))
+	struct idmap_value *v;
+	struct early_close *e;
+
+	if (!t->expect_closes)
+		return;
+	v = idmap_get(&t->ends, r->id);
+	if (v && close_waits(v)) {
+		e = &t->early[(v->hold_no & ~EARLY_CLOSE) % HOLD_CAPACITY];
+		e->done = true;
+		if (hold_no != IDMAP_NOT_HELD) {
+			t->closes[hold_no % HOLD_CAPACITY] = e->close;
+			t->held[hold_no % HOLD_CAPACITY].has_close = true;
+			keep(t, r->id, r->peer_id, hold_no);
+			return;
+		}
+		if (!e->close.raw.peer_id)
+			e->close.raw.peer_id = r->peer_id;
 		idmap_delete(&t->ends, r->id);
-	else
+		print_close(t, &e->close);
+		return;
+	}
+	/* Only an established end has a close record to come. */
+	if (r->outcome == SYNSCOPE_OUT_ESTABLISHED)
 		keep(t, r->id, r->peer_id, hold_no);
+	else if (v)
+		idmap_delete(&t->ends, r->id);
 }
 
 /* Prints a held end, and its close record if that came while it waited. */
@@ -309,7 +361,7 @@ static void hold(struct tracker *t, const struct conn_end *end, unsigned long lo
 	h->until = now_ns + wait;
 	h->has_close = false;
 	h->done = false;
-	remember(t, &end->raw, t->head_no + t->count);
+	remember(t, &end->raw, t->head_no + t->count); /* may hand it its close record */
 	t->count++;
 }
 
@@ -329,10 +381,12 @@ static void join(struct tracker *t, struct conn_end *end, unsigned long long now
 					    holding ? t->head_no + t->count : IDMAP_NOT_HELD,
 					    &peer_no);
 	if (!end->raw.peer_id) {
-		if (holding)
+		if (holding) {
 			hold(t, end, now_ns);
-		else
+		} else {
 			print_end(t, end);
+			remember(t, &end->raw, IDMAP_NOT_HELD);
+		}
 		return;
 	}
 	peer = held_by_no(t, peer_no);
@@ -409,22 +463,54 @@ void tracker_link(struct tracker *t, const struct conn_link *link)
 	t->sum.write_errors += output_link_all(t->out, link);
 }
 
-/* A close record follows its end's handshake record: held with it, or named its peer. */
-void tracker_close(struct tracker *t, const struct conn_close *in)
+/* Frees the early closes' slots that were taken or printed, at the ring's head. */
+static void reclaim_early(struct tracker *t)
+{
+	while (t->nearly && t->early[t->early_head % HOLD_CAPACITY].done) {
+		t->early_head++;
+		t->nearly--;
+	}
+}
+
+/* An early close whose end did not come in time: printed on its own. */
+static void print_early(struct tracker *t, struct early_close *e)
+{
+	idmap_delete(&t->ends, e->close.raw.id);
+	print_close(t, &e->close);
+	e->done = true;
+}
+
+/*
+ * A close record follows its end's handshake record: held with it, or named
+ * its peer. One that comes first waits for it (early_close).
+ */
+void tracker_close(struct tracker *t, const struct conn_close *in, unsigned long long now_ns)
 {
 	struct idmap_value *v = idmap_get(&t->ends, in->raw.id);
-	struct held_end *h;
 	struct conn_close close = *in;
+	struct early_close *e;
+	struct held_end *h;
 
-	if (v && (h = held_by_no(t, v->hold_no)) && h->end.raw.id == in->raw.id && !h->has_close) {
-		t->closes[h - t->held] = *in;
-		h->has_close = true;
-		return;
-	}
-	if (v) {
+	if (v && !close_waits(v)) {
+		h = held_by_no(t, v->hold_no);
+		if (h && h->end.raw.id == in->raw.id && !h->has_close) {
+			t->closes[h - t->held] = *in;
+			h->has_close = true;
+			return;
+		}
 		if (!close.raw.peer_id)
 			close.raw.peer_id = v->peer_id;
 		idmap_delete(&t->ends, in->raw.id);
+	} else if (!v && t->expect_closes && t->hold_ns) {
+		if (t->nearly == HOLD_CAPACITY) {
+			print_early(t, &t->early[t->early_head % HOLD_CAPACITY]);
+			reclaim_early(t);
+		}
+		e = &t->early[(t->early_head + t->nearly) % HOLD_CAPACITY];
+		*e = (struct early_close){.close = *in, .until = now_ns + t->hold_ns};
+		keep(t, in->raw.id, 0, EARLY_CLOSE | (t->early_head + t->nearly));
+		t->nearly++;
+		return;
 	}
 	print_close(t, &close);
 }
@@ -451,6 +537,13 @@ void tracker_tick(struct tracker *t, unsigned long long now_ns)
 		}
 	}
 	reclaim(t);
+	for (reclaim_early(t); t->nearly; reclaim_early(t)) {
+		struct early_close *e = &t->early[t->early_head % HOLD_CAPACITY];
+
+		if (now_ns < e->until)
+			break;
+		print_early(t, e);
+	}
 }
 
 void tracker_flush(struct tracker *t)
@@ -464,6 +557,13 @@ void tracker_flush(struct tracker *t)
 			print_held(t, h);
 	}
 	reclaim(t);
+	for (i = 0; i < t->nearly; i++) {
+		struct early_close *e = &t->early[(t->early_head + i) % HOLD_CAPACITY];
+
+		if (!e->done)
+			print_early(t, e);
+	}
+	reclaim_early(t);
 }
 
 void tracker_decoded(struct tracker *t, int kind, struct conn_end *end,
@@ -478,7 +578,7 @@ void tracker_decoded(struct tracker *t, int kind, struct conn_end *end,
 		tracker_link(t, link);
 		break;
 	case DECODED_CLOSE:
-		tracker_close(t, close);
+		tracker_close(t, close, now_ns);
 		break;
 	default:
 		tracker_bad_record(t);

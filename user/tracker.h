@@ -10,7 +10,9 @@
  * was printed (held longer than hold_ns, or hold_ns 0) is written as a
  * link. Ends are printed in the order they came, a joined one as soon as
  * no older one waits. A close record names its end's peer too: one that
- * comes while its end is held is printed right after it.
+ * comes while its end is held is printed right after it, and one that
+ * comes before its end's record (the two left the kernel through different
+ * CPUs' ring buffers) waits up to `hold_ns` for it, then follows it.
  */
 #ifndef SYNSCOPE_TRACKER_H
 #define SYNSCOPE_TRACKER_H
@@ -34,8 +36,8 @@ void tracker_end(struct tracker *t, struct conn_end *end, unsigned long long now
 void tracker_expect_closes(struct tracker *t, bool closes);
 /* A late join of a client to its server end (captures of versions before 2026-12). */
 void tracker_link(struct tracker *t, const struct conn_link *link);
-/* How an established end closed (--close). */
-void tracker_close(struct tracker *t, const struct conn_close *close);
+/* How an established end closed (--close), received at boot time `now_ns`. */
+void tracker_close(struct tracker *t, const struct conn_close *close, unsigned long long now_ns);
 /* A record that did not decode. */
 void tracker_bad_record(struct tracker *t);
 /*

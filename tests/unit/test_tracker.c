@@ -183,11 +183,11 @@ static void close_record_of_a_held_end_follows_it(void **state)
 	(void)state;
 	tracker_expect_closes(t, true);
 	tracker_end(t, &c, 0);
-	tracker_close(t, &cc); /* RST-closed before its server's accept() returned */
+	tracker_close(t, &cc, 0); /* RST-closed before its server's accept() returned */
 	assert_int_equal(printed.n, 0);
 	tracker_end(t, &s, 1 * MS);
 	tracker_tick(t, 1 * MS);
-	tracker_close(t, &sc);
+	tracker_close(t, &sc, 1 * MS);
 	assert_int_equal(printed.n, 4);
 	/* the client, its close, the server, the server's close */
 	assert_int_equal(printed.id[0], 1);
@@ -217,9 +217,9 @@ static void close_records_name_the_peer_later(void **state)
 	tracker_end(t, &c, 0);
 	tracker_end(t, &s, 0);
 	tracker_end(t, &lone, 0);
-	tracker_close(t, &sc);
-	tracker_close(t, &lc);
-	tracker_close(t, &cc);
+	tracker_close(t, &sc, 0);
+	tracker_close(t, &lc, 0);
+	tracker_close(t, &cc, 0);
 	assert_int_equal(printed.closes, 3);
 	assert_int_equal(printed.id[3], 2);
 	assert_int_equal(printed.peer[3], 1);
@@ -227,6 +227,41 @@ static void close_records_name_the_peer_later(void **state)
 	assert_int_equal(printed.peer[4], 0);
 	assert_int_equal(printed.id[5], 1);
 	assert_int_equal(printed.peer[5], 2);
+	tracker_free(t);
+}
+
+/*
+ * A close record that comes before its end's handshake record (the two left
+ * the kernel through different CPUs' ring buffers) waits for it, and follows
+ * it; one whose end never comes is printed on its own after the hold.
+ */
+static void a_close_record_before_its_end_waits_for_it(void **state)
+{
+	struct tracker *t = tracker_new(&capture, 200 * MS);
+	struct conn_end c = fixture_end(fixture_client(1, 0)), s = fixture_end(fixture_server(2, 0, true));
+	struct conn_close sc = close_of(2, SYNSCOPE_ROLE_SERVER), orphan = close_of(9, SYNSCOPE_ROLE_SERVER);
+
+	(void)state;
+	tracker_expect_closes(t, true);
+	tracker_end(t, &c, 0);
+	tracker_close(t, &sc, 1 * MS);
+	tracker_close(t, &orphan, 1 * MS);
+	tracker_tick(t, 2 * MS);
+	assert_int_equal(printed.n, 0);
+	tracker_end(t, &s, 3 * MS);
+	/* the client, the server, the server's close with its peer */
+	assert_int_equal(printed.n, 3);
+	assert_int_equal(printed.id[1], 2);
+	assert_false(printed.close[1]);
+	assert_true(printed.close[2]);
+	assert_int_equal(printed.id[2], 2);
+	assert_int_equal(printed.peer[2], 1);
+	tracker_tick(t, 200 * MS);
+	assert_int_equal(printed.n, 3);
+	tracker_tick(t, 201 * MS); /* the orphan's end never came */
+	assert_int_equal(printed.n, 4);
+	assert_int_equal(printed.id[3], 9);
+	assert_int_equal(tracker_summary(t)->closes, 2);
 	tracker_free(t);
 }
 
@@ -422,6 +457,7 @@ int main(void)
 		cmocka_unit_test_setup(without_hold_nothing_waits, reset),
 		cmocka_unit_test_setup(close_record_of_a_held_end_follows_it, reset),
 		cmocka_unit_test_setup(close_records_name_the_peer_later, reset),
+		cmocka_unit_test_setup(a_close_record_before_its_end_waits_for_it, reset),
 		cmocka_unit_test_setup(ends_joined_in_the_kernel_print_at_once, reset),
 		cmocka_unit_test_setup(late_link_patches_held_client, reset),
 		cmocka_unit_test_setup(unjoined_client_prints_after_hold, reset),
