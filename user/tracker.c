@@ -288,6 +288,13 @@ static void remember(struct tracker *t, const struct synscope_handshake *r, unsi
 		idmap_delete(&t->ends, r->id);
 }
 
+/* A join found after one of its two ends was printed: a link record of its own. */
+static void write_link(struct tracker *t, const struct conn_link *link)
+{
+	t->sum.late_links++;
+	t->sum.write_errors += output_link_all(t->out, link);
+}
+
 /* Prints a held end, and its close record if that came while it waited. */
 static void print_held(struct tracker *t, struct held_end *h)
 {
@@ -400,8 +407,7 @@ static void join(struct tracker *t, struct conn_end *end, unsigned long long now
 			keep(t, end->raw.peer_id, end->raw.id, IDMAP_NOT_HELD);
 		link.client_id = end->raw.role == SYNSCOPE_ROLE_CLIENT ? end->raw.id : end->raw.peer_id;
 		link.server_id = end->raw.role == SYNSCOPE_ROLE_CLIENT ? end->raw.peer_id : end->raw.id;
-		t->sum.late_links++;
-		t->sum.write_errors += output_link_all(t->out, &link);
+		write_link(t, &link);
 	}
 	print_end(t, end);
 	remember(t, &end->raw, IDMAP_NOT_HELD);
@@ -434,23 +440,19 @@ void tracker_end(struct tracker *t, struct conn_end *in, unsigned long long now_
 /* A link record, from a capture of a version that joined in the kernel. */
 void tracker_link(struct tracker *t, const struct conn_link *link)
 {
+	struct held_end *h;
 	unsigned int i;
 
 	for (i = 0; i < t->count; i++) {
-		struct conn_end *held = &t->held[(t->head_no + i) % HOLD_CAPACITY].end;
-
-		if (t->held[(t->head_no + i) % HOLD_CAPACITY].done)
+		h = &t->held[(t->head_no + i) % HOLD_CAPACITY];
+		if (h->done)
 			continue;
-		if (held->raw.id == link->client_id) {
-			held->raw.peer_id = link->server_id;
-			print_held(t, &t->held[(t->head_no + i) % HOLD_CAPACITY]);
-			reclaim(t);
-			return;
-		}
-		/* A recovered server end, joined by its client recovered later. */
-		if (held->raw.id == link->server_id && held->raw.role == SYNSCOPE_ROLE_SERVER) {
-			held->raw.peer_id = link->client_id;
-			print_held(t, &t->held[(t->head_no + i) % HOLD_CAPACITY]);
+		/* A held client, or a recovered server end joined by its client recovered later. */
+		if (h->end.raw.id == link->client_id ||
+		    (h->end.raw.id == link->server_id && h->end.raw.role == SYNSCOPE_ROLE_SERVER)) {
+			h->end.raw.peer_id = h->end.raw.id == link->client_id ? link->server_id
+									    : link->client_id;
+			print_held(t, h);
 			reclaim(t);
 			return;
 		}
@@ -459,8 +461,7 @@ void tracker_link(struct tracker *t, const struct conn_link *link)
 		if (t->printed_joined[i] == link->client_id)
 			return;
 	/* Already written without its peer: the join is written on its own. */
-	t->sum.late_links++;
-	t->sum.write_errors += output_link_all(t->out, link);
+	write_link(t, link);
 }
 
 /* Frees the early closes' slots that were taken or printed, at the ring's head. */
