@@ -295,24 +295,35 @@ static void build_backlog(struct demo_argv *a, const struct demo_opts *o)
  * the count cloned into the child, which two handshakes completing at once
  * on two CPUs can both read from before either was queued (README, "What
  * the kernel does not let synscope see"); the listener's own count is not.
+ *
+ * The queue can also pass backlog + 1: tcp_v4_syn_recv_sock() tests
+ * sk_acceptq_is_full() without the listener's lock, before
+ * inet_csk_reqsk_queue_add() counts the child, so third ACKs handled at once
+ * on several CPUs can all pass the test. With the queue at backlog, at most
+ * one per CPU does: backlog + CPUs is the deepest the kernel can reach.
  */
 static bool verdict_backlog(const struct run_summary *sum, const struct demo_opts *o,
 			    const struct demo_seen *seen)
 {
 	const struct listener_summary *l = sum->nlisteners ? &sum->listeners[0] : NULL;
 	unsigned long long overflows = sum->netstat.valid ? sum->netstat.listen_overflows : 0;
-	unsigned long long deepest;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned long long deepest, full;
 
 	if (!l)
 		return say(false, "no listener seen");
 	deepest = l->max_acceptq > seen->max_acceptq ? l->max_acceptq : seen->max_acceptq;
-	return say(deepest == l->backlog + 1 && sum->syn_retrans > 0 && overflows > 0 &&
-			   l->accepted == o->count,
+	full = l->backlog + 1ULL;
+	return say(deepest >= full && deepest <= l->backlog + (unsigned long long)(cpus > 1 ? cpus : 1) &&
+			   sum->syn_retrans > 0 && overflows > 0 && l->accepted == o->count,
 		   "deepest accept queue %llu/%u (at the handshakes %u, in the listener's states "
-		   "%llu); ListenOverflows %llu; %llu SYN retransmissions; %llu accepted, accept "
+		   "%llu)%s; ListenOverflows %llu; %llu SYN retransmissions; %llu accepted, accept "
 		   "wait p50 %llu us, max %llu us",
-		   deepest, l->backlog, l->max_acceptq, seen->max_acceptq, overflows,
-		   sum->syn_retrans, l->accepted, hist_percentile(&l->wait_us, 50), l->max_wait_us);
+		   deepest, l->backlog, l->max_acceptq, seen->max_acceptq,
+		   deepest > full ? ", past backlog + 1: third ACKs handled at once on several CPUs "
+				    "all passed the full-queue test (tcp_v4_syn_recv_sock())" : "",
+		   overflows, sum->syn_retrans, l->accepted, hist_percentile(&l->wait_us, 50),
+		   l->max_wait_us);
 }
 
 static const char close_lecture[] =

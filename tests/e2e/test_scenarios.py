@@ -103,9 +103,13 @@ def test_scenario_backlog():
     depths = [s["acceptq"] for s in servers]
     listened = [r["acceptq"] for r in run.records if r["type"] == "listener"]
     check(listened, "listener records every second", len(listened), "some")
-    check_eq(max(depths + listened), backlog + 1, "the accept queue filled to backlog + 1")
-    check(all(d <= backlog + 1 for d in depths + listened), "never deeper than backlog + 1",
-          (depths, listened), f"<= {backlog + 1}")
+    # The kernel tests for a full queue (tcp_v4_syn_recv_sock()) without the listener's lock,
+    # before the child is counted: third ACKs handled at once on several CPUs can all pass,
+    # at most one per CPU (README).
+    deepest, cpus = max(depths + listened), os.sysconf("SC_NPROCESSORS_ONLN")
+    check(backlog + 1 <= deepest <= backlog + cpus, "the accept queue filled to backlog + 1 "
+          "(+ one per other CPU whose third ACK passed the test at the same time)", deepest,
+          f"{backlog + 1}..{backlog + cpus}")
     late = [c for c in clients if c["retrans"] > 0]
     check(len(late) >= n - (backlog + 1) - 1, "clients beyond the queue retransmitted their SYN",
           len(late), f">= {n - backlog - 2}")
