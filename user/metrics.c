@@ -18,6 +18,7 @@
 #include "synscope.h" /* before the skeleton, which uses its types */
 #include "synscope.skel.h"
 #include "decode.h"
+#include "join.h"
 #include "loader.h"
 #include "metrics.h"
 #include "netstat.h"
@@ -60,6 +61,7 @@ struct metrics_server {
 	struct MHD_Daemon *daemon;
 	struct synscope_bpf *skel;
 	const char *accept_hook;
+	const struct join_table *join; /* read from this thread: join_table_evicted() is atomic */
 	bool overflows_per_listener;
 	struct utsname uts;
 };
@@ -88,6 +90,7 @@ static char *scrape(struct metrics_server *srv, size_t *len)
 	if (!err)
 		err = loader_read_stats(srv->skel, &s.stats);
 	s.prog_skipped = loader_unhandled_misses(srv->skel, &s.stats, false);
+	s.joins_evicted = srv->join ? join_table_evicted(srv->join) : 0;
 	f = err ? NULL : open_memstream(&buf, len);
 	if (f) {
 		err = metrics_write(f, &s);
@@ -161,7 +164,7 @@ const char *metrics_url(const struct synscope_config *cfg, char *buf, size_t len
 }
 
 struct metrics_server *metrics_serve(const struct synscope_config *cfg, struct synscope_bpf *skel,
-				     const char *accept_hook)
+				     const char *accept_hook, const struct join_table *join)
 {
 	const struct sockaddr_storage *addr = &cfg->metrics_addr;
 	struct metrics_server *srv = calloc(1, sizeof(*srv));
@@ -175,6 +178,7 @@ struct metrics_server *metrics_serve(const struct synscope_config *cfg, struct s
 	}
 	srv->skel = skel;
 	srv->accept_hook = accept_hook;
+	srv->join = join;
 	srv->overflows_per_listener = listener_overflows_known(skel);
 	uname(&srv->uts);
 	if (addr->ss_family == AF_INET6)

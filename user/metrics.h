@@ -12,6 +12,7 @@
 #include "listeners.h"
 #include "synscope.h"
 
+struct join_table;
 struct synscope_bpf;
 struct synscope_config;
 
@@ -20,6 +21,7 @@ struct metrics_snapshot {
 	struct synscope_metrics m;
 	struct synscope_stats stats;
 	unsigned long long prog_skipped; /* runs the kernel skipped that no fallback handled */
+	unsigned long long joins_evicted; /* joins the tracker lost to a full join table */
 	struct listener_counts *listeners; /* nlisteners entries, malloc'd */
 	size_t nlisteners;
 	struct listener_queues *queues;    /* nqueues entries, malloc'd: synscope's netns only */
@@ -51,10 +53,11 @@ const char *metrics_url(const struct synscope_config *cfg, char *buf, size_t len
 /*
  * Starts serving GET /metrics at cfg->metrics_addr on a thread of its own
  * (libmicrohttpd's): a scrape reads the maps and never waits for the record
- * consumer. Returns NULL after printing why (address in use, bad address).
+ * consumer. join: the tracker's join table, whose losses a scrape reads
+ * too (NULL: none). Returns NULL after printing why (address in use, bad address).
  */
 struct metrics_server *metrics_serve(const struct synscope_config *cfg, struct synscope_bpf *skel,
-				     const char *accept_hook);
+				     const char *accept_hook, const struct join_table *join);
 void metrics_stop(struct metrics_server *srv);
 
 #endif

@@ -178,7 +178,7 @@ int metrics_write(FILE *f, const struct metrics_snapshot *s)
 	write_lost(f, "close_unseen", k->close_unseen);
 	write_lost(f, "handshake_unseen", k->handshake_unseen);
 	write_lost(f, "call_map_full", k->call_map_full);
-	write_lost(f, "join_index_full", k->index_map_full);
+	write_lost(f, "join_index_full", k->index_map_full + s->joins_evicted);
 	write_lost(f, "listener_map_full", k->listener_map_full);
 	write_lost(f, "tgid_map_full", k->tgid_map_full);
 	write_lost(f, "metrics_map_full", k->metrics_map_full);

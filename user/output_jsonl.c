@@ -234,7 +234,7 @@ static int jsonl_summary(struct output *out, const struct run_summary *sum)
 	put(lost, "handshake_unseen", kernel_count(sum, k->handshake_unseen));
 	put(lost, "metrics_map_full", kernel_count(sum, k->metrics_map_full));
 	put(lost, "call_map_full", kernel_count(sum, k->call_map_full));
-	put(lost, "join_index_full", kernel_count(sum, k->index_map_full));
+	put(lost, "join_index_full", kernel_count(sum, summary_join_index_full(sum)));
 	put(lost, "listener_map_full", kernel_count(sum, k->listener_map_full));
 	put(lost, "tgid_map_full", kernel_count(sum, k->tgid_map_full));
 	put(lost, "prog_skipped", kernel_count(sum, sum->prog_misses));

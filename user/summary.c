@@ -3,13 +3,18 @@
 #include "output.h"
 #include "summary.h"
 
+unsigned long long summary_join_index_full(const struct run_summary *sum)
+{
+	return sum->kernel.index_map_full + sum->joins_evicted;
+}
+
 unsigned long long summary_kernel_losses(const struct run_summary *sum)
 {
 	const struct synscope_stats *k = &sum->kernel;
 
 	return k->ringbuf_drops + k->link_drops + k->sock_map_full + k->sock_stale + k->close_storage_full +
-	       k->close_unseen + k->handshake_unseen + k->call_map_full + k->index_map_full + k->listener_map_full +
-	       k->tgid_map_full + k->metrics_map_full + sum->prog_misses;
+	       k->close_unseen + k->handshake_unseen + k->call_map_full + summary_join_index_full(sum) +
+	       k->listener_map_full + k->tgid_map_full + k->metrics_map_full + sum->prog_misses;
 }
 
 void summary_print_lost(FILE *f, const struct run_summary *sum)
@@ -28,7 +33,7 @@ void summary_print_lost(FILE *f, const struct run_summary *sum)
 			summary_kernel_losses(sum), k->ringbuf_drops, k->link_drops,
 			k->sock_map_full,
 			k->sock_stale, k->close_storage_full, k->close_unseen, k->handshake_unseen,
-			k->call_map_full, k->index_map_full, k->listener_map_full, k->tgid_map_full,
+			k->call_map_full, summary_join_index_full(sum), k->listener_map_full, k->tgid_map_full,
 			k->metrics_map_full, sum->prog_misses);
 }
 

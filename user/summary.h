@@ -61,6 +61,10 @@ struct run_summary {
 	 * the socket at connect()/accept() return (SYNSCOPE_F_RECOVERED) */
 	unsigned long long recovered;
 	unsigned long long late_links;    /* a join arrived after its client was printed */
+	/* ends pushed out of the full join table while they waited: joins lost
+	 * (user/join.h); reported with the kernel's index_map_full, which
+	 * counted the same loss when the kernel joined */
+	unsigned long long joins_evicted;
 	unsigned long long decode_errors; /* records user space could not decode */
 	unsigned long long write_errors;  /* records the sink failed to write */
 	struct synscope_stats kernel;     /* the BPF side's counters */
@@ -92,7 +96,9 @@ struct run_summary {
 	unsigned long long time_waits[2]; /* TIME_WAIT kept by [0] clients, [1] servers */
 };
 
-/* Events the kernel side counted as lost, all kinds together. */
+/* Joins lost to a full join index: the kernel's (captures before 2026-12) and the tracker's. */
+unsigned long long summary_join_index_full(const struct run_summary *sum);
+/* Events the kernel side counted as lost, all kinds together, with the joins the tracker lost. */
 unsigned long long summary_kernel_losses(const struct run_summary *sum);
 /* The kernel-side loss line of the summary (nothing if the counts are unknown). */
 void summary_print_lost(FILE *f, const struct run_summary *sum);

@@ -180,11 +180,6 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	if (loader_start(cfg, w, &skel, &fexit_err))
 		goto cleanup;
 
-	if (cfg->metrics_spec) {
-		metrics = metrics_serve(cfg, skel, fexit_err ? "syscall" : "fexit");
-		if (!metrics)
-			goto cleanup;
-	}
 	sinks = output_sinks_init(&out, &timeline, cfg, f, boot_to_realtime_offset_ns());
 	if (w && w->sink)
 		output_append(sinks, w->sink);
@@ -193,6 +188,12 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	if (!tracker) {
 		fprintf(stderr, "synscope: out of memory\n");
 		goto cleanup;
+	}
+	if (cfg->metrics_spec) {
+		metrics = metrics_serve(cfg, skel, fexit_err ? "syscall" : "fexit",
+					tracker_join_table(tracker));
+		if (!metrics)
+			goto cleanup;
 	}
 	tracker_expect_closes(tracker, cfg->track_close);
 	rd.tracker = tracker;

@@ -114,8 +114,14 @@ void tracker_free(struct tracker *t)
 	free(t);
 }
 
+const struct join_table *tracker_join_table(const struct tracker *t)
+{
+	return t->join;
+}
+
 struct run_summary *tracker_summary(struct tracker *t)
 {
+	t->sum.joins_evicted = join_table_evicted(t->join);
 	return &t->sum;
 }
 
@@ -346,9 +352,21 @@ static void drop_printed(struct tracker *t, struct wait_queue *q)
 	}
 }
 
+/* Whether end waits LOCAL_HOLD_NS for its peer rather than hold_ns. */
+static bool waits_long(const struct tracker *t, const struct conn_end *end)
+{
+	return peer_is_local(end) && t->hold_ns < LOCAL_HOLD_NS;
+}
+
+/* Until when an end held from now_ns waits for its peer. */
+static unsigned long long hold_until(const struct tracker *t, const struct conn_end *end,
+				     unsigned long long now_ns)
+{
+	return now_ns + (waits_long(t, end) ? LOCAL_HOLD_NS : t->hold_ns);
+}
+
 static void hold(struct tracker *t, const struct conn_end *end, unsigned long long now_ns)
 {
-	unsigned long long wait = t->hold_ns;
 	struct wait_queue *q;
 	struct held_end *h;
 
@@ -357,15 +375,13 @@ static void hold(struct tracker *t, const struct conn_end *end, unsigned long lo
 		reclaim(t);
 	}
 	h = &t->held[(t->head_no + t->count) % HOLD_CAPACITY];
-	h->local = peer_is_local(end) && wait < LOCAL_HOLD_NS;
+	h->local = waits_long(t, end);
 	/* Its queue holds no more than the ring once the printed ends are out. */
 	q = &t->waits[h->local];
 	drop_printed(t, q);
 	q->nos[(q->head + q->count++) % HOLD_CAPACITY] = t->head_no + t->count;
-	if (h->local)
-		wait = LOCAL_HOLD_NS;
 	h->end = *end;
-	h->until = now_ns + wait;
+	h->until = hold_until(t, end, now_ns);
 	h->has_close = false;
 	h->done = false;
 	remember(t, &end->raw, t->head_no + t->count); /* may hand it its close record */
@@ -384,8 +400,10 @@ static void join(struct tracker *t, struct conn_end *end, unsigned long long now
 	struct held_end *peer;
 	struct conn_link link;
 
+	/* It waits in the join table as long as it is held (not at all if not). */
 	end->raw.peer_id = join_find_or_add(t->join, &end->raw,
 					    holding ? t->head_no + t->count : IDMAP_NOT_HELD,
+					    holding ? hold_until(t, end, now_ns) : now_ns, now_ns,
 					    &peer_no);
 	if (!end->raw.peer_id) {
 		if (holding) {

@@ -24,6 +24,7 @@
 
 #define TRACKER_DEFAULT_HOLD_NS (200ULL * 1000 * 1000)
 
+struct join_table;
 struct tracker;
 
 /* Returns NULL on allocation failure. The tracker does not own `out`. */
@@ -54,5 +55,7 @@ void tracker_flush(struct tracker *t);
 
 /* Counts so far (valid until tracker_free). */
 struct run_summary *tracker_summary(struct tracker *t);
+/* The tracker's join table, for join_table_evicted() from another thread. */
+const struct join_table *tracker_join_table(const struct tracker *t);
 
 #endif
