@@ -22,7 +22,7 @@ void summary_print_lost(FILE *f, const struct run_summary *sum)
 	const struct synscope_stats *k = &sum->kernel;
 
 	if (sum->kernel_valid)
-		fprintf(f, "synscope: lost: %llu (ring buffer full %llu, late joins %llu, "
+		fprintf(f, "synscope: lost: %llu (ring buffer full %llu, link records dropped %llu, "
 			   "socket map full %llu, "
 			   "stale socket entries %llu, close storage full %llu, "
 			   "closes the kernel did not report %llu, "
@@ -114,7 +114,7 @@ void summary_print(FILE *f, const struct run_summary *sum)
 	summary_print_listeners_now(f, sum);
 	summary_print_lost(f, sum);
 	if (sum->decode_errors || sum->write_errors || sum->late_links)
-		fprintf(f, "synscope: %llu undecodable records, %llu failed writes, %llu joins that "
-			   "came too late to print\n",
+		fprintf(f, "synscope: %llu undecodable records, %llu failed writes, %llu joins "
+			   "found after one end was printed (written as link records)\n",
 			sum->decode_errors, sum->write_errors, sum->late_links);
 }
