@@ -45,7 +45,7 @@ SYNSCOPE_SRCS := synscope.c tracer.c loader.c ringbufs.c options.c probe.c pid_l
 
 # Pieces the unit tests link against (no libbpf, no root).
 CORE_SRCS := decode.c tracker.c join.c idmap.c summary.c histogram.c netstat.c metrics_text.c output.c output_text.c output_jsonl.c output_timeline.c output_trace_event.c output_html.c ladder.c queue_depth.c \
-	capture_write.c capture_read.c replay.c outbuf.c json_writer.c launch.c
+	capture_write.c capture_read.c replay.c outbuf.c json_writer.c launch.c options.c
 
 PROGRAMS := $(OUTPUT)/synscope $(OUTPUT)/demo-server $(OUTPUT)/demo-client
 # Helpers of the end-to-end tests (also copied into the VM image).

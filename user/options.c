@@ -7,9 +7,18 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "options.h"
 
+/*
+ * The ring buffers' default: 4 MiB, 2 MiB a CPU on this project's 2-CPU
+ * test host, where no saturating load of make bench overflowed them; on
+ * more than 16 CPUs, 256 KiB a CPU (a share of 4 MiB would leave 64 KiB
+ * each on 64 CPUs: a burst on one CPU overflows sooner), up to 64 MiB.
+ */
 #define DEFAULT_RINGBUF_BYTES (4u << 20)
+#define DEFAULT_RINGBUF_PER_CPU (256u << 10)
+#define DEFAULT_RINGBUF_MAX (64u << 20)
 #define DEFAULT_MAX_SOCKETS 32768u
 #define DEFAULT_POLL_MS 100u
 
@@ -96,7 +105,7 @@ static const struct argp_option opts[] = {
 	{"accept-hook", OPT_ACCEPT_HOOK, "HOOK", 0,
 	 "auto (default), fexit (fexit/inet_csk_accept) or syscall (accept tracepoints)", 0},
 	{"ringbuf-size", OPT_RINGBUF_SIZE, "BYTES", 0,
-	 "Ring buffers' size, a power of two >= 4096 (default 4 MiB), shared by the CPUs: one ring buffer each", 0},
+	 "Ring buffers' size, a power of two >= 4096 (default 4 MiB; 256 KiB a CPU beyond 16 CPUs, at most 64 MiB), shared by the CPUs: one ring buffer each", 0},
 	{"wakeup-bytes", OPT_WAKEUP_BYTES, "BYTES", 0,
 	 "Wake synscope once BYTES of records were written since the last wakeup, counted per CPU (default: 1/8 of the ring buffer; 0: every record)", 0},
 	{"poll-ms", OPT_POLL_MS, "MS", 0, "Read records at least every MS milliseconds (10-1000, default 100)", 0},
@@ -341,12 +350,22 @@ bool options_metrics_only(const struct synscope_config *cfg)
 	return cfg->metrics_spec && !cfg->format_set && !cfg->output_path && !cfg->write_path;
 }
 
+unsigned int options_default_ringbuf_bytes(long cpus)
+{
+	if (cpus <= (long)(DEFAULT_RINGBUF_BYTES / DEFAULT_RINGBUF_PER_CPU))
+		return DEFAULT_RINGBUF_BYTES;
+	if (cpus >= (long)(DEFAULT_RINGBUF_MAX / DEFAULT_RINGBUF_PER_CPU))
+		return DEFAULT_RINGBUF_MAX;
+	return (unsigned int)cpus * DEFAULT_RINGBUF_PER_CPU;
+}
+
 void options_defaults(struct synscope_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->format = OUTPUT_TEXT;
-	cfg->ringbuf_bytes = DEFAULT_RINGBUF_BYTES;
-	cfg->wakeup_bytes = DEFAULT_RINGBUF_BYTES / 8;
+	/* Configured CPUs: the ring buffers are made for every possible one. */
+	cfg->ringbuf_bytes = options_default_ringbuf_bytes(sysconf(_SC_NPROCESSORS_CONF));
+	cfg->wakeup_bytes = cfg->ringbuf_bytes / 8;
 	cfg->poll_ms = DEFAULT_POLL_MS;
 	cfg->max_sockets = DEFAULT_MAX_SOCKETS;
 }

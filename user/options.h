@@ -27,7 +27,7 @@ struct synscope_config {
 	const char *output_path;      /* -o: NULL = stdout */
 	enum output_format format;    /* -f */
 	enum accept_hook accept_hook; /* --accept-hook */
-	unsigned int ringbuf_bytes;   /* --ringbuf-size, power of two */
+	unsigned int ringbuf_bytes;   /* --ringbuf-size (a power of two), or options_default_ringbuf_bytes() */
 	unsigned int wakeup_bytes;    /* --wakeup-bytes: wake the reader once this much waits (0: every record) */
 	unsigned int poll_ms;         /* --poll-ms: longest a record waits before being read */
 	bool wakeup_set;              /* --wakeup-bytes given (else 1/8 of the ring buffer) */
@@ -57,6 +57,11 @@ int parse_options(int argc, char **argv, struct synscope_config *cfg);
 int parse_options_flags(int argc, char **argv, struct synscope_config *cfg, unsigned int flags);
 
 /* Defaults shared by the command line and the demo. */
+/*
+ * The default --ringbuf-size (bytes, all CPUs together) on a host of `cpus`
+ * CPUs: 4 MiB up to 16 CPUs, 256 KiB a CPU beyond, at most 64 MiB.
+ */
+unsigned int options_default_ringbuf_bytes(long cpus);
 void options_defaults(struct synscope_config *cfg);
 
 /*
