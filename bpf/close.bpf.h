@@ -30,6 +30,13 @@ static __always_inline void start_close(const struct sock *sk, const struct syns
 	cl->nstates = 1;
 }
 
+/* Takes the recovered end at key out of recovered_open (expect_close()). */
+static __always_inline void forget_recovered(__u64 key)
+{
+	if (!bpf_map_delete_elem(&recovered_open, &key))
+		__sync_fetch_and_sub(&recovered_marks, 1);
+}
+
 /*
  * --close: a new socket at sk's address (SYN_SENT, or a listener's child):
  * an end still listed there was freed without the kernel reporting it.
@@ -38,10 +45,66 @@ static __always_inline void check_address_reuse(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 
+	if (recovered_marks)
+		forget_recovered(key); /* its open_ends entry, below, counts it */
 	if (!bpf_map_lookup_elem(&open_ends, &key))
 		return;
 	bpf_map_delete_elem(&open_ends, &key);
 	count(close_unseen);
+}
+
+/*
+ * What tells a recovered end's socket from a later one at its address: its
+ * ports and (the low 32 bits of) its remote address. The local port from
+ * inet_sport, which CLOSE keeps; nothing here is cleared before the socket
+ * is destroyed but by tcp_disconnect(), which an accepted or connected end
+ * reaches only through its owner.
+ */
+static __always_inline __u32 end_tuple(__u16 sport, __u16 dport, __u32 daddr_low)
+{
+	return ((__u32)sport | (__u32)dport << 16) ^ daddr_low;
+}
+
+static __always_inline __u32 end_tuple_btf(const struct sock *sk)
+{
+	__u32 d = sk->__sk_common.skc_family == AF_INET6
+			  ? sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[3]
+			  : sk->__sk_common.skc_daddr;
+
+	return end_tuple(local_port_btf(sk), bpf_ntohs(sk->__sk_common.skc_dport), d);
+}
+
+/*
+ * --close: a recovered end's close state, started at its socket's first
+ * state change or destruction reported after the recovery (expect_close()),
+ * with its ESTABLISHED at the syscall's return. NULL if sk is not such an
+ * end (or its storage found no room, counted).
+ */
+static __always_inline struct synscope_close *take_recovered(struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct recovered_end *r = bpf_map_lookup_elem(&recovered_open, &key);
+	struct synscope_close *cl = NULL;
+
+	if (!r)
+		return NULL;
+	/* Else a later socket at the address: the end's open_ends entry counts it. */
+	if (r->tuple == end_tuple_btf(sk)) {
+		cl = bpf_sk_storage_get(&closes, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+		if (cl && !cl->nstates) {
+			cl->type = SYNSCOPE_REC_CLOSE;
+			cl->role = r->role;
+			cl->id = r->id;
+			cl->states[0] = TCP_ESTABLISHED;
+			cl->ts[0] = r->ts;
+			cl->nstates = 1;
+			cl->flags |= SYNSCOPE_CF_RECOVERED;
+		} else if (!cl) {
+			count(close_storage_full);
+		}
+	}
+	forget_recovered(key);
+	return cl;
 }
 
 /* --close: the path's i-th state (the mask keeps the verifier's bounds). */
@@ -106,6 +169,8 @@ static __always_inline void on_later_state(const struct sock *sk, int oldstate, 
 {
 	struct synscope_close *cl = bpf_sk_storage_get(&closes, (struct sock *)sk, NULL, 0);
 
+	if (!cl && recovered_marks)
+		cl = take_recovered((struct sock *)sk);
 	if (cl && cl->nstates)
 		close_path_change(cl, sk, oldstate, newstate);
 }
@@ -192,6 +257,8 @@ static __always_inline void destroy(struct sock *sk)
 	if (!track_close)
 		return;
 	cl = bpf_sk_storage_get(&closes, sk, NULL, 0);
+	if (!cl && recovered_marks)
+		cl = take_recovered(sk);
 	if (!cl || !cl->nstates)
 		return;
 	/* A destroyed socket is in CLOSE, whether or not the tracepoint said so. */

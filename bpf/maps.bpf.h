@@ -61,6 +61,31 @@ struct {
 	__type(value, __u64);
 } open_ends SEC(".maps");
 
+/*
+ * --close: recovered ends (recover.bpf.h) whose close state waits to start.
+ * The syscall hooks that recover an end hold no trusted socket, and socket
+ * storage needs one: the first state change or destruction of the socket
+ * reported after (take_recovered()) starts it, from this. By socket
+ * address; recovered_marks counts the entries, and the state hook looks
+ * here only while it is not 0.
+ */
+struct recovered_end {
+	__u64 id;    /* the end's handshake record */
+	__u64 ts;    /* the syscall's return: its ESTABLISHED, as known */
+	__u32 tuple; /* remote_tuple() of the socket, against a reused address */
+	__u8 role;
+	__u8 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct recovered_end);
+} recovered_open SEC(".maps");
+
+__u64 recovered_marks = 0;
+
 /* New entries start from this. */
 static const struct synscope_handshake zero_end;
 

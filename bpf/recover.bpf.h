@@ -32,6 +32,36 @@ static __always_inline void read_isn_at_return(struct synscope_handshake *rec, s
 }
 
 /*
+ * --close: a recovered end's close state cannot start here (socket storage
+ * needs a trusted socket, which the syscall hooks do not hold): it waits in
+ * recovered_open for the socket's first reported state change or
+ * destruction (take_recovered()). It is an open end from now on.
+ */
+static __always_inline void expect_close(__u64 key, const struct synscope_handshake *rec)
+{
+	struct recovered_end r = {.id = rec->id, .ts = rec->ts_ret, .role = rec->role};
+	__u32 d;
+	long err;
+
+	__builtin_memcpy(&d, rec->family == AF_INET6 ? rec->daddr + 12 : rec->daddr, 4);
+	r.tuple = end_tuple(rec->sport, rec->dport, d);
+	err = bpf_map_update_elem(&recovered_open, &key, &r, BPF_NOEXIST);
+	if (!err) {
+		__sync_fetch_and_add(&recovered_marks, 1);
+	} else if (err == -EEXIST) {
+		/* A recovered end at this address whose socket died unreported. */
+		count(close_unseen);
+		err = bpf_map_update_elem(&recovered_open, &key, &r, BPF_EXIST);
+	}
+	if (err) {
+		count(close_unseen); /* no room: this end's close record is lost */
+		return;
+	}
+	if (bpf_map_update_elem(&open_ends, &key, &rec->id, BPF_ANY))
+		count(close_storage_full);
+}
+
+/*
  * connect() returned 0 on a socket the tracepoint last saw in SYN_SENT: its
  * ESTABLISHED went unreported. (The state changes before the connecting
  * thread wakes, and a program that ran for it had resolved the end.)
@@ -43,9 +73,8 @@ static __always_inline void recover_client(struct synscope_handshake *rec, __u64
 	read_endpoints(rec, sk);
 	read_isn_at_return(rec, sk);
 	rec->outcome = SYNSCOPE_OUT_ESTABLISHED;
-	/* Its close state would have started at ESTABLISHED: no close record. */
 	if (track_close)
-		count(close_unseen);
+		expect_close(key, rec);
 }
 
 /*
@@ -97,7 +126,7 @@ static __always_inline void recover_server(__u64 key, int fd, const struct infli
 		rec.flags |= SYNSCOPE_F_CLOSED;
 	}
 	if (track_close)
-		count(close_unseen);
+		expect_close(key, &rec);
 	if (aggregate)
 		account(&rec);
 	submit(&rec, sizeof(rec));

@@ -180,6 +180,13 @@ enum synscope_close_flags {
 	 * at tcp:tcp_destroy_sock (entered then). Each such ts is a little late.
 	 */
 	SYNSCOPE_CF_STATES_UNREPORTED = 1 << 4,
+	/*
+	 * The end's handshake was recovered (SYNSCOPE_F_RECOVERED): the state
+	 * tracepoint never reported its ESTABLISHED, so ts[0] is the return of
+	 * the connect() or accept() that proved it, and the close state began
+	 * at the first state change or destruction reported after it.
+	 */
+	SYNSCOPE_CF_RECOVERED = 1 << 5,
 };
 
 /*

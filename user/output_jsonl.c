@@ -315,6 +315,8 @@ static int jsonl_close(struct output *out, const struct conn_close *close)
 	p = jw_bool(p, r->flags & SYNSCOPE_CF_TRUNCATED);
 	p = JW_LIT(p, ",\"states_unreported\":");
 	p = jw_bool(p, r->flags & SYNSCOPE_CF_STATES_UNREPORTED);
+	p = JW_LIT(p, ",\"recovered\":");
+	p = jw_bool(p, r->flags & SYNSCOPE_CF_RECOVERED);
 	p = JW_LIT(p, ",\"errno\":");
 	p = jw_cstr_or_null(p, errno_name(r->err));
 	p = JW_LIT(p, ",\"lifetime_us\":");

@@ -137,3 +137,55 @@ def test_recovered_ends_are_marked_in_every_output():
                for m in [re.search(rf'^synscope_recovered_handshakes_total{{role="{role}"}} (\d+)$',
                                    exposition, re.M)] if m}
     check_eq(metrics, by_role, "synscope_recovered_handshakes_total by role")
+
+
+def test_recovered_ends_get_their_close_records():
+    """With --close, a recovered end's close record starts at the syscall's return (the hooks
+    there hold no trusted socket for socket storage) and covers its close all the same, marked
+    recovered and naming its peer; one the kernel reported no later change of is counted."""
+    port = free_port(54)
+    with Netns("recoveredclose") as ns, tempfile.TemporaryDirectory() as tmp:
+        ns.sysctl("net.ipv4.ip_local_port_range", "1024 65535")
+        ns.sysctl("net.ipv4.tcp_tw_reuse", 1)
+        tracer = Tracer(["--close", "-P", str(port)], os.path.join(tmp, "out.jsonl"),
+                        env={"SYNSCOPE_TEST_UNSEEN": str(EVERY)})
+        try:
+            # FIN closes: each end makes several moves after ESTABLISHED.
+            load = ns.run([LOADGEN, "-d", "1", "-c", "2", "-F", "-p", str(port)],
+                          capture_output=True, text=True, timeout=60)
+            time.sleep(0.5)  # the last closes and destructions
+        finally:
+            status, records = tracer.stop()
+        check_eq((load.returncode, status), (0, 0), "loadgen and synscope exit status")
+        ends = [r for r in handshakes(records, ns.inode, port) if r["outcome"] == "established"]
+
+    stats = records[-1]
+    closes = {}
+    for r in records:
+        if r.get("type") == "close":
+            check(r["id"] not in closes, "one close record per end", r["id"], "once")
+            closes[r["id"]] = r
+    late = {}
+    for r in records:
+        if r.get("type") == "link":
+            late[r["client"]], late[r["server"]] = r["server"], r["client"]
+    recovered = [r for r in ends if r.get("recovered")]
+    with_close = [r for r in recovered if r["id"] in closes]
+    check(len(recovered) > 0 and len(with_close) > 0, "recovered ends with a close record",
+          (len(recovered), len(with_close)), "some of some")
+    # Every end's close record, or its loss counted (or the end still open at exit).
+    missing = [r["id"] for r in ends if r["id"] not in closes]
+    check(len(missing) <= stats["lost"]["close_unseen"] + stats["closes_open"],
+          "ends without a close record, all counted", (len(missing), stats["lost"]["close_unseen"],
+                                                        stats["closes_open"]), "close_unseen + closes_open")
+    for r in ends:
+        c = closes.get(r["id"])
+        if not c:
+            continue
+        check_eq((c["recovered"], c["role"], c["path"][0], c["peer"]),
+                 (bool(r.get("recovered")), r["role"], "ESTABLISHED", r["peer"] or late.get(r["id"])),
+                 f"close record of end {r['id']}: marked as its end, same role, from ESTABLISHED, "
+                 "naming the same peer")
+        if r.get("recovered"):
+            check_eq(c["t_path_ns"][0], r["t_ret_ns"], f"recovered end {r['id']}: its close "
+                     "path starts at the syscall's return")

@@ -244,6 +244,7 @@ static inline unsigned int expect_close(const struct output *out, const struct c
 	ex_bool(x, &n, "rst_received", r->flags & SYNSCOPE_CF_RST_RECEIVED);
 	ex_bool(x, &n, "truncated", r->flags & SYNSCOPE_CF_TRUNCATED);
 	ex_bool(x, &n, "states_unreported", r->flags & SYNSCOPE_CF_STATES_UNREPORTED);
+	ex_bool(x, &n, "recovered", r->flags & SYNSCOPE_CF_RECOVERED);
 	ex_cstr(x, &n, "errno", errno_name(r->err));
 	ex_int(x, &n, "lifetime_us", us, us >= 0);
 	ex_cstr(x, &n, "ts", format_rfc3339(r->ts[last], out->boot_to_real_ns, ts, sizeof(ts)));
