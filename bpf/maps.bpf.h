@@ -72,7 +72,7 @@ struct {
 struct recovered_end {
 	__u64 id;    /* the end's handshake record */
 	__u64 ts;    /* the syscall's return: its ESTABLISHED, as known */
-	__u32 tuple; /* remote_tuple() of the socket, against a reused address */
+	__u32 tuple; /* end_tuple() of the socket (close.bpf.h), against a reused address */
 	__u8 role;
 	__u8 pad[3];
 };
