@@ -6,6 +6,17 @@
 #ifndef SYNSCOPE_CLOSE_BPF_H
 #define SYNSCOPE_CLOSE_BPF_H
 
+/* --close: a close state's first state, ESTABLISHED at ts, for end `id`. */
+static __always_inline void begin_path(struct synscope_close *cl, __u8 role, __u64 id, __u64 ts)
+{
+	cl->type = SYNSCOPE_REC_CLOSE;
+	cl->role = role;
+	cl->id = id;
+	cl->states[0] = TCP_ESTABLISHED;
+	cl->ts[0] = ts;
+	cl->nstates = 1;
+}
+
 /* --close: the end is established; its close state starts with that. */
 static __always_inline void start_close(const struct sock *sk, const struct synscope_handshake *rec)
 {
@@ -22,12 +33,7 @@ static __always_inline void start_close(const struct sock *sk, const struct syns
 		if (bpf_map_update_elem(&open_ends, &key, &rec->id, BPF_ANY))
 			count(close_storage_full);
 	}
-	cl->type = SYNSCOPE_REC_CLOSE;
-	cl->role = rec->role;
-	cl->id = rec->id;
-	cl->states[0] = TCP_ESTABLISHED;
-	cl->ts[0] = rec->ts_end;
-	cl->nstates = 1;
+	begin_path(cl, rec->role, rec->id, rec->ts_end);
 }
 
 /* Takes the recovered end at key out of recovered_open (expect_close()). */
@@ -92,12 +98,7 @@ static __always_inline struct synscope_close *take_recovered(struct sock *sk)
 	if (r->tuple == end_tuple_btf(sk)) {
 		cl = bpf_sk_storage_get(&closes, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 		if (cl && !cl->nstates) {
-			cl->type = SYNSCOPE_REC_CLOSE;
-			cl->role = r->role;
-			cl->id = r->id;
-			cl->states[0] = TCP_ESTABLISHED;
-			cl->ts[0] = r->ts;
-			cl->nstates = 1;
+			begin_path(cl, r->role, r->id, r->ts);
 			cl->flags |= SYNSCOPE_CF_RECOVERED;
 		} else if (!cl) {
 			count(close_storage_full);
