@@ -150,7 +150,7 @@ test-asan: deps
 # records, /proc tables. Each runs FUZZ_SECONDS from the seeds in tests/fuzz/corpus/.
 FUZZ_TARGETS := options decode proc_tcp netstat capture jsonl
 FUZZ_SECONDS ?= 20
-FUZZ_SRCS := $(addprefix user/,$(CORE_SRCS) options.c pid_listeners.c)
+FUZZ_SRCS := $(addprefix user/,$(CORE_SRCS) pid_listeners.c)
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h tests/unit/*.h) bpf/synscope.h
 	$(Q)mkdir -p $(@D)
 	$(call msg,FUZZ-CC,$@)
