@@ -68,11 +68,17 @@ struct event_note {
 	__u32 hook;  /* in evicted[]: the hook whose slot it left */
 };
 
-/* The socket's ports and IPv4 remote address, folded: the same for a
- * primary and its fallback (one event), rarely for two connections. */
+/*
+ * The socket's ports, IPv4 remote address and 4-tuple hash, folded: the
+ * same for a primary and its fallback (one event), rarely for two
+ * connections. The hash (skc_hash, set when the socket is hashed, kept
+ * after it is unhashed) tells apart two clients of one server at the same
+ * socket address once CLOSE has released their local port (skc_num 0):
+ * without it their destroy notes were the same.
+ */
 static __always_inline __u32 event_tuple(const struct sock *sk)
 {
-	return sk->__sk_common.skc_portpair ^ sk->__sk_common.skc_daddr;
+	return sk->__sk_common.skc_portpair ^ sk->__sk_common.skc_daddr ^ sk->__sk_common.skc_hash;
 }
 
 /* Per-CPU working state: the notes above, the wakeup accounting, the ids. */
