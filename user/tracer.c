@@ -151,7 +151,6 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	struct capture_writer *cap = NULL; /* -w: records go to it undecoded */
 	struct metrics_server *metrics = NULL;
 	struct ringbufs *rbs = NULL;
-	struct ring_buffer *rb = NULL;
 	struct tracker *tracker = NULL;
 	struct run_summary *sum;
 	struct output out, timeline, *sinks = NULL;
@@ -210,7 +209,6 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 			    cap ? (void *)cap : &rd);
 	if (!rbs)
 		goto cleanup;
-	rb = ringbufs_reader(rbs);
 
 	install_signals(cfg->output_path && !cap);
 	netstat_ok = tcpext_read_self(&netstat0) == 0;
@@ -234,13 +232,13 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 		}
 		/* Wait for a wakeup or the poll interval, then consume either way:
 		 * records submitted without a wakeup are only seen by consuming. */
-		err = epoll_wait(ring_buffer__epoll_fd(rb), &ev, 1, cfg->poll_ms);
+		err = epoll_wait(ringbufs_epoll_fd(rbs), &ev, 1, cfg->poll_ms);
 		if (err < 0 && errno != EINTR) {
 			fprintf(stderr, "synscope: ring buffer poll failed: %s\n", strerror(errno));
 			goto cleanup;
 		}
 		rd.now_ns = now_boot_ns();
-		err = ring_buffer__consume(rb);
+		err = ringbufs_consume(rbs);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "synscope: ring buffer read failed: %s\n", strerror(-err));
 			goto cleanup;
@@ -291,7 +289,7 @@ int run_tracer(const struct synscope_config *cfg, struct workload *w)
 	 * socket map would be in neither. */
 	loader_stop_hooks(skel);
 	rd.now_ns = now_boot_ns();
-	ring_buffer__consume(rb);
+	ringbufs_consume(rbs);
 	if (!options_metrics_only(cfg)) {
 		in_flight = loader_in_flight_records(skel, cap ? capture_writer_record : handle_record,
 						     cap ? (void *)cap : &rd);
