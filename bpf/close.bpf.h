@@ -218,10 +218,10 @@ static __always_inline void unseen_child_destroyed(struct sock *sk, __u64 key)
 {
 	__u64 *cookie = bpf_map_lookup_elem(&reset_unseen, &key);
 
-	if (!cookie)
+	if (!cookie || (test_unseen_destroy && *cookie == bpf_get_socket_cookie(sk)))
 		return;
-	if (*cookie == bpf_get_socket_cookie(sk)) /* else a stale mark (its destruction unseen) */
-		count(handshake_unseen);
+	/* This child's mark, or a stale one (another cookie): either way one end lost. */
+	count(handshake_unseen);
 	if (!bpf_map_delete_elem(&reset_unseen, &key))
 		__sync_fetch_and_sub(&reset_unseen_marks, 1);
 }

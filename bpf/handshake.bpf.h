@@ -228,7 +228,7 @@ static __always_inline void unseen_child_closed(const struct sock *sk, __u64 key
 {
 	struct synscope_listener_key lk = {};
 	struct synscope_listener *li;
-	__u64 cookie;
+	__u64 cookie, *mark;
 	__u16 *port;
 	long err;
 
@@ -246,10 +246,17 @@ static __always_inline void unseen_child_closed(const struct sock *sk, __u64 key
 	}
 	cookie = bpf_get_socket_cookie((void *)sk);
 	err = bpf_map_update_elem(&reset_unseen, &key, &cookie, BPF_NOEXIST);
-	if (!err)
+	if (!err) {
 		__sync_fetch_and_add(&reset_unseen_marks, 1);
-	else if (err == -EEXIST) /* a mark whose destruction went unseen: replaced */
+	} else if (err == -EEXIST) {
+		/* A stale mark is replaced, its end counted; this child's own (a
+		 * primary and its fallback both handling this CLOSE) is kept. */
+		mark = bpf_map_lookup_elem(&reset_unseen, &key);
+		if (!mark || *mark == cookie)
+			return;
+		count(handshake_unseen);
 		err = bpf_map_update_elem(&reset_unseen, &key, &cookie, BPF_EXIST);
+	}
 	if (err)
 		count(sock_map_full); /* no room for the mark: this end may be lost */
 }

@@ -163,9 +163,12 @@ struct {
  * (unseen_child_closed()), by socket address, with their socket cookie
  * (tcp_disconnect() clears the remote port before the destruction): an
  * accept() that returns one recovers it and takes the mark; its
- * destruction with the mark still there counts it lost. A hash, not LRU:
- * reset_unseen_marks counts the entries exactly, and destroy() looks here
- * only while it is not 0.
+ * destruction with the mark still there counts it lost. A mark whose
+ * destruction ran no program either is stale, its end lost too: the next
+ * socket at its address to close, be destroyed or be recovered unseen
+ * finds it under another cookie and counts it, and one left at exit is
+ * counted by user space (loader_read_counts()). A hash, not LRU: reset_unseen_marks counts the
+ * entries exactly, and destroy() looks here only while it is not 0.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

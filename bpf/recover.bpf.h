@@ -77,6 +77,19 @@ static __always_inline void recover_client(struct synscope_handshake *rec, __u64
 		expect_close(key, rec);
 }
 
+/* Takes the mark of a child reset in the queue unseen, counting a stale one. */
+static __always_inline void take_reset_mark(const struct sock *sk, __u64 key)
+{
+	__u64 *mark = bpf_map_lookup_elem(&reset_unseen, &key);
+
+	if (!mark)
+		return;
+	if (*mark != (__u64)BPF_CORE_READ(sk, __sk_common.skc_cookie.counter))
+		count(handshake_unseen);
+	if (!bpf_map_delete_elem(&reset_unseen, &key))
+		__sync_fetch_and_sub(&reset_unseen_marks, 1);
+}
+
 /*
  * accept() returned a TCP socket with no entry: no program saw the child
  * created. Unless its entry found no room (counted sock_map_full then), its
@@ -103,9 +116,10 @@ static __always_inline void recover_server(__u64 key, int fd, const struct infli
 	read_endpoints(&rec, sk);
 	if ((rec.family != AF_INET && rec.family != AF_INET6) || !family_allowed(rec.family, rec.daddr))
 		return;
-	/* Reset in the queue unseen (unseen_child_closed()), and accepted after all. */
-	if (reset_unseen_marks && !bpf_map_delete_elem(&reset_unseen, &key))
-		__sync_fetch_and_sub(&reset_unseen_marks, 1);
+	/* Reset in the queue unseen (unseen_child_closed()), and accepted after all;
+	 * a mark under another cookie is a stale one's, whose end was lost. */
+	if (reset_unseen_marks)
+		take_reset_mark(sk, key);
 	init_end(&rec, SYNSCOPE_ROLE_SERVER);
 	read_isn_at_return(&rec, sk);
 	read_caller(&rec);

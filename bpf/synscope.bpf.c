@@ -88,6 +88,12 @@ const volatile bool emit_records = true;
  * prunes the test.
  */
 const volatile __u32 test_unseen_every = 0;
+/*
+ * Tests only (SYNSCOPE_TEST_UNSEEN_DESTROY): with test_unseen_every, the
+ * destruction of a child marked reset unseen is ignored too, as when the
+ * kernel runs no program for it, so that tests reach the stale mark.
+ */
+const volatile bool test_unseen_destroy = false;
 
 /*
  * Ids: each CPU numbers its ends, id = its count * id_stride + CPU + 1, so

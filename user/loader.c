@@ -100,6 +100,7 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	/* Tests only: see test_unseen_every in bpf/synscope.bpf.c. */
 	if (getenv("SYNSCOPE_TEST_UNSEEN"))
 		skel->rodata->test_unseen_every = strtoul(getenv("SYNSCOPE_TEST_UNSEEN"), NULL, 10);
+	skel->rodata->test_unseen_destroy = getenv("SYNSCOPE_TEST_UNSEEN_DESTROY") != NULL;
 	bpf_program__set_autoload(skel->progs.handle_receive_reset, cfg->track_close);
 	bpf_program__set_autoload(skel->progs.handle_receive_reset_nested, cfg->track_close);
 	/* One ring buffer per CPU, created after load (ringbufs.c). */
@@ -458,6 +459,7 @@ fail:
 void loader_read_counts(struct synscope_bpf *skel, struct run_summary *sum)
 {
 	int err = loader_read_stats(skel, &sum->kernel);
+	unsigned long long marks;
 
 	if (err)
 		fprintf(stderr, "synscope: couldn't read the BPF side's counters: %s\n", strerror(-err));
@@ -466,4 +468,8 @@ void loader_read_counts(struct synscope_bpf *skel, struct run_summary *sum)
 	/* Ends whose record never left the kernel; established ends never destroyed. */
 	sum->in_flight_valid = count_entries(skel->maps.socks, in_flight, &sum->in_flight) == 0;
 	sum->closes_open_valid = count_entries(skel->maps.open_ends, NULL, &sum->closes_open) == 0;
+	/* Children reset in the queue unseen that no accept() took by now: their
+	 * records never come (bpf/maps.bpf.h, reset_unseen). */
+	if (sum->kernel_valid && count_entries(skel->maps.reset_unseen, NULL, &marks) == 0)
+		sum->kernel.handshake_unseen += marks;
 }
