@@ -167,8 +167,9 @@ struct {
  * destruction ran no program either is stale, its end lost too: the next
  * socket at its address to close, be destroyed or be recovered unseen
  * finds it under another cookie and counts it, and one left at exit is
- * counted by user space (loader_read_counts()). A hash, not LRU: reset_unseen_marks counts the
- * entries exactly, and destroy() looks here only while it is not 0.
+ * counted by user space (loader_read_counts()). A hash, not LRU:
+ * reset_unseen_marks counts the entries exactly, and destroy() looks here
+ * only while it is not 0.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
