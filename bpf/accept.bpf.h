@@ -52,7 +52,7 @@ static __always_inline void on_accept_return(int ret)
 	}
 	if (!key)
 		return;
-	rec = bpf_map_lookup_elem(&socks, &key);
+	rec = socks_lookup(key);
 	if (!rec) {
 		recover_server(key, ret, &call, seen);
 		return;
@@ -109,7 +109,7 @@ int handle_accept_fexit(__u64 *ctx)
 	bpf_get_func_ret(ctx, &key);
 	if (!key)
 		return 0;
-	rec = bpf_map_lookup_elem(&socks, &key);
+	rec = socks_lookup(key);
 	if (!rec || rec->role != SYNSCOPE_ROLE_SERVER)
 		return 0;
 	call = current_call(false);

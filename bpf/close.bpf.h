@@ -229,19 +229,15 @@ static __always_inline void unseen_child_destroyed(struct sock *sk, __u64 key)
 static __always_inline void destroy(struct sock *sk)
 {
 	__u64 key = (__u64)sk;
-	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
+	struct synscope_handshake *rec = socks_lookup(key);
 	struct synscope_close *cl;
 	int last;
 
 	if (reset_unseen_marks && !rec)
 		unseen_child_destroyed(sk, key);
-	if (rec && !(rec->flags & (SYNSCOPE_F_EMITTED | SYNSCOPE_F_RESOLVED)) &&
-	    !resolved_by_call(rec, sk)) {
+	if (rec && !(rec->flags & SYNSCOPE_F_RESOLVED) && !resolved_by_call(rec, sk)) {
 		count(handshake_unseen);
-		rec->flags |= SYNSCOPE_F_EMITTED; /* the entry goes, nothing is written */
-	}
-	if (rec && (rec->flags & SYNSCOPE_F_EMITTED)) {
-		bpf_map_delete_elem(&socks, &key); /* its record left: the entry only */
+		socks_delete(key); /* the entry goes, nothing is written */
 	} else if (rec) {
 		if (rec->role == SYNSCOPE_ROLE_SERVER && !(rec->flags & SYNSCOPE_F_ACCEPTED)) {
 			if (rec->flags & SYNSCOPE_F_GRAFTED) {

@@ -109,7 +109,7 @@ static __always_inline void on_child_created(const struct sock *sk, __u64 key)
 
 static __always_inline void on_resolved(const struct sock *sk, __u64 key, int newstate)
 {
-	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
+	struct synscope_handshake *rec = socks_lookup(key);
 	struct tcp_sock *tp;
 
 	if (!rec)
@@ -119,7 +119,7 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 	/* The filters a server child could not decide at creation (see there). */
 	if (rec->role == SYNSCOPE_ROLE_SERVER && (filter_ports || filter_family) &&
 	    !(ports_allowed(rec->sport, rec->dport) && family_allowed(rec->family, rec->daddr))) {
-		bpf_map_delete_elem(&socks, &key);
+		socks_delete(key);
 		return;
 	}
 	if (newstate == TCP_ESTABLISHED) {
@@ -200,7 +200,7 @@ static __always_inline void forget_listener(const struct sock *sk)
  */
 static __always_inline void accepted_unseen(const struct sock *sk, __u64 key, int newstate)
 {
-	struct synscope_handshake *rec = bpf_map_lookup_elem(&socks, &key);
+	struct synscope_handshake *rec = socks_lookup(key);
 
 	if (!rec || rec->role != SYNSCOPE_ROLE_SERVER ||
 	    (rec->flags & (SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_FEXIT)))
@@ -232,7 +232,7 @@ static __always_inline void unseen_child_closed(const struct sock *sk, __u64 key
 	__u16 *port;
 	long err;
 
-	if (bpf_map_lookup_elem(&socks, &key) || !child_traced(sk, &lk, &li))
+	if (socks_lookup(key) || !child_traced(sk, &lk, &li))
 		return;
 	port = bpf_map_lookup_elem(&untracked, &key);
 	if (port) {

@@ -37,26 +37,13 @@ struct {
 } rbs SEC(".maps");
 
 /*
- * A connection end's handshake record under construction, keyed by struct
- * sock address, from SYN_SENT (or the child's creation) until the record
- * leaves. A hash, not socket storage: the syscall hooks that complete it
- * hold only an untrusted socket pointer.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768); /* resized by user space */
-	__type(key, __u64);
-	__type(value, struct synscope_handshake);
-} socks SEC(".maps");
-
-/*
  * --close: established ends not yet destroyed, by socket address (the id).
  * A new socket at an address still listed here means the kernel never
  * reported the old end's destruction (close_unseen).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768); /* resized by user space, as socks */
+	__uint(max_entries, 32768); /* resized by user space: --max-sockets */
 	__type(key, __u64);
 	__type(value, __u64);
 } open_ends SEC(".maps");
@@ -85,9 +72,6 @@ struct {
 } recovered_open SEC(".maps");
 
 __u64 recovered_marks = 0;
-
-/* New entries start from this. */
-static const struct synscope_handshake zero_end;
 
 /*
  * --close: how an established end closes, in the socket's own storage from
@@ -145,11 +129,12 @@ struct {
 } traced_tgids SEC(".maps");
 
 /*
- * Server children whose entry `socks` had no room for (counted sock_map_full),
- * by socket address, with their local port: their accept() must not write
- * them as recovered (recover.bpf.h), which would count one end twice. LRU:
- * the oldest have long been accepted. A mark left by a child never accepted
- * stops the recovery of a later child at the same address and port.
+ * Server children the handshake table had no room for (counted
+ * sock_map_full), by socket address, with their local port: their accept()
+ * must not write them as recovered (recover.bpf.h), which would count one
+ * end twice. LRU: the oldest have long been accepted. A mark left by a
+ * child never accepted stops the recovery of a later child at the same
+ * address and port.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * A connection end's record: creation in `socks`, completion, submission
- * to the ring buffer, and the loss counters on the way.
+ * A connection end's record: creation in the handshake table, completion,
+ * submission to the ring buffer, and the loss counters on the way.
  */
 #ifndef SYNSCOPE_RECORDS_BPF_H
 #define SYNSCOPE_RECORDS_BPF_H
@@ -35,20 +35,13 @@ static __always_inline void submit(void *data, __u64 size)
 		count(records_emitted);
 }
 
-/*
- * The handshake record leaves, and its entry with it. The delete can fail
- * (-EBUSY: this CPU already holds a lock of the same bucket group in the
- * context this program interrupted); the entry is then marked, so that
- * neither the socket's destruction writes it again nor a new socket at
- * the address counts it as a lost end.
- */
+/* The handshake record leaves, and its entry with it. */
 static __always_inline void emit(struct synscope_handshake *rec, __u64 key)
 {
 	if (aggregate)
 		account(rec);
 	submit(rec, sizeof(*rec));
-	if (bpf_map_delete_elem(&socks, &key))
-		__sync_fetch_and_or(&rec->flags, SYNSCOPE_F_EMITTED);
+	socks_delete(key);
 }
 
 /*
@@ -104,28 +97,21 @@ static __always_inline void init_end(struct synscope_handshake *rec, __u8 role)
 /*
  * A new entry for the socket at `key`. One already there belongs to a dead
  * socket whose address was reused without the hooks seeing it end (a
- * skipped run, or an end lost to a full map): it is replaced, and counted,
- * unless its record had left (SYNSCOPE_F_EMITTED).
+ * skipped run, or an end lost to a full table): it is replaced, and counted.
  */
 static __always_inline struct synscope_handshake *new_end(__u64 key, __u8 role)
 {
 	struct synscope_handshake *rec;
-	long err;
+	bool stale;
 
-	err = bpf_map_update_elem(&socks, &key, &zero_end, BPF_NOEXIST);
-	if (err == -EEXIST) {
-		rec = bpf_map_lookup_elem(&socks, &key);
-		if (!rec || !(rec->flags & SYNSCOPE_F_EMITTED))
-			count(sock_stale);
-		err = bpf_map_update_elem(&socks, &key, &zero_end, BPF_ANY);
-	}
-	if (err) {
+	rec = socks_insert(key, &stale);
+	if (stale)
+		count(sock_stale);
+	if (!rec) {
 		count(sock_map_full);
 		return NULL;
 	}
-	rec = bpf_map_lookup_elem(&socks, &key);
-	if (rec)
-		init_end(rec, role);
+	init_end(rec, role);
 	return rec;
 }
 

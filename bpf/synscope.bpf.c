@@ -6,13 +6,15 @@
  *  client:  connect() entry -> SYN_SENT -> ESTABLISHED | CLOSE -> connect() return
  *  server:  child in SYN_RECV -> ESTABLISHED -> accept() return | CLOSE
  *
- * A handshake record under construction lives in `socks`, keyed by the
- * socket's address, until it leaves (or the socket is destroyed); --close
+ * A handshake record under construction lives in the handshake table
+ * (socks.bpf.h), keyed by the socket's address, until it leaves (or the
+ * socket is destroyed); --close
  * state lives in the socket's own storage. The address never leaves the
  * kernel: records carry per-run ids.
  *
  * One object, in parts by concern (included below, in dependency order):
  *   maps.bpf.h       the maps and the loss counters
+ *   socks.bpf.h      the handshake table: records under construction
  *   nesting.bpf.h    fallback programs for the runs the kernel skips
  *   filters.bpf.h    -p, -P, -4/-6
  *   sock_read.bpf.h  socket reads (BTF loads, probe reads, fd tables)
@@ -112,6 +114,7 @@ const volatile __u32 id_stride = 1;
 #define now_ns() bpf_ktime_get_ns()
 
 #include "maps.bpf.h"
+#include "socks.bpf.h"
 #include "nesting.bpf.h"
 #include "filters.bpf.h"
 #include "sock_read.bpf.h"

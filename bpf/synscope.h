@@ -65,19 +65,14 @@ enum synscope_flags {
 	 * the socket's destruction. Caller, fd and ts_ret are unknown.
 	 */
 	SYNSCOPE_F_ACCEPT_UNSEEN = 1 << 8,
-	/*
-	 * Kernel side only, never in a record: the record left, but deleting
-	 * its `socks` entry failed (a hash bucket lock already held on this CPU
-	 * by the context the program interrupted, -EBUSY), so the entry stays
-	 * until the socket's destruction or its address's reuse removes it.
-	 */
-	SYNSCOPE_F_EMITTED = 1 << 9,
+	/* 1 << 9: unused (was kernel side only, never in a record). */
 	/*
 	 * Set by user space, never by the kernel: the record was read from the
-	 * `socks` map when synscope stopped, its end still in flight: a client
-	 * in SYN_SENT (outcome 0: the handshake had not resolved) or waiting
-	 * for connect() to return; a server child in SYN_RECV (outcome 0), in
-	 * the accept queue, or accepted and waiting for accept() to return. A
+	 * handshake table (bpf/socks.bpf.h) when synscope stopped, its end
+	 * still in flight: a client in SYN_SENT (outcome 0: the handshake had
+	 * not resolved) or waiting for connect() to return; a server child in
+	 * SYN_RECV (outcome 0), in the accept queue, or accepted and waiting
+	 * for accept() to return. A
 	 * client recorded in SYN_SENT has its remote address and port; its
 	 * local port and address are those bound before connect() (0 and the
 	 * unspecified address if none): the kernel chooses them after the state
@@ -236,6 +231,13 @@ struct synscope_metrics {
 	__u64 recovered[3];              /* of those, by role: read at connect()/accept() return (SYNSCOPE_F_RECOVERED) */
 	struct synscope_hist connect[8]; /* client: connect() entry (else SYN_SENT) to ESTABLISHED or failure, by outcome */
 };
+
+/*
+ * The handshake table (bpf/socks.bpf.h): slots a set. User space sizes it
+ * from --max-sockets (a power of two sets, at least 4) and reads the ends
+ * still in it at exit.
+ */
+#define SYNSCOPE_SOCK_WAYS 8
 
 /* The `listener_metrics` per-CPU hash: one entry per listener (struct synscope_listener_key). */
 struct synscope_listener_metrics {

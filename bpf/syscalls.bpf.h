@@ -131,7 +131,7 @@ int handle_connect_exit(struct trace_event_raw_sys_exit *ctx)
 			report_no_syn(&call, -ret);
 		return 0;
 	}
-	rec = bpf_map_lookup_elem(&socks, &call.sk);
+	rec = socks_lookup(call.sk);
 	if (!rec)
 		return 0;
 	rec->call_ret = ret;

@@ -77,10 +77,24 @@ static __u64 per_cpu_wakeup_bytes(unsigned int wakeup_bytes, unsigned int ringbu
 	return wakeup_bytes / ncpus ? wakeup_bytes / ncpus : 1;
 }
 
+/*
+ * The handshake table's sets (bpf/socks.bpf.h): enough for max_sockets
+ * slots, a power of two, at least 4.
+ */
+static unsigned int sock_sets(unsigned int max_sockets)
+{
+	unsigned int sets = 4;
+
+	while (sets * SYNSCOPE_SOCK_WAYS < max_sockets)
+		sets <<= 1;
+	return sets;
+}
+
 static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tree, bool with_fexit)
 {
 	struct synscope_bpf *skel = synscope_bpf__open();
 	int ncpus = libbpf_num_possible_cpus();
+	unsigned int sets;
 
 	if (!skel)
 		return NULL;
@@ -105,7 +119,10 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	bpf_program__set_autoload(skel->progs.handle_receive_reset_nested, cfg->track_close);
 	/* One ring buffer per CPU, created after load (ringbufs.c). */
 	bpf_map__set_max_entries(skel->maps.rbs, ncpus > 0 ? ncpus : 1);
-	bpf_map__set_max_entries(skel->maps.socks, cfg->max_sockets);
+	sets = sock_sets(cfg->max_sockets);
+	bpf_map__set_max_entries(skel->maps.sock_keys, sets);
+	bpf_map__set_max_entries(skel->maps.sock_recs, sets * SYNSCOPE_SOCK_WAYS);
+	skel->rodata->sock_set_shift = 32 - __builtin_ctz(sets);
 	bpf_map__set_max_entries(skel->maps.open_ends, cfg->max_sockets);
 	bpf_program__set_autoload(skel->progs.handle_accept_fexit, with_fexit);
 	/* Forks matter only when tracing a process tree. */
@@ -275,23 +292,48 @@ static bool accepted_unseen_end(const struct synscope_handshake *rec)
 }
 
 /*
- * Whether a `socks` entry is an end still in flight: its record has not
- * left, and it is not complete (accepted_unseen_end() ends are written whole).
+ * Calls fn for each entry of the handshake table (bpf/socks.bpf.h) with its
+ * record; stops at fn's first non-zero return and returns it, or a lookup's
+ * error.
  */
-static bool in_flight(const struct bpf_map *socks, __u64 key)
+static int for_each_socks_entry(struct synscope_bpf *skel,
+				int (*fn)(void *ctx, const struct synscope_handshake *rec), void *ctx)
 {
+	unsigned int sets = bpf_map__max_entries(skel->maps.sock_keys);
+	__u64 keys[SYNSCOPE_SOCK_WAYS];
 	struct synscope_handshake rec;
+	__u32 set, slot;
+	int err, way;
 
-	return bpf_map__lookup_elem(socks, &key, sizeof(key), &rec, sizeof(rec), 0) == 0 &&
-	       !(rec.flags & SYNSCOPE_F_EMITTED) && !accepted_unseen_end(&rec);
+	for (set = 0; set < sets; set++) {
+		err = bpf_map__lookup_elem(skel->maps.sock_keys, &set, sizeof(set), keys,
+					   sizeof(keys), 0);
+		if (err)
+			return err;
+		for (way = 0; way < SYNSCOPE_SOCK_WAYS; way++) {
+			if (!keys[way])
+				continue;
+			slot = set * SYNSCOPE_SOCK_WAYS + way;
+			err = bpf_map__lookup_elem(skel->maps.sock_recs, &slot, sizeof(slot), &rec,
+						   sizeof(rec), 0);
+			if (!err)
+				err = fn(ctx, &rec);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
 }
 
-/*
- * The entries of a map keyed by socket address (socks, open_ends), those
- * `keep` accepts if given.
- */
-static int count_entries(const struct bpf_map *map, bool (*keep)(const struct bpf_map *, __u64),
-			 unsigned long long *n)
+/* An end still in flight: not complete (accepted_unseen_end() ends are written whole). */
+static int count_in_flight(void *ctx, const struct synscope_handshake *rec)
+{
+	*(unsigned long long *)ctx += !accepted_unseen_end(rec);
+	return 0;
+}
+
+/* The entries of a hash map keyed by socket address (open_ends, reset_unseen). */
+static int count_entries(const struct bpf_map *map, unsigned long long *n)
 {
 	__u64 key, next;
 	int err;
@@ -300,43 +342,48 @@ static int count_entries(const struct bpf_map *map, bool (*keep)(const struct bp
 	for (err = bpf_map__get_next_key(map, NULL, &next, sizeof(next)); !err;
 	     err = bpf_map__get_next_key(map, &key, &next, sizeof(next))) {
 		key = next;
-		*n += !keep || keep(map, key);
+		++*n;
 	}
 	return err == -ENOENT ? 0 : err;
+}
+
+struct in_flight_writer {
+	int (*fn)(void *ctx, void *data, size_t size);
+	void *ctx;
+	int n;
+};
+
+static int write_in_flight(void *ctx, const struct synscope_handshake *entry)
+{
+	struct in_flight_writer *w = ctx;
+	struct synscope_handshake rec = *entry;
+
+	/* Complete: written as destroy() would write it. */
+	if (accepted_unseen_end(&rec)) {
+		rec.flags |= SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_ACCEPT_UNSEEN;
+		w->fn(w->ctx, &rec, sizeof(rec));
+		return 0;
+	}
+	rec.flags |= SYNSCOPE_F_IN_FLIGHT;
+	w->fn(w->ctx, &rec, sizeof(rec));
+	w->n++;
+	return 0;
 }
 
 int loader_in_flight_records(struct synscope_bpf *skel,
 			     int (*fn)(void *ctx, void *data, size_t size), void *ctx)
 {
-	const struct bpf_map *socks = skel->maps.socks;
-	struct synscope_handshake rec;
-	__u64 key, next;
-	int err, n = 0;
+	struct in_flight_writer w = {.fn = fn, .ctx = ctx};
+	int err = for_each_socks_entry(skel, write_in_flight, &w);
 
-	for (err = bpf_map__get_next_key(socks, NULL, &next, sizeof(next)); !err;
-	     err = bpf_map__get_next_key(socks, &key, &next, sizeof(next))) {
-		key = next;
-		if (bpf_map__lookup_elem(socks, &key, sizeof(key), &rec, sizeof(rec), 0) ||
-		    (rec.flags & SYNSCOPE_F_EMITTED))
-			continue;
-		/* Complete: written as destroy() would write it. */
-		if (accepted_unseen_end(&rec)) {
-			rec.flags |= SYNSCOPE_F_ACCEPTED | SYNSCOPE_F_ACCEPT_UNSEEN;
-			fn(ctx, &rec, sizeof(rec));
-			continue;
-		}
-		rec.flags |= SYNSCOPE_F_IN_FLIGHT;
-		fn(ctx, &rec, sizeof(rec));
-		n++;
-	}
-	return err == -ENOENT ? n : err;
+	return err ? err : w.n;
 }
 
 unsigned long long loader_open_ends(struct synscope_bpf *skel)
 {
 	unsigned long long n;
 
-	return count_entries(skel->maps.open_ends, NULL, &n) ? 0 : n;
+	return count_entries(skel->maps.open_ends, &n) ? 0 : n;
 }
 
 int loader_sum_percpu(const struct bpf_map *map, void *sum, size_t size)
@@ -466,10 +513,11 @@ void loader_read_counts(struct synscope_bpf *skel, struct run_summary *sum)
 	sum->kernel_valid = !err;
 	sum->prog_misses = loader_unhandled_misses(skel, &sum->kernel, true);
 	/* Ends whose record never left the kernel; established ends never destroyed. */
-	sum->in_flight_valid = count_entries(skel->maps.socks, in_flight, &sum->in_flight) == 0;
-	sum->closes_open_valid = count_entries(skel->maps.open_ends, NULL, &sum->closes_open) == 0;
+	sum->in_flight = 0;
+	sum->in_flight_valid = for_each_socks_entry(skel, count_in_flight, &sum->in_flight) == 0;
+	sum->closes_open_valid = count_entries(skel->maps.open_ends, &sum->closes_open) == 0;
 	/* Children reset in the queue unseen that no accept() took by now: their
 	 * records never come (bpf/maps.bpf.h, reset_unseen). */
-	if (sum->kernel_valid && count_entries(skel->maps.reset_unseen, NULL, &marks) == 0)
+	if (sum->kernel_valid && count_entries(skel->maps.reset_unseen, &marks) == 0)
 		sum->kernel.handshake_unseen += marks;
 }

@@ -41,11 +41,11 @@ int loader_sum_percpu(const struct bpf_map *map, void *sum, size_t size);
 /* The BPF side's counters, summed over the CPUs. Returns 0 or -errno. */
 int loader_read_stats(struct synscope_bpf *skel, struct synscope_stats *sum);
 /*
- * Ends still in flight (the `socks` entries whose record has not left), each
+ * Ends still in flight (the handshake table's entries, bpf/socks.bpf.h), each
  * handed to fn as a ring-buffer record would be, with SYNSCOPE_F_IN_FLIGHT
  * set; a server end accepted by a caller no hook saw (SYNSCOPE_F_GRAFTED)
  * is complete and handed over as accepted unseen, without it, and not
- * counted. Returns how many, or -errno if the map could not be walked.
+ * counted. Returns how many, or -errno if the table could not be read.
  */
 int loader_in_flight_records(struct synscope_bpf *skel,
 			     int (*fn)(void *ctx, void *data, size_t size), void *ctx);

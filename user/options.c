@@ -113,7 +113,8 @@ static const struct argp_option opts[] = {
 	{"hooks-only", OPT_HOOKS_ONLY, NULL, OPTION_HIDDEN,
 	 "Attach every hook with programs that return at once (records nothing)", 0},
 	{"max-sockets", OPT_MAX_SOCKETS, "N", 0,
-	 "Connection ends tracked at once (default 32768)", 0},
+	 "Connection ends tracked at once (default 32768; rounded up to a power of two "
+	 "sets of 8)", 0},
 	{"close", OPT_CLOSE, NULL, 0,
 	 "Also report how each established connection closed: who closed first, the state "
 	 "path, TIME_WAIT, resets, lifetime (keeps an entry per open connection)", 0},
