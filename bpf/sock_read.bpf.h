@@ -74,13 +74,20 @@ static __always_inline void read_endpoints(struct synscope_handshake *rec, const
 	}
 }
 
+/*
+ * The calling thread. Its comm is copied with two loads through the task's
+ * BTF pointer, not bpf_get_current_comm() (a helper call and a string copy):
+ * task->comm is always NUL-terminated (__set_task_comm() pads it).
+ */
 static __always_inline void read_caller(struct synscope_handshake *rec)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid();
 
 	rec->pid = id >> 32;
 	rec->tid = (__u32)id;
-	bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
+	_Static_assert(sizeof(rec->comm) == sizeof(task->comm), "comm sizes differ");
+	__builtin_memcpy(rec->comm, task->comm, sizeof(rec->comm));
 }
 
 /* Read ISS/IRS from a socket that just reached ESTABLISHED. */
