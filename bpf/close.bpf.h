@@ -222,8 +222,7 @@ static __always_inline void unseen_child_destroyed(struct sock *sk, __u64 key)
 		return;
 	/* This child's mark, or a stale one (another cookie): either way one end lost. */
 	count(handshake_unseen);
-	if (!bpf_map_delete_elem(&reset_unseen, &key))
-		__sync_fetch_and_sub(&reset_unseen_marks, 1);
+	drop_reset_mark(key);
 }
 
 static __always_inline void destroy(struct sock *sk)

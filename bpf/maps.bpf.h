@@ -165,6 +165,13 @@ struct {
 
 __u64 reset_unseen_marks = 0;
 
+/* Deletes the reset_unseen mark at `key`, keeping reset_unseen_marks exact. */
+static __always_inline void drop_reset_mark(__u64 key)
+{
+	if (!bpf_map_delete_elem(&reset_unseen, &key))
+		__sync_fetch_and_sub(&reset_unseen_marks, 1);
+}
+
 /* -P: one flag per port. An array lookup is a few inlined instructions, a
  * hash lookup a helper call, and this runs several times per connection. */
 struct {

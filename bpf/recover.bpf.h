@@ -86,8 +86,7 @@ static __always_inline void take_reset_mark(const struct sock *sk, __u64 key)
 		return;
 	if (*mark != (__u64)BPF_CORE_READ(sk, __sk_common.skc_cookie.counter))
 		count(handshake_unseen);
-	if (!bpf_map_delete_elem(&reset_unseen, &key))
-		__sync_fetch_and_sub(&reset_unseen_marks, 1);
+	drop_reset_mark(key);
 }
 
 /*
