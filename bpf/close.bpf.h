@@ -234,9 +234,13 @@ static __always_inline void destroy(struct sock *sk)
 
 	if (reset_unseen_marks && !rec)
 		unseen_child_destroyed(sk, key);
-	if (rec && !(rec->flags & SYNSCOPE_F_RESOLVED) && !resolved_by_call(rec, sk)) {
+	if (rec && !(rec->flags & (SYNSCOPE_F_EMITTED | SYNSCOPE_F_RESOLVED)) &&
+	    !resolved_by_call(rec, sk)) {
 		count(handshake_unseen);
-		socks_delete(key); /* the entry goes, nothing is written */
+		rec->flags |= SYNSCOPE_F_EMITTED; /* the entry goes, nothing is written */
+	}
+	if (rec && (rec->flags & SYNSCOPE_F_EMITTED)) {
+		socks_delete(key, rec); /* its record left: the entry only */
 	} else if (rec) {
 		if (rec->role == SYNSCOPE_ROLE_SERVER && !(rec->flags & SYNSCOPE_F_ACCEPTED)) {
 			if (rec->flags & SYNSCOPE_F_GRAFTED) {

@@ -119,7 +119,7 @@ static __always_inline void on_resolved(const struct sock *sk, __u64 key, int ne
 	/* The filters a server child could not decide at creation (see there). */
 	if (rec->role == SYNSCOPE_ROLE_SERVER && (filter_ports || filter_family) &&
 	    !(ports_allowed(rec->sport, rec->dport) && family_allowed(rec->family, rec->daddr))) {
-		socks_delete(key);
+		socks_delete(key, rec);
 		return;
 	}
 	if (newstate == TCP_ESTABLISHED) {

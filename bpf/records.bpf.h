@@ -35,13 +35,13 @@ static __always_inline void submit(void *data, __u64 size)
 		count(records_emitted);
 }
 
-/* The handshake record leaves, and its entry with it. */
+/* The handshake record leaves, and its entry with it (socks_delete()). */
 static __always_inline void emit(struct synscope_handshake *rec, __u64 key)
 {
 	if (aggregate)
 		account(rec);
 	submit(rec, sizeof(*rec));
-	socks_delete(key);
+	socks_delete(key, rec);
 }
 
 /*
@@ -97,7 +97,8 @@ static __always_inline void init_end(struct synscope_handshake *rec, __u8 role)
 /*
  * A new entry for the socket at `key`. One already there belongs to a dead
  * socket whose address was reused without the hooks seeing it end (a
- * skipped run, or an end lost to a full table): it is replaced, and counted.
+ * skipped run, or an end lost to a full table): it is replaced, and counted,
+ * unless its record had left (SYNSCOPE_F_EMITTED, socks_delete()).
  */
 static __always_inline struct synscope_handshake *new_end(__u64 key, __u8 role)
 {

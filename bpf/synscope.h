@@ -65,7 +65,14 @@ enum synscope_flags {
 	 * the socket's destruction. Caller, fd and ts_ret are unknown.
 	 */
 	SYNSCOPE_F_ACCEPT_UNSEEN = 1 << 8,
-	/* 1 << 9: unused (was kernel side only, never in a record). */
+	/*
+	 * Kernel side only, never in a record: the record left (or is not to
+	 * be written), but deleting its entry in the handshake table's overflow
+	 * map failed (a hash bucket lock already held on this CPU by the
+	 * context the program interrupted, -EBUSY), so the entry stays until
+	 * the socket's destruction or its address's reuse removes it.
+	 */
+	SYNSCOPE_F_EMITTED = 1 << 9,
 	/*
 	 * Set by user space, never by the kernel: the record was read from the
 	 * handshake table (bpf/socks.bpf.h) when synscope stopped, its end
@@ -233,11 +240,19 @@ struct synscope_metrics {
 };
 
 /*
- * The handshake table (bpf/socks.bpf.h): slots a set. User space sizes it
- * from --max-sockets (a power of two sets, at least 4) and reads the ends
- * still in it at exit.
+ * A set of the handshake table (bpf/socks.bpf.h), one cache line: the
+ * socket addresses of its slots (0: free) and how many of its ends went to
+ * the overflow map. User space sizes the table from --max-sockets (a power
+ * of two sets, at least 4; as many overflow entries as sets) and reads the
+ * ends still in it at exit.
  */
-#define SYNSCOPE_SOCK_WAYS 8
+#define SYNSCOPE_SOCK_WAYS 7
+
+struct synscope_sock_set {
+	__u64 keys[SYNSCOPE_SOCK_WAYS];
+	__u32 overflow;
+	__u32 pad;
+};
 
 /* The `listener_metrics` per-CPU hash: one entry per listener (struct synscope_listener_key). */
 struct synscope_listener_metrics {

@@ -78,14 +78,15 @@ static __u64 per_cpu_wakeup_bytes(unsigned int wakeup_bytes, unsigned int ringbu
 }
 
 /*
- * The handshake table's sets (bpf/socks.bpf.h): enough for max_sockets
- * slots, a power of two, at least 4.
+ * The handshake table's sets (bpf/socks.bpf.h): a power of two, at least 4,
+ * of SYNSCOPE_SOCK_WAYS slots each, and as many overflow entries: room for
+ * max_sockets ends, rounded up to 8 a set.
  */
 static unsigned int sock_sets(unsigned int max_sockets)
 {
 	unsigned int sets = 4;
 
-	while (sets * SYNSCOPE_SOCK_WAYS < max_sockets)
+	while (sets * (SYNSCOPE_SOCK_WAYS + 1) < max_sockets)
 		sets <<= 1;
 	return sets;
 }
@@ -115,6 +116,8 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	if (getenv("SYNSCOPE_TEST_UNSEEN"))
 		skel->rodata->test_unseen_every = strtoul(getenv("SYNSCOPE_TEST_UNSEEN"), NULL, 10);
 	skel->rodata->test_unseen_destroy = getenv("SYNSCOPE_TEST_UNSEEN_DESTROY") != NULL;
+	/* Tests only: see test_one_set in bpf/socks.bpf.h. */
+	skel->rodata->test_one_set = getenv("SYNSCOPE_TEST_ONE_SET") != NULL;
 	bpf_program__set_autoload(skel->progs.handle_receive_reset, cfg->track_close);
 	bpf_program__set_autoload(skel->progs.handle_receive_reset_nested, cfg->track_close);
 	/* One ring buffer per CPU, created after load (ringbufs.c). */
@@ -122,6 +125,7 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	sets = sock_sets(cfg->max_sockets);
 	bpf_map__set_max_entries(skel->maps.sock_keys, sets);
 	bpf_map__set_max_entries(skel->maps.sock_recs, sets * SYNSCOPE_SOCK_WAYS);
+	bpf_map__set_max_entries(skel->maps.sock_overflow, sets);
 	skel->rodata->sock_set_shift = 32 - __builtin_ctz(sets);
 	bpf_map__set_max_entries(skel->maps.open_ends, cfg->max_sockets);
 	bpf_program__set_autoload(skel->progs.handle_accept_fexit, with_fexit);
@@ -292,37 +296,49 @@ static bool accepted_unseen_end(const struct synscope_handshake *rec)
 }
 
 /*
- * Calls fn for each entry of the handshake table (bpf/socks.bpf.h) with its
- * record; stops at fn's first non-zero return and returns it, or a lookup's
- * error.
+ * Calls fn for each end in the handshake table (bpf/socks.bpf.h), its sets
+ * and its overflow map, with its record (entries whose record left,
+ * SYNSCOPE_F_EMITTED, skipped); stops at fn's first non-zero return and
+ * returns it, or a lookup's error.
  */
 static int for_each_socks_entry(struct synscope_bpf *skel,
 				int (*fn)(void *ctx, const struct synscope_handshake *rec), void *ctx)
 {
 	unsigned int sets = bpf_map__max_entries(skel->maps.sock_keys);
-	__u64 keys[SYNSCOPE_SOCK_WAYS];
+	const struct bpf_map *overflow = skel->maps.sock_overflow;
 	struct synscope_handshake rec;
+	struct synscope_sock_set s;
 	__u32 set, slot;
+	__u64 key, next;
 	int err, way;
 
 	for (set = 0; set < sets; set++) {
-		err = bpf_map__lookup_elem(skel->maps.sock_keys, &set, sizeof(set), keys,
-					   sizeof(keys), 0);
+		err = bpf_map__lookup_elem(skel->maps.sock_keys, &set, sizeof(set), &s, sizeof(s), 0);
 		if (err)
 			return err;
 		for (way = 0; way < SYNSCOPE_SOCK_WAYS; way++) {
-			if (!keys[way])
+			if (!s.keys[way])
 				continue;
 			slot = set * SYNSCOPE_SOCK_WAYS + way;
 			err = bpf_map__lookup_elem(skel->maps.sock_recs, &slot, sizeof(slot), &rec,
 						   sizeof(rec), 0);
-			if (!err)
+			if (!err && !(rec.flags & SYNSCOPE_F_EMITTED))
 				err = fn(ctx, &rec);
 			if (err)
 				return err;
 		}
 	}
-	return 0;
+	for (err = bpf_map__get_next_key(overflow, NULL, &next, sizeof(next)); !err;
+	     err = bpf_map__get_next_key(overflow, &key, &next, sizeof(next))) {
+		key = next;
+		if (bpf_map__lookup_elem(overflow, &key, sizeof(key), &rec, sizeof(rec), 0) ||
+		    (rec.flags & SYNSCOPE_F_EMITTED))
+			continue;
+		err = fn(ctx, &rec);
+		if (err)
+			return err;
+	}
+	return err == -ENOENT ? 0 : err;
 }
 
 /* An end still in flight: not complete (accepted_unseen_end() ends are written whole). */

@@ -31,12 +31,13 @@ print(json.dumps({"connections": len(clients), "accepted": len(accepted)}))
 """
 
 
-def traced(tag, synscope_args, argv):
+def traced(tag, synscope_args, argv, env=None):
     """Runs argv (its last line: JSON counts) in a netns under synscope filtered to
     the test's port; returns (counts, handshake records of the port, stats record)."""
     port = free_port(hash(tag) % 1000 + 2000)
     with Netns(tag) as ns, tempfile.TemporaryDirectory() as tmp:
-        tracer = Tracer(["-P", str(port)] + synscope_args, os.path.join(tmp, "out.jsonl"))
+        tracer = Tracer(["-P", str(port)] + synscope_args, os.path.join(tmp, "out.jsonl"),
+                        env=env)
         try:
             p = ns.run([a.replace("PORT", str(port)) for a in argv], capture_output=True,
                        text=True, timeout=60)
@@ -82,4 +83,30 @@ def test_socket_map_too_small():
     counts, ends, stats = traced("sockmap", ["--max-sockets", "64"],
                                  ["python3", "-c", QUEUE_FILLER, "PORT", "100"])
     check_eq(counts, {"connections": 100, "accepted": 100}, "what the queue filler did")
+    check_accounted(counts, ends, stats, "sock_map_full")
+
+
+# --max-sockets 64: 8 sets of 7 slots, and 8 overflow entries. With every
+# socket in one set (SYNSCOPE_TEST_ONE_SET), that set and the overflow map
+# hold 15 ends.
+ONE_SET = {"SYNSCOPE_TEST_ONE_SET": "1"}
+
+
+def test_a_full_set_overflows_without_loss():
+    # 12 children in the accept queue at once: 7 in the set, 5 in the
+    # overflow map, every end written.
+    counts, ends, stats = traced("oneset", ["--max-sockets", "64"],
+                                 ["python3", "-c", QUEUE_FILLER, "PORT", "12"], ONE_SET)
+    check_eq(counts, {"connections": 12, "accepted": 12}, "what the queue filler did")
+    check_eq({k: v for k, v in stats["lost"].items() if v}, {}, "losses")
+    check_eq(len([r for r in ends if r["role"] == "client"]), 12, "client records")
+    check_eq(len([r for r in ends if r["role"] == "server" and r["accepted"]]), 12,
+             "accepted server records")
+
+
+def test_a_full_set_and_overflow_count_their_losses():
+    # 30 children waiting: the set and the overflow map take 15 ends at most.
+    counts, ends, stats = traced("oneset-full", ["--max-sockets", "64"],
+                                 ["python3", "-c", QUEUE_FILLER, "PORT", "30"], ONE_SET)
+    check_eq(counts, {"connections": 30, "accepted": 30}, "what the queue filler did")
     check_accounted(counts, ends, stats, "sock_map_full")
