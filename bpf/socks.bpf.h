@@ -133,25 +133,19 @@ static __always_inline struct synscope_handshake *socks_lookup(__u64 key)
  */
 static __always_inline struct synscope_handshake *socks_insert(__u64 key, bool *stale)
 {
-	struct synscope_handshake *rec = NULL;
+	struct synscope_handshake *rec = socks_lookup(key);
 	struct synscope_sock_set *s;
-	int i, way;
+	int i, way = -1;
 	__u32 set;
 
-	*stale = false;
-	s = sock_set(key, &set);
-	if (!s)
-		return NULL;
-	way = sock_way(s, key);
-	if (way >= 0)
-		rec = sock_slot(set, way);
-	else if (s->overflow)
-		rec = bpf_map_lookup_elem(&sock_overflow, &key);
+	*stale = rec && !(rec->flags & SYNSCOPE_F_EMITTED);
 	if (rec) {
-		*stale = !(rec->flags & SYNSCOPE_F_EMITTED);
 		__builtin_memset(rec, 0, sizeof(*rec));
 		return rec;
 	}
+	s = sock_set(key, &set);
+	if (!s)
+		return NULL;
 	/* Claim a free slot; another CPU may claim the same one first. */
 	for (i = 0; way < 0 && i < SOCK_WAYS; i++) {
 		if (!s->keys[i] && __sync_val_compare_and_swap(&s->keys[i], 0, key) == 0)

@@ -27,8 +27,8 @@ int loader_start(const struct synscope_config *cfg, const struct workload *w,
  * Fills sum's kernel-side figures: the counters summed over the CPUs
  * (kernel, kernel_valid; handshake_unseen also counts the marks of children
  * reset unseen that no accept() took), runs the kernel skipped that no
- * fallback handled (prog_misses), ends still in the socket map (in_flight,
- * in_flight_valid).
+ * fallback handled (prog_misses), ends still in the handshake table
+ * (in_flight, in_flight_valid).
  */
 void loader_read_counts(struct synscope_bpf *skel, struct run_summary *sum);
 
