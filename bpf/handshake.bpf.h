@@ -288,6 +288,7 @@ static __always_inline void set_state(const struct sock *sk, int oldstate, int n
 	if (newstate == TCP_SYN_SENT) {
 		on_syn_sent(sk, key);
 	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
+		recover_queue(sk);
 		forget_listener(sk);
 	} else if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN) {
 		on_child_created(sk, key);

@@ -3,11 +3,13 @@
  * Handshakes the state tracepoint never reported, recovered at the syscall
  * that proves them established: connect() returning 0 on a socket whose
  * ESTABLISHED no program saw, accept() returning a socket no program saw
- * created. The kernel can change a socket's state in a softirq that runs no
- * BPF program and counts no skipped run (README, "What the kernel does not
- * let synscope see"); a child created before synscope started looks the
- * same. The end is then read from the socket (probe reads: the syscall
- * hooks hold no trusted pointer) and marked SYNSCOPE_F_RECOVERED.
+ * created; and the children no program saw created that are still in the
+ * accept queue when their listener closes. The kernel can change a
+ * socket's state in a softirq that runs no BPF program and counts no
+ * skipped run (README, "What the kernel does not let synscope see"); a
+ * child created before synscope started looks the same. The end is then
+ * read from the socket (probe reads: neither hook holds a trusted pointer
+ * to it) and marked SYNSCOPE_F_RECOVERED.
  */
 #ifndef SYNSCOPE_RECOVER_BPF_H
 #define SYNSCOPE_RECOVER_BPF_H
@@ -143,6 +145,111 @@ static __always_inline void recover_server(__u64 key, int fd, const struct infli
 	if (aggregate)
 		account(&rec);
 	submit(&rec, sizeof(rec));
+}
+
+/* A closing listener's accept queue, walked by recover_queued_child(). */
+struct queue_walk {
+	__u64 req;     /* the next request_sock; 0 past the last */
+	__u64 netns;   /* the listener's */
+	__u32 backlog; /* its sk_max_ack_backlog */
+	__u16 port;    /* its local port */
+};
+
+/*
+ * One child of a closing listener's accept queue (a bpf_loop() callback,
+ * recover_queue()). A child with no entry was created unseen: it is
+ * recovered, never accepted, read from the socket (probe reads: the queue
+ * holds no trusted pointer). Its entry then goes the way of any child that
+ * dies in the queue: its destruction writes it, closed in the queue.
+ */
+static long recover_queued_child(__u64 i, void *ctx)
+{
+	struct queue_walk *w = ctx;
+	struct request_sock *req = (void *)w->req;
+	struct synscope_handshake *rec;
+	struct sock *sk = NULL;
+	__u8 state;
+	__u16 *port;
+	__u64 key;
+
+	if (!req)
+		return 1;
+	w->req = 0;
+	bpf_probe_read_kernel(&w->req, sizeof(w->req), &req->dl_next);
+	if (bpf_probe_read_kernel(&sk, sizeof(sk), &req->sk) || !sk)
+		return 0;
+	key = (__u64)sk;
+	if (socks_lookup(key))
+		return 0; /* seen created */
+	/* A Fast Open child still in SYN_RECV: its ESTABLISHED (or CLOSE) is
+	 * yet to come, and finds no entry, as for any child created unseen. */
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT && state != TCP_CLOSE)
+		return 0;
+	/* Its entry found no room at its creation: counted sock_map_full. */
+	port = bpf_map_lookup_elem(&untracked, &key);
+	if (port && *port == w->port)
+		return 0;
+	rec = new_end(key, SYNSCOPE_ROLE_SERVER);
+	if (!rec) {
+		bpf_map_update_elem(&untracked, &key, &w->port, BPF_ANY);
+		return 0;
+	}
+	read_endpoints(rec, sk);
+	if (!ports_allowed(rec->sport, rec->dport) || !family_allowed(rec->family, rec->daddr)) {
+		socks_delete(key, rec);
+		return 0;
+	}
+	if (reset_unseen_marks)
+		take_reset_mark(sk, key);
+	read_isn_at_return(rec, sk);
+	rec->netns = w->netns;
+	rec->backlog = w->backlog;
+	rec->outcome = SYNSCOPE_OUT_ESTABLISHED;
+	/* No accept() return (SYNSCOPE_F_RETURNED stays clear): the time of
+	 * the recovery, the record's `ts`. */
+	rec->ts_ret = now_ns();
+	rec->flags |= SYNSCOPE_F_RESOLVED | SYNSCOPE_F_RECOVERED;
+	if (track_close)
+		expect_close(key, rec);
+	return 0;
+}
+
+/*
+ * LISTEN -> CLOSE: the listener's accept queue still holds the children no
+ * accept() took, and inet_csk_listen_stop() forgets them right after this
+ * state change (__tcp_close(), tcp_disconnect()); no child joins the queue
+ * now that the listener is not in LISTEN. A child no program saw created
+ * may see its CLOSE and destruction run no program either (README, "What
+ * the kernel does not let synscope see"): it would be lost, uncounted. Each
+ * is recovered here instead (recover_queued_child()).
+ */
+static __always_inline void recover_queue(const struct sock *sk)
+{
+	struct synscope_listener_key lk = {};
+	struct synscope_listener *li;
+	struct queue_walk w = {};
+	__u32 queued;
+
+	if (test_unseen_destroy)
+		return; /* tests: as if this change ran no program either */
+	lk.netns = sock_netns_btf(sk);
+	lk.port = local_port_btf(sk);
+	if (filter_tgids) {
+		li = bpf_map_lookup_elem(&listeners, &lk);
+		if (!li || !tgid_allowed(li->tgid))
+			return;
+	}
+	w.req = (__u64)BPF_CORE_READ((struct inet_connection_sock *)sk,
+				     icsk_accept_queue.rskq_accept_head);
+	if (!w.req)
+		return;
+	w.netns = lk.netns;
+	w.port = lk.port;
+	w.backlog = sk->sk_max_ack_backlog;
+	/* The queue can pass its backlog by one child per CPU (README). */
+	queued = sk->sk_ack_backlog + 64;
+	bpf_loop(queued < (1U << 20) ? queued : (1U << 20), recover_queued_child, &w, 0);
 }
 
 #endif /* SYNSCOPE_RECOVER_BPF_H */

@@ -21,8 +21,9 @@
  *   metrics.bpf.h    --metrics: records counted in the kernel
  *   records.bpf.h    a record's creation, completion and submission
  *   close.bpf.h      --close paths, and socket destruction
+ *   recover.bpf.h    handshakes it never reported, read at connect()/accept()
+ *                    return or from a closing listener's accept queue
  *   handshake.bpf.h  the state tracepoint: SYN_SENT .. ESTABLISHED/CLOSE
- *   recover.bpf.h    handshakes it never reported, read at connect()/accept() return
  *   syscalls.bpf.h   connect(), listen(), the traced process tree
  *   accept.bpf.h     fexit/inet_csk_accept or the accept syscalls
  *
@@ -92,8 +93,9 @@ const volatile bool emit_records = true;
 const volatile __u32 test_unseen_every = 0;
 /*
  * Tests only (SYNSCOPE_TEST_UNSEEN_DESTROY): with test_unseen_every, the
- * destruction of a child marked reset unseen is ignored too, as when the
- * kernel runs no program for it, so that tests reach the stale mark.
+ * destruction of a child marked reset unseen is ignored too, and so is a
+ * listener's close (no children recovered from its queue), as when the
+ * kernel runs no program for them, so that tests reach the stale mark.
  */
 const volatile bool test_unseen_destroy = false;
 
@@ -121,8 +123,8 @@ const volatile __u32 id_stride = 1;
 #include "metrics.bpf.h"
 #include "records.bpf.h"
 #include "close.bpf.h"
-#include "handshake.bpf.h"
 #include "recover.bpf.h"
+#include "handshake.bpf.h"
 #include "syscalls.bpf.h"
 #include "accept.bpf.h"
 

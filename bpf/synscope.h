@@ -102,11 +102,13 @@ enum synscope_flags {
 	 * The record was read from the socket at that return (probe reads):
 	 * addresses, ports, ISS and IRS (RFC 9293: SND.UNA and RCV.NXT less the
 	 * sequence space acknowledged and received since), SYN retransmissions.
-	 * ts_end is 0 (unknown); a server end's ts_syn and acceptq too. With
-	 * --close it has no close record (counted close_unseen). Seen when the
-	 * kernel changed the socket's state in a softirq that ran no BPF program
-	 * (README, "What the kernel does not let synscope see"), and for a child
-	 * created before synscope started.
+	 * ts_end is 0 (unknown); a server end's ts_syn and acceptq too. A server
+	 * end never accepted is recovered likewise from its listener's accept
+	 * queue when the listener closes: no caller, SYNSCOPE_F_RETURNED clear,
+	 * ts_ret the time of that close. With --close its close record starts
+	 * there (recovered_open). Seen when the kernel changed the socket's state
+	 * in a softirq that ran no BPF program (README, "What the kernel does not
+	 * let synscope see"), and for a child created before synscope started.
 	 */
 	SYNSCOPE_F_RECOVERED = 1 << 12,
 };

@@ -22,17 +22,64 @@ EVERY = 5
 
 
 def test_handshakes_no_program_saw_are_recovered_under_load():
-    recovered_under_load(free_port(51), {})
+    """Every end is written: those accepted recovered at accept(), those loadgen leaves in its
+    queue when it stops recovered at their listener's close."""
+    recovered_under_load(free_port(51), {}, queue_recovered=True)
 
 
 def test_children_whose_destruction_no_program_saw_are_counted():
     """A child reset in the queue unseen is marked, and counted at its destruction unless an
-    accept() recovers it. With its destruction ignored too, its mark is stale: the next socket
-    at its address, or synscope's exit, must count it, once."""
-    recovered_under_load(free_port(55), {"SYNSCOPE_TEST_UNSEEN_DESTROY": "1"})
+    accept() recovers it. With its destruction (and its listener's close) ignored too, its mark
+    is stale: the next socket at its address, or synscope's exit, must count it, once."""
+    recovered_under_load(free_port(55), {"SYNSCOPE_TEST_UNSEEN_DESTROY": "1"},
+                         queue_recovered=False)
 
 
-def recovered_under_load(port, env):
+def test_children_created_unseen_are_recovered_when_their_listener_closes():
+    """A listener that never accepts closes with its children queued, none of them seen
+    created (SYNSCOPE_TEST_UNSEEN=1 hides every handshake): each is written from its socket
+    at that close, recovered, never accepted, closed in the queue, joined to its client, with
+    a close record (--close); nothing is lost. Before, each was counted lost, and one whose
+    CLOSE also ran no program was lost uncounted (README)."""
+    port, n = free_port(56), 5
+    server = (
+        "import socket, sys, time\n"
+        "l = socket.socket()\n"
+        f"l.bind(('127.0.0.1', {port})); l.listen(16)\n"
+        f"cs = [socket.create_connection(('127.0.0.1', {port})) for _ in range({n})]\n"
+        "time.sleep(0.3); l.close(); time.sleep(0.3)\n"
+        "for c in cs: c.close()\n")
+    with Netns("queuerecovered") as ns, tempfile.TemporaryDirectory() as tmp:
+        tracer = Tracer(["--close", "-P", str(port)], os.path.join(tmp, "out.jsonl"),
+                        env={"SYNSCOPE_TEST_UNSEEN": "1"})
+        try:
+            run = ns.run(["python3", "-c", server], capture_output=True, text=True, timeout=30)
+            time.sleep(0.5)
+        finally:
+            status, records = tracer.stop()
+        check_eq((run.returncode, status), (0, 0), f"server and synscope exit status {run.stderr}")
+        ends = handshakes(records, ns.inode, port)
+
+    check_eq(records[-1]["lost"]["total"], 0, "nothing lost")
+    servers = [r for r in ends if r["role"] == "server"]
+    clients = {r["id"]: r for r in ends if r["role"] == "client"}
+    check_eq(len(servers), n, "a server record per connection")
+    check_eq(sorted((s.get("recovered"), s["accepted"], s["closed_in_queue"], s["outcome"],
+                     s["t_ret_ns"], s["pid"]) for s in servers),
+             [(True, False, True, "established", None, None)] * n,
+             "each recovered, never accepted, closed in the queue, established, no caller")
+    for s in servers:
+        c = clients.get(s["peer"])
+        check(c is not None and c["peer"] == s["id"] and (c["iss"], c["irs"]) == (s["irs"], s["iss"]),
+              f"server end {s['id']} joined to its client, ISS and IRS mirrored", c, "its client")
+    closes = {r["id"]: r for r in records if r.get("type") == "close"}
+    check_eq(sorted((closes[s["id"]]["recovered"], closes[s["id"]]["path"][0],
+                     closes[s["id"]]["path"][-1]) for s in servers if s["id"] in closes),
+             [(True, "ESTABLISHED", "CLOSE")] * n,
+             "each with a close record, recovered, ESTABLISHED to CLOSE")
+
+
+def recovered_under_load(port, env, queue_recovered):
     with Netns("recovered") as ns, tempfile.TemporaryDirectory() as tmp:
         ns.sysctl("net.ipv4.ip_local_port_range", "1024 65535")
         tracer = Tracer(["-P", str(port)], os.path.join(tmp, "out.jsonl"),
@@ -49,10 +96,11 @@ def recovered_under_load(port, env):
     stats = records[-1]
     # A late join loses nothing: it is written as a link record of its own (as in stress.py).
     # A child ignored from its creation on and never accepted (loadgen stops with some in its
-    # queue) has no return to be recovered at: its listener's close counts it, handshake_unseen.
-    check_eq({k: v for k, v in stats["lost"].items()
-              if v and k not in ("total", "late_joins", "handshake_unseen")},
-             {}, "nothing lost but ignored children never accepted")
+    # queue) is recovered at its listener's close; with that close ignored too, its CLOSE or
+    # destruction counts it, handshake_unseen.
+    allowed = ("total", "late_joins") + (() if queue_recovered else ("handshake_unseen",))
+    check_eq({k: v for k, v in stats["lost"].items() if v and k not in allowed},
+             {}, "nothing lost but ignored children never accepted, if not recovered")
     check_eq(sum(1 for r in records if r.get("type") == "link"), stats["lost"]["late_joins"],
              "link records = late_joins")
     clients = [r for r in ends if r["role"] == "client"]
@@ -72,9 +120,13 @@ def recovered_under_load(port, env):
           "ends recovered in both roles, about one in EVERY", (len(rec_c), len(rec_s)),
           f"more than {n // (4 * EVERY)} each of {n}")
     check_eq(stats["recovered"], len(rec_c) + len(rec_s), "stats: recovered = records marked")
+    # Recovered at a syscall's return, with its caller; or, a child never accepted, at its
+    # listener's close, with none.
     for r in rec_c + rec_s:
-        check_eq((r["t_end_ns"], r["pid"] is not None, r["fd"] is not None), (None, True, True),
-                 f"recovered end {r['id']}: handshake end unknown, caller known")
+        caller = r["role"] == "client" or r["accepted"]
+        check_eq((r["t_end_ns"], r["pid"] is not None, r["fd"] is not None),
+                 (None, caller, caller),
+                 f"recovered end {r['id']}: handshake end unknown, caller known if it returned")
     accepted = sum(1 for s in servers if s["accepted"])
     check_eq(accepted, load["accepted"], "server ends accepted = loadgen's accepts")
 
@@ -151,8 +203,9 @@ def test_recovered_ends_are_marked_in_every_output():
 
 def test_recovered_ends_get_their_close_records():
     """With --close, a recovered end's close record starts at the syscall's return (the hooks
-    there hold no trusted socket for socket storage) and covers its close all the same, marked
-    recovered and naming its peer; one the kernel reported no later change of is counted."""
+    there hold no trusted socket for socket storage), or for a child never accepted at its
+    listener's close, and covers its close all the same, marked recovered and naming its peer;
+    one the kernel reported no later change of is counted."""
     port = free_port(54)
     with Netns("recoveredclose") as ns, tempfile.TemporaryDirectory() as tmp:
         ns.sysctl("net.ipv4.ip_local_port_range", "1024 65535")
@@ -197,5 +250,7 @@ def test_recovered_ends_get_their_close_records():
                  f"close record of end {r['id']}: marked as its end, same role, from ESTABLISHED, "
                  "naming the same peer")
         if r.get("recovered"):
-            check_eq(c["t_path_ns"][0], r["t_ret_ns"], f"recovered end {r['id']}: its close "
-                     "path starts at the syscall's return")
+            # A child never accepted, recovered at its listener's close: that close is its ts.
+            start = r["t_ret_ns"] if r["role"] == "client" or r["accepted"] else r["ts_ns"]
+            check_eq(c["t_path_ns"][0], start, f"recovered end {r['id']}: its close path starts "
+                     "at the syscall's return (or the listener's close)")
