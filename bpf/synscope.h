@@ -237,7 +237,7 @@ struct synscope_hist {
 /* The `metrics` per-CPU array's one entry. Index [role][outcome] by the enums above (0 unused). */
 struct synscope_metrics {
 	__u64 handshakes[3][8];          /* connection ends by role and outcome, as their records */
-	__u64 recovered[3];              /* of those, by role: read at connect()/accept() return (SYNSCOPE_F_RECOVERED) */
+	__u64 recovered[3];              /* of those, by role: read from the socket (SYNSCOPE_F_RECOVERED) */
 	struct synscope_hist connect[8]; /* client: connect() entry (else SYN_SENT) to ESTABLISHED or failure, by outcome */
 };
 

@@ -232,8 +232,8 @@ static void summary_section(struct output *out, const struct html_state *st,
 		count_row(f, label, id, sum->by_outcome[o], o != SYNSCOPE_OUT_ESTABLISHED);
 	}
 	count_row(f, "server ends never accepted", "not-accepted", sum->not_accepted, true);
-	count_row(f, "ends recovered at connect() or accept() (the state tracepoint never reported "
-		     "their handshake)", "recovered", sum->recovered, false);
+	count_row(f, "ends recovered from the socket (the state tracepoint never reported their "
+		     "handshake)", "recovered", sum->recovered, false);
 	count_row(f, "client SYN retransmissions", "syn-retrans", sum->syn_retrans, true);
 	fprintf(f, "</table>\n<table>\n<tr><th class=\"l\">lost or unfinished</th><th>count</th></tr>\n");
 	if (sum->kernel_valid)
@@ -492,7 +492,7 @@ static void ladder_svg(FILE *f, const struct conn_end *client, const struct conn
 	fprintf(f, ": %s%s%s%s%s%s%s%s%s</h3>\n", end_outcome_name(&any->raw), any->raw.err ? " " : "",
 		errno_name(any->raw.err) ? errno_name(any->raw.err) : "",
 		in_flight ? " (in flight at exit: " : "", in_flight ? in_flight : "", in_flight ? ")" : "",
-		recovered ? " (recovered at the syscall's return: " : "", recovered ? recovered : "",
+		recovered ? " (recovered from the socket: " : "", recovered ? recovered : "",
 		recovered ? ")" : "");
 	h = TOP + l.n * ROW + 10;
 	fprintf(f, "<svg viewBox=\"0 0 %d %d\" width=\"%d\" role=\"img\" aria-label=\"handshake "

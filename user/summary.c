@@ -59,8 +59,8 @@ void summary_print(FILE *f, const struct run_summary *sum)
 		sum->ends, sum->clients, sum->servers, sum->not_accepted, sum->joined);
 	if (sum->recovered)
 		fprintf(f, "synscope: %llu connection ends whose handshake the state tracepoint did not "
-			   "report, read from the socket when connect() or accept() returned (marked "
-			   "recovered)\n", sum->recovered);
+			   "report, read from the socket when connect() or accept() returned or their "
+			   "listener closed (marked recovered)\n", sum->recovered);
 	if (sum->in_flight_valid && sum->in_flight)
 		fprintf(f, "synscope: %llu connection ends still in their handshake or accept queue at "
 			   "exit: not written\n", sum->in_flight);

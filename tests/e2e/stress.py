@@ -249,8 +249,8 @@ def main():
           f"RST-closed connections, every record exact but {made['sock_stale']} handshakes and "
           f"{made['close_unseen']} closes of sockets the kernel freed unreported (counted; "
           f"{made['sock_stale_overcount']} stale entries without a missing record), "
-          f"{made['recovered']} ends recovered at connect()/accept() (their handshake "
-          f"unreported), no other loss")
+          f"{made['recovered']} ends recovered at connect()/accept() or at their listener's "
+          f"close (their handshake unreported), no other loss")
     return 0
 
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""Handshakes no program saw are recovered at connect() and accept(), under load.
+"""Handshakes no program saw are recovered at connect(), accept() and their listener's close.
 
 The kernel can change a socket's state without running any BPF program
 (README, "What the kernel does not let synscope see"). To reach the recovery
