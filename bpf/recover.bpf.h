@@ -186,6 +186,17 @@ static long recover_queued_child(__u64 i, void *ctx)
 	state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT && state != TCP_CLOSE)
 		return 0;
+	/* The filters a child's creation applies (child_traced()), before it
+	 * is numbered. */
+	if (!ports_allowed(w->port, bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))))
+		return 0;
+	if (filter_family) {
+		__u8 daddr[16];
+
+		BPF_CORE_READ_INTO(&daddr, sk, __sk_common.skc_v6_daddr);
+		if (!family_allowed(BPF_CORE_READ(sk, __sk_common.skc_family), daddr))
+			return 0;
+	}
 	/* Its entry found no room at its creation: counted sock_map_full. */
 	port = bpf_map_lookup_elem(&untracked, &key);
 	if (port && *port == w->port)
@@ -196,10 +207,6 @@ static long recover_queued_child(__u64 i, void *ctx)
 		return 0;
 	}
 	read_endpoints(rec, sk);
-	if (!ports_allowed(rec->sport, rec->dport) || !family_allowed(rec->family, rec->daddr)) {
-		socks_delete(key, rec);
-		return 0;
-	}
 	if (reset_unseen_marks)
 		take_reset_mark(sk, key);
 	read_isn_at_return(rec, sk);

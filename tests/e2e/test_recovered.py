@@ -43,7 +43,7 @@ def test_children_created_unseen_are_recovered_when_their_listener_closes():
     CLOSE also ran no program was lost uncounted (README)."""
     port, n = free_port(56), 5
     server = (
-        "import socket, sys, time\n"
+        "import socket, time\n"
         "l = socket.socket()\n"
         f"l.bind(('127.0.0.1', {port})); l.listen(16)\n"
         f"cs = [socket.create_connection(('127.0.0.1', {port})) for _ in range({n})]\n"
