@@ -290,10 +290,17 @@ def test_scrapes_while_saturating_traffic_flows():
         during = counts[len(scrapes) // 2][("client", "established")]
         check(0 < during < counts[-1][("client", "established")], "a scrape in the middle of the load "
               "saw part of it", during, f"between 0 and {counts[-1][('client', 'established')]}")
-        check_eq(counts[-1][("client", "established")], made["connections"],
-                 "client ends counted = connections loadgen made")
-        check_eq(counts[-1][("server", "established")], made["connections"], "server ends counted")
-        check_eq(re.findall(r'synscope_events_lost_total\{reason="(\w+)"\} [1-9]', final), [],
-                 "no reason lost anything")
-        check(f"{2 * made['connections']} connection ends counted in the kernel" in stderr,
-              "the exit summary agrees", stderr[-400:], 2 * made["connections"])
+        # Every end counted, or lost and counted: only as a handshake the kernel reported no end
+        # of (handshake_unseen: this host's softirqs that run no BPF program, README "What the
+        # kernel does not let synscope see"), which a saturating load meets now and then.
+        lost = dict(re.findall(r'synscope_events_lost_total\{reason="(\w+)"\} ([1-9]\d*)', final))
+        unseen = int(lost.pop("handshake_unseen", 0))
+        check_eq(lost, {}, "no reason but handshake_unseen lost anything")
+        check_eq(counts[-1][("client", "established")] + counts[-1][("server", "established")] + unseen,
+                 2 * made["connections"], f"ends counted + handshake_unseen ({unseen}) = "
+                 "two per connection loadgen made")
+        check(counts[-1][("client", "established")] <= made["connections"] and
+              counts[-1][("server", "established")] <= made["connections"],
+              "no more ends of a role counted than connections", counts[-1], made["connections"])
+        check(f"{2 * made['connections'] - unseen} connection ends counted in the kernel" in stderr,
+              "the exit summary agrees", stderr[-400:], 2 * made["connections"] - unseen)
