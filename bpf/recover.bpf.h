@@ -59,7 +59,15 @@ static __always_inline void expect_close(__u64 key, const struct synscope_handsh
 		count(close_unseen); /* no room: this end's close record is lost */
 		return;
 	}
-	if (bpf_map_update_elem(&open_ends, &key, &rec->id, BPF_ANY))
+	/* An end listed here is an earlier socket's at this address, freed
+	 * unreported: this end's creation, which would have counted it
+	 * (check_address_reuse()), ran no program. */
+	err = bpf_map_update_elem(&open_ends, &key, &rec->id, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		count(close_unseen);
+		err = bpf_map_update_elem(&open_ends, &key, &rec->id, BPF_EXIST);
+	}
+	if (err)
 		count(close_storage_full);
 }
 
