@@ -43,31 +43,18 @@ static __always_inline void expect_close(__u64 key, const struct synscope_handsh
 {
 	struct recovered_end r = {.id = rec->id, .ts = rec->ts_ret, .role = rec->role};
 	__u32 d;
-	long err;
 
 	__builtin_memcpy(&d, rec->family == AF_INET6 ? rec->daddr + 12 : rec->daddr, 4);
 	r.tuple = end_tuple(rec->sport, rec->dport, d);
-	err = bpf_map_update_elem(&recovered_open, &key, &r, BPF_NOEXIST);
-	if (!err) {
-		__sync_fetch_and_add(&recovered_marks, 1);
-	} else if (err == -EEXIST) {
-		/* A recovered end at this address whose socket died unreported. */
-		count(close_unseen);
-		err = bpf_map_update_elem(&recovered_open, &key, &r, BPF_EXIST);
-	}
-	if (err) {
+	/* An earlier end at this address, freed unreported, is counted here:
+	 * this end's creation, which would have counted it, ran no program. */
+	check_address_reuse((const struct sock *)key);
+	if (bpf_map_update_elem(&recovered_open, &key, &r, BPF_NOEXIST)) {
 		count(close_unseen); /* no room: this end's close record is lost */
 		return;
 	}
-	/* An end listed here is an earlier socket's at this address, freed
-	 * unreported: this end's creation, which would have counted it
-	 * (check_address_reuse()), ran no program. */
-	err = bpf_map_update_elem(&open_ends, &key, &rec->id, BPF_NOEXIST);
-	if (err == -EEXIST) {
-		count(close_unseen);
-		err = bpf_map_update_elem(&open_ends, &key, &rec->id, BPF_EXIST);
-	}
-	if (err)
+	__sync_fetch_and_add(&recovered_marks, 1);
+	if (bpf_map_update_elem(&open_ends, &key, &rec->id, BPF_ANY))
 		count(close_storage_full);
 }
 
