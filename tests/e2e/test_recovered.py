@@ -115,10 +115,13 @@ def recovered_under_load(port, env, queue_recovered):
     check_eq(sum(1 for r in ends if r["outcome"] != "established"), 0, "every end established")
     rec_c = [r for r in clients if r.get("recovered")]
     rec_s = [r for r in servers if r.get("recovered")]
-    # One socket in EVERY: a few hundred of each role in a second of this load.
-    check(len(rec_c) > n // (4 * EVERY) and len(rec_s) > n // (4 * EVERY),
-          "ends recovered in both roles, about one in EVERY", (len(rec_c), len(rec_s)),
-          f"more than {n // (4 * EVERY)} each of {n}")
+    # One socket in EVERY by its cookie, which the kernel hands out: how the ignored sockets
+    # split between the roles follows its allocation pattern (the 6.1 VM once split 2 in 5 of
+    # all sockets as 213 clients and 2,318 servers of 5,277 connections). Both roles, in the
+    # tens at least.
+    check(len(rec_c) > n // (20 * EVERY) and len(rec_s) > n // (20 * EVERY),
+          "ends recovered in both roles", (len(rec_c), len(rec_s)),
+          f"more than {n // (20 * EVERY)} each of {n}")
     check_eq(stats["recovered"], len(rec_c) + len(rec_s), "stats: recovered = records marked")
     # Recovered at a syscall's return, with its caller; or, a child never accepted, at its
     # listener's close, with none.
