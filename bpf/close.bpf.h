@@ -44,13 +44,12 @@ static __always_inline void forget_recovered(__u64 key)
 }
 
 /*
- * --close: a new socket at sk's address (SYN_SENT, or a listener's child):
- * an end still listed there was freed without the kernel reporting it.
+ * --close: a new socket at address key (SYN_SENT, a listener's child, or a
+ * recovered end): an end still listed there was freed without the kernel
+ * reporting it.
  */
-static __always_inline void check_address_reuse(const struct sock *sk)
+static __always_inline void check_address_reuse(__u64 key)
 {
-	__u64 key = (__u64)sk;
-
 	if (recovered_marks)
 		forget_recovered(key); /* its open_ends entry, below, counts it */
 	if (!bpf_map_lookup_elem(&open_ends, &key))

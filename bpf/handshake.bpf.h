@@ -283,7 +283,7 @@ static __always_inline void set_state(const struct sock *sk, int oldstate, int n
 		return;
 	if (track_close && (newstate == TCP_SYN_SENT ||
 			    (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)))
-		check_address_reuse(sk);
+		check_address_reuse(key);
 
 	if (newstate == TCP_SYN_SENT) {
 		on_syn_sent(sk, key);

@@ -48,7 +48,7 @@ static __always_inline void expect_close(__u64 key, const struct synscope_handsh
 	r.tuple = end_tuple(rec->sport, rec->dport, d);
 	/* An earlier end at this address, freed unreported, is counted here:
 	 * this end's creation, which would have counted it, ran no program. */
-	check_address_reuse((const struct sock *)key);
+	check_address_reuse(key);
 	if (bpf_map_update_elem(&recovered_open, &key, &r, BPF_NOEXIST)) {
 		count(close_unseen); /* no room: this end's close record is lost */
 		return;
