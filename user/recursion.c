@@ -27,17 +27,16 @@ static __u32 prog_id(const struct bpf_program *prog)
  * The fallbacks read the counter as one int per CPU: struct bpf_prog.active
  * from 6.2, when tp_btf programs got it, to at least 6.18. A kernel that
  * changed it (one count per context, say, so that a program may nest in a
- * softirq) is not asked: -EOPNOTSUPP; -errno if its BTF cannot be read.
+ * softirq) is not asked: -EOPNOTSUPP; -ENOENT without BTF.
  */
-static int check_counter_type(void)
+static int check_counter_type(const struct btf *btf)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
 	const struct btf_member *m;
 	const struct btf_type *t;
 	int id, i, err = -EOPNOTSUPP;
 
 	if (!btf)
-		return -errno;
+		return -ENOENT;
 	id = btf__find_by_name_kind(btf, "bpf_prog", BTF_KIND_STRUCT);
 	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
 	for (i = 0, m = t ? btf_members(t) : NULL; t && i < btf_vlen(t); i++, m++) {
@@ -53,7 +52,6 @@ static int check_counter_type(void)
 		}
 		break;
 	}
-	btf__free(btf);
 	return err;
 }
 
@@ -81,7 +79,7 @@ static int run_iterator(struct bpf_program *prog)
 	return err;
 }
 
-int recursion_find_counters(struct synscope_bpf *skel)
+int recursion_find_counters(struct synscope_bpf *skel, const struct btf *vmlinux)
 {
 	const struct bpf_program *primaries[] = {
 		[SYNSCOPE_NEST_SET_STATE] = skel->progs.handle_set_state,
@@ -95,7 +93,7 @@ int recursion_find_counters(struct synscope_bpf *skel)
 	/* Tests only: as on a kernel whose counters cannot be found (test_losses.py). */
 	if (getenv("SYNSCOPE_TEST_NO_RECURSION_COUNTERS"))
 		return -ENOENT;
-	err = check_counter_type();
+	err = check_counter_type(vmlinux);
 	if (err)
 		return err;
 	for (i = 0; i < SYNSCOPE_NEST_HOOKS; i++)
