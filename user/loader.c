@@ -112,8 +112,7 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	skel->rodata->aggregate = cfg->metrics_spec != NULL;
 	/* The listeners' counters feed the listener records and summary lines as well as
 	 * --metrics; the iterator (dump_listeners) loads with them and runs only when read. */
-	bpf_program__set_autoload(skel->progs.handle_listen_overflow,
-				  probe_listen_overflow_reason(vmlinux));
+	bpf_program__set_autoload(skel->progs.handle_listen_overflow, probe_listen_overflow_reason(vmlinux));
 	skel->rodata->emit_records = !options_metrics_only(cfg);
 	skel->rodata->id_stride = ncpus > 0 ? ncpus : 1;
 	/* Tests only: see test_unseen_every in bpf/synscope.bpf.c. */
