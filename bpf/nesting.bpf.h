@@ -66,10 +66,10 @@ static __always_inline struct cpu_state *this_cpu(void)
 
 /* Set by user space before it runs the iterators below (recursion.c). */
 __u32 primary_prog_id[SYNSCOPE_NEST_HOOKS]; /* each hook's primary program (0: not loaded) */
-__u32 cpu_map_id;                           /* the `cpu` map */
+__u32 cpu_map_id;                  /* the `cpu` map */
 /* Found by them: per-CPU pointers (add a CPU's per-CPU offset for its copy); 0: not found. */
 __u64 primary_active[SYNSCOPE_NEST_HOOKS]; /* each primary's struct bpf_prog.active */
-__u64 cpu_pptr;                            /* `cpu`'s element 0 (struct bpf_array.pptrs[0]) */
+__u64 cpu_pptr;                   /* the `cpu` map's element 0 (struct bpf_array.pptrs[0]) */
 
 SEC("iter/bpf_prog")
 int find_primaries(struct bpf_iter__bpf_prog *ctx)

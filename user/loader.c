@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "synscope.h" /* before the skeleton, which uses its types */
@@ -93,8 +92,7 @@ static unsigned int sock_sets(unsigned int max_sockets)
 	return sets;
 }
 
-static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tree, bool with_fexit,
-				      const struct btf *vmlinux)
+static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tree, bool with_fexit)
 {
 	struct synscope_bpf *skel = synscope_bpf__open();
 	int ncpus = libbpf_num_possible_cpus();
@@ -112,7 +110,7 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
 	skel->rodata->aggregate = cfg->metrics_spec != NULL;
 	/* The listeners' counters feed the listener records and summary lines as well as
 	 * --metrics; the iterator (dump_listeners) loads with them and runs only when read. */
-	bpf_program__set_autoload(skel->progs.handle_listen_overflow, probe_listen_overflow_reason(vmlinux));
+	bpf_program__set_autoload(skel->progs.handle_listen_overflow, probe_listen_overflow_reason());
 	skel->rodata->emit_records = !options_metrics_only(cfg);
 	skel->rodata->id_stride = ncpus > 0 ? ncpus : 1;
 	/* Tests only: see test_unseen_every in bpf/synscope.bpf.c. */
@@ -142,15 +140,15 @@ static struct synscope_bpf *open_skel(const struct synscope_config *cfg, bool tr
  * Loads with fexit/inet_csk_accept if allowed, else without it. Sets
  * *fexit_err to the reason fexit was not used (0 if it is used).
  */
-static int load_skel(const struct synscope_config *cfg, bool tree, const struct btf *vmlinux,
-		     struct synscope_bpf **out, int *fexit_err)
+static int load_skel(const struct synscope_config *cfg, bool tree, struct synscope_bpf **out,
+		     int *fexit_err)
 {
 	struct synscope_bpf *skel = NULL;
 	int err;
 
 	*fexit_err = 0;
 	if (cfg->accept_hook != ACCEPT_HOOK_SYSCALL) {
-		skel = open_skel(cfg, tree, true, vmlinux);
+		skel = open_skel(cfg, tree, true);
 		if (!skel)
 			return -errno;
 		quiet_libbpf = cfg->accept_hook == ACCEPT_HOOK_AUTO && verbose < 2;
@@ -170,7 +168,7 @@ static int load_skel(const struct synscope_config *cfg, bool tree, const struct 
 	} else {
 		*fexit_err = -ECANCELED;
 	}
-	skel = open_skel(cfg, tree, false, vmlinux);
+	skel = open_skel(cfg, tree, false);
 	if (!skel)
 		return -errno;
 	err = synscope_bpf__load(skel);
@@ -218,13 +216,13 @@ static bool is_nested_fallback(struct synscope_bpf *skel, const struct bpf_progr
  * Without the primaries' recursion counters (recursion.c) they are not
  * attached at all, and the runs the kernel skips are counted lost.
  */
-static int attach_programs(struct synscope_bpf *skel, const struct btf *vmlinux)
+static int attach_programs(struct synscope_bpf *skel)
 {
 	struct fallback fb[NFALLBACKS];
 	bool fallbacks = true;
 	int i, err;
 
-	err = recursion_find_counters(skel, vmlinux);
+	err = recursion_find_counters(skel);
 	if (err) {
 		fprintf(stderr, "synscope: couldn't find the kernel's recursion counters of the state "
 				"programs (%s): events the kernel skips a program for are counted lost "
@@ -512,33 +510,29 @@ int loader_start(const struct synscope_config *cfg, const struct workload *w,
 		 struct synscope_bpf **out, int *fexit_err)
 {
 	struct synscope_bpf *skel = NULL;
-	/* Read once for the probes that need it: parsing it takes ~50 ms of CPU. */
-	struct btf *vmlinux = btf__load_vmlinux_btf();
 	int err;
 
 	verbose = cfg->verbose;
 	libbpf_set_print(libbpf_print);
-	err = load_skel(cfg, w != NULL, vmlinux, &skel, fexit_err);
+	err = load_skel(cfg, w != NULL, &skel, fexit_err);
 	if (err) {
 		loader_explain("load BPF programs", err);
-		goto out;
+		return err;
 	}
 	err = fill_filters(skel, cfg, w);
 	if (err) {
 		loader_explain("set filters", err);
 		goto fail;
 	}
-	err = attach_programs(skel, vmlinux);
+	err = attach_programs(skel);
 	if (err) {
 		loader_explain("attach BPF programs", err);
 		goto fail;
 	}
 	*out = skel;
-	goto out;
+	return 0;
 fail:
 	synscope_bpf__destroy(skel);
-out:
-	btf__free(vmlinux);
 	return err;
 }
 

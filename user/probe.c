@@ -103,8 +103,9 @@ bool probe_raise_memlock(void)
 	return setrlimit(RLIMIT_MEMLOCK, &r) == 0;
 }
 
-bool probe_listen_overflow_reason(const struct btf *btf)
+bool probe_listen_overflow_reason(void)
 {
+	struct btf *btf = btf__load_vmlinux_btf();
 	const struct btf_enum *e;
 	const struct btf_type *t;
 	bool found = false;
@@ -117,5 +118,6 @@ bool probe_listen_overflow_reason(const struct btf *btf)
 	for (i = 0, e = t ? btf_enum(t) : NULL; t && i < btf_vlen(t) && !found; i++, e++)
 		found = !strcmp(btf__name_by_offset(btf, e->name_off),
 				"SKB_DROP_REASON_TCP_LISTEN_OVERFLOW");
+	btf__free(btf);
 	return found;
 }

@@ -6,8 +6,6 @@
 #ifndef SYNSCOPE_PROBE_H
 #define SYNSCOPE_PROBE_H
 
-struct btf;
-
 #include <stdbool.h>
 
 #define TRACEFS_PATH "/sys/kernel/tracing"
@@ -32,10 +30,9 @@ const char *probe_lockdown(void);
 /*
  * Whether the kernel names a third ACK dropped on a full accept queue
  * (enum skb_drop_reason SKB_DROP_REASON_TCP_LISTEN_OVERFLOW, 6.15+, with
- * kfree_skb's rx_sk since 6.11): per-listener overflows need it. vmlinux:
- * the kernel's BTF (btf__load_vmlinux_btf()); NULL: false.
+ * kfree_skb's rx_sk since 6.11): per-listener overflows need it.
  */
-bool probe_listen_overflow_reason(const struct btf *vmlinux);
+bool probe_listen_overflow_reason(void);
 /* Raises RLIMIT_MEMLOCK; failure is normal on memcg-accounted kernels (5.11+). */
 bool probe_raise_memlock(void);
 

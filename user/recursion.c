@@ -27,16 +27,17 @@ static __u32 prog_id(const struct bpf_program *prog)
  * The fallbacks read the counter as one int per CPU: struct bpf_prog.active
  * from 6.2, when tp_btf programs got it, to at least 6.18. A kernel that
  * changed it (one count per context, say, so that a program may nest in a
- * softirq) is not asked: -EOPNOTSUPP; -ENOENT without BTF.
+ * softirq) is not asked: -EOPNOTSUPP; -errno if its BTF cannot be read.
  */
-static int check_counter_type(const struct btf *btf)
+static int check_counter_type(void)
 {
+	struct btf *btf = btf__load_vmlinux_btf();
 	const struct btf_member *m;
 	const struct btf_type *t;
 	int id, i, err = -EOPNOTSUPP;
 
 	if (!btf)
-		return -ENOENT;
+		return -errno;
 	id = btf__find_by_name_kind(btf, "bpf_prog", BTF_KIND_STRUCT);
 	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
 	for (i = 0, m = t ? btf_members(t) : NULL; t && i < btf_vlen(t); i++, m++) {
@@ -52,6 +53,7 @@ static int check_counter_type(const struct btf *btf)
 		}
 		break;
 	}
+	btf__free(btf);
 	return err;
 }
 
@@ -79,7 +81,7 @@ static int run_iterator(struct bpf_program *prog)
 	return err;
 }
 
-int recursion_find_counters(struct synscope_bpf *skel, const struct btf *vmlinux)
+int recursion_find_counters(struct synscope_bpf *skel)
 {
 	const struct bpf_program *primaries[] = {
 		[SYNSCOPE_NEST_SET_STATE] = skel->progs.handle_set_state,
@@ -93,7 +95,7 @@ int recursion_find_counters(struct synscope_bpf *skel, const struct btf *vmlinux
 	/* Tests only: as on a kernel whose counters cannot be found (test_losses.py). */
 	if (getenv("SYNSCOPE_TEST_NO_RECURSION_COUNTERS"))
 		return -ENOENT;
-	err = check_counter_type(vmlinux);
+	err = check_counter_type();
 	if (err)
 		return err;
 	for (i = 0; i < SYNSCOPE_NEST_HOOKS; i++)

@@ -9,19 +9,17 @@
 #ifndef SYNSCOPE_RECURSION_H
 #define SYNSCOPE_RECURSION_H
 
-struct btf;
 struct synscope_bpf;
 
 /*
  * Runs the iterators find_primaries and find_cpu_map of a loaded skeleton,
- * for every loaded primary; vmlinux is the kernel's BTF
- * (btf__load_vmlinux_btf(), NULL if it could not be read). Returns 0 when
- * all were found; -ENOENT when one was not, or there is no BTF;
- * -EOPNOTSUPP when the kernel's counter is not one int per CPU (its BTF);
- * -errno when an iterator could not run. The fallbacks must not be
+ * for every loaded primary. Returns 0 when all were found; -ENOENT when one
+ * was not; -EOPNOTSUPP when the kernel's counter is not one int per CPU
+ * (its BTF); -errno when the BTF could not be read or an iterator could not
+ * run. The fallbacks must not be
  * attached after a failure: they would take every event for a skipped one
  * or none (they return at once while a counter is unknown).
  */
-int recursion_find_counters(struct synscope_bpf *skel, const struct btf *vmlinux);
+int recursion_find_counters(struct synscope_bpf *skel);
 
 #endif
