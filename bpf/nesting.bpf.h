@@ -78,8 +78,7 @@ int find_primaries(struct bpf_iter__bpf_prog *ctx)
 	__u32 id;
 	int h;
 
-	/* Kernel internals: a kernel without them finds nothing (user space says so). */
-	if (!prog || !bpf_core_field_exists(prog->active))
+	if (!prog)
 		return 0;
 	id = BPF_CORE_READ(prog, aux, id);
 	for (h = 0; h < SYNSCOPE_NEST_HOOKS; h++)
@@ -92,12 +91,11 @@ SEC("iter/bpf_map")
 int find_cpu_map(struct bpf_iter__bpf_map *ctx)
 {
 	struct bpf_map *map = ctx->map;
-	struct bpf_array *array = (struct bpf_array *)map;
 
-	if (!map || map->id != cpu_map_id || !bpf_core_field_exists(array->pptrs))
+	if (!map || map->id != cpu_map_id)
 		return 0;
 	/* A per-CPU array's struct bpf_map is the head of its struct bpf_array. */
-	bpf_core_read(&cpu_pptr, sizeof(cpu_pptr), &array->pptrs[0]);
+	bpf_core_read(&cpu_pptr, sizeof(cpu_pptr), &((struct bpf_array *)map)->pptrs[0]);
 	return 0;
 }
 

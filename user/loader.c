@@ -225,11 +225,8 @@ static int attach_programs(struct synscope_bpf *skel)
 	err = recursion_find_counters(skel);
 	if (err) {
 		fprintf(stderr, "synscope: couldn't find the kernel's recursion counters of the state "
-				"programs (%s): events the kernel skips a program for are counted lost "
-				"(prog_skipped), not recorded; -v names the programs\n",
-			err == -ENOENT	     ? "struct bpf_prog.active not found"
-			: err == -EOPNOTSUPP ? "struct bpf_prog.active is not an int per CPU"
-					     : strerror(-err));
+				"programs (%s): state changes the kernel skips a program for are counted "
+				"lost, not recorded\n", strerror(-err));
 		fallbacks = false;
 	}
 	/* One-shot iterators, run above. */

@@ -14,9 +14,7 @@ struct synscope_bpf;
 /*
  * Runs the iterators find_primaries and find_cpu_map of a loaded skeleton,
  * for every loaded primary. Returns 0 when all were found; -ENOENT when one
- * was not; -EOPNOTSUPP when the kernel's counter is not one int per CPU
- * (its BTF); -errno when the BTF could not be read or an iterator could not
- * run. The fallbacks must not be
+ * was not; -errno when an iterator could not run. The fallbacks must not be
  * attached after a failure: they would take every event for a skipped one
  * or none (they return at once while a counter is unknown).
  */

@@ -121,8 +121,7 @@ class Background:
         env = dict(os.environ, **env) if env else None
         self.proc = (ns.popen(argv, stderr=subprocess.PIPE, text=True, env=env) if ns
                      else subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env))
-        self.startup, self.startup_lines = wait_for_line(self.proc, r"synscope: tracing", 30,
-                                                         "stderr")
+        self.startup, _ = wait_for_line(self.proc, r"synscope: tracing", 30, "stderr")
         self.stderr = ""
 
     def stop_process(self, sig=signal.SIGTERM, timeout=15):

@@ -8,7 +8,6 @@ ends that were made (two per connection), and nothing else is lost.
 """
 import json
 import os
-import re
 import subprocess
 import tempfile
 import time
@@ -111,34 +110,3 @@ def test_a_full_set_and_overflow_count_their_losses():
                                  ["python3", "-c", QUEUE_FILLER, "PORT", "30"], ONE_SET)
     check_eq(counts, {"connections": 30, "accepted": 30}, "what the queue filler did")
     check_accounted(counts, ends, stats, "sock_map_full")
-
-
-def test_without_the_recursion_counters_skipped_runs_are_counted():
-    # SYNSCOPE_TEST_NO_RECURSION_COUNTERS: as on a kernel whose recursion counters
-    # (struct bpf_prog.active) synscope cannot find. It says so, attaches no fallback
-    # program, and counts every run the kernel skipped (its recursion_misses, printed
-    # with -v) as lost: overlapping FIN teardown makes hundreds a second on 6.2+
-    # kernels, none on older ones, which run the programs nested.
-    port = free_port(2950)
-    with Netns("norecursion") as ns, tempfile.TemporaryDirectory() as tmp:
-        tracer = Tracer(["-v", "--close", "-P", str(port)], os.path.join(tmp, "out.jsonl"),
-                        env={"SYNSCOPE_TEST_NO_RECURSION_COUNTERS": "1"})
-        try:
-            load = ns.run([LOADGEN, "-d", "3", "-c", "2", "-p", str(port), "-F"],
-                          capture_output=True, text=True, timeout=60)
-            check_eq(load.returncode, 0, f"loadgen exit status ({load.stderr.strip()})")
-            time.sleep(0.3)
-        finally:
-            status, records = tracer.stop()
-    check_eq(status, 0, "synscope exit status")
-    said = "\n".join(tracer.startup_lines)
-    check("couldn't find the kernel's recursion counters" in said,
-          "synscope says at start that it cannot find the recursion counters", said,
-          "the message")
-    skipped = sum(int(n) for n, prog in
-                  re.findall(r"the kernel skipped (\d+) runs of (\w+)", tracer.stderr)
-                  if not prog.endswith("_nested"))
-    stats = records[-1]
-    check_eq(stats["nested_handled"], 0, "events handled by a fallback (none attached)")
-    check_eq(stats["lost"]["prog_skipped"], skipped,
-             "runs the kernel skipped, counted lost one for one")
