@@ -39,7 +39,7 @@ all: deps
 	@$(MAKE) --no-print-directory build
 
 # The loader and its parts; one concern a file (see README "Layout").
-SYNSCOPE_SRCS := synscope.c tracer.c loader.c recursion.c ringbufs.c options.c probe.c pid_listeners.c netstat.c launch.c demo.c metrics.c metrics_text.c listeners.c lost_ack.c \
+SYNSCOPE_SRCS := synscope.c tracer.c loader.c ringbufs.c options.c probe.c pid_listeners.c netstat.c launch.c demo.c metrics.c metrics_text.c listeners.c lost_ack.c \
 	decode.c tracker.c join.c idmap.c summary.c histogram.c output.c output_text.c output_jsonl.c output_timeline.c output_trace_event.c output_html.c ladder.c queue_depth.c \
 	capture_write.c capture_read.c replay.c outbuf.c json_writer.c
 
@@ -106,7 +106,7 @@ $(OBJ)/user/%.o: user/%.c | $(OBJ)/user
 	$(Q)$(CC) $(USER_CFLAGS) -MMD -MP -c $< -o $@
 
 # These include the skeleton.
-$(OBJ)/user/tracer.o $(OBJ)/user/loader.o $(OBJ)/user/recursion.o $(OBJ)/user/ringbufs.o $(OBJ)/user/metrics.o $(OBJ)/user/listeners.o: $(OBJ)/synscope.skel.h
+$(OBJ)/user/tracer.o $(OBJ)/user/loader.o $(OBJ)/user/ringbufs.o $(OBJ)/user/metrics.o $(OBJ)/user/listeners.o: $(OBJ)/synscope.skel.h
 $(OBJ)/user/lost_ack.o: $(OBJ)/lost_ack.skel.h
 
 $(OUTPUT)/synscope: $(addprefix $(OBJ)/user/,$(SYNSCOPE_SRCS:.c=.o))

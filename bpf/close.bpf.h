@@ -183,8 +183,8 @@ static __always_inline void receive_reset(struct sock *sk)
 		cl->flags |= SYNSCOPE_CF_RST_RECEIVED;
 }
 
-PRIMARY_AND_FALLBACK("tcp_receive_reset", handle_receive_reset, SYNSCOPE_NEST_RESET, receive_reset(sk),
-		     struct sock *sk)
+PRIMARY_AND_FALLBACK("tcp_receive_reset", handle_receive_reset, NEST_RESET, sk, 0,
+		     receive_reset(sk), struct sock *sk)
 
 /*
  * Last chance for an end still waiting: a server child never accepted (its
@@ -271,6 +271,7 @@ static __always_inline void destroy(struct sock *sk)
 	submit(cl, sizeof(*cl));
 }
 
-PRIMARY_AND_FALLBACK("tcp_destroy_sock", handle_destroy, SYNSCOPE_NEST_DESTROY, destroy(sk), struct sock *sk)
+PRIMARY_AND_FALLBACK("tcp_destroy_sock", handle_destroy, NEST_DESTROY, sk, 0, destroy(sk),
+		     struct sock *sk)
 
 #endif /* SYNSCOPE_CLOSE_BPF_H */

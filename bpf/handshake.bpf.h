@@ -249,8 +249,8 @@ static __always_inline void unseen_child_closed(const struct sock *sk, __u64 key
 	if (!err) {
 		__sync_fetch_and_add(&reset_unseen_marks, 1);
 	} else if (err == -EEXIST) {
-		/* A stale mark is replaced, its end counted; this child's own
-		 * (its CLOSE seen a second time) is kept. */
+		/* A stale mark is replaced, its end counted; this child's own (a
+		 * primary and its fallback both handling this CLOSE) is kept. */
 		mark = bpf_map_lookup_elem(&reset_unseen, &key);
 		if (!mark || *mark == cookie)
 			return;
@@ -307,8 +307,8 @@ static __always_inline void set_state(const struct sock *sk, int oldstate, int n
 	}
 }
 
-PRIMARY_AND_FALLBACK("inet_sock_set_state", handle_set_state, SYNSCOPE_NEST_SET_STATE,
-		     set_state(sk, oldstate, newstate), const struct sock *sk, const int oldstate,
-		     const int newstate)
+PRIMARY_AND_FALLBACK("inet_sock_set_state", handle_set_state, NEST_SET_STATE, sk,
+		     (__u32)oldstate << 8 | (__u32)newstate, set_state(sk, oldstate, newstate),
+		     const struct sock *sk, const int oldstate, const int newstate)
 
 #endif /* SYNSCOPE_HANDSHAKE_BPF_H */

@@ -242,17 +242,6 @@ struct synscope_metrics {
 };
 
 /*
- * The hooks with a fallback program (bpf/nesting.bpf.h), indexing the
- * arrays user/recursion.c fills before the fallbacks are attached.
- */
-enum synscope_nest_hook {
-	SYNSCOPE_NEST_SET_STATE, /* handle_set_state: sock:inet_sock_set_state */
-	SYNSCOPE_NEST_DESTROY,   /* handle_destroy: tcp:tcp_destroy_sock */
-	SYNSCOPE_NEST_RESET,     /* handle_receive_reset: tcp:tcp_receive_reset (--close) */
-	SYNSCOPE_NEST_HOOKS,
-};
-
-/*
  * A set of the handshake table (bpf/socks.bpf.h), one cache line: the
  * socket addresses of its slots (0: free) and how many of its ends went to
  * the overflow map. User space sizes the table from --max-sockets (a power

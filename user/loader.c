@@ -19,7 +19,6 @@
 #include "ringbufs.h"
 #include "pid_listeners.h"
 #include "probe.h"
-#include "recursion.h"
 #include "tracer.h"
 
 static int verbose;
@@ -213,32 +212,19 @@ static bool is_nested_fallback(struct synscope_bpf *skel, const struct bpf_progr
 /*
  * The fallbacks must run after their primaries on each event, so they are
  * attached last: a tracepoint calls its probes in the order they were added.
- * Without the primaries' recursion counters (recursion.c) they are not
- * attached at all, and the runs the kernel skips are counted lost.
  */
 static int attach_programs(struct synscope_bpf *skel)
 {
 	struct fallback fb[NFALLBACKS];
-	bool fallbacks = true;
 	int i, err;
 
-	err = recursion_find_counters(skel);
-	if (err) {
-		fprintf(stderr, "synscope: couldn't find the kernel's recursion counters of the state "
-				"programs (%s): state changes the kernel skips a program for are counted "
-				"lost, not recorded\n", strerror(-err));
-		fallbacks = false;
-	}
-	/* One-shot iterators, run above. */
-	bpf_program__set_autoattach(skel->progs.find_primaries, false);
-	bpf_program__set_autoattach(skel->progs.find_cpu_map, false);
 	nested_fallbacks(skel, fb);
 	for (i = 0; i < NFALLBACKS; i++)
 		bpf_program__set_autoattach(fb[i].prog, false);
 	err = synscope_bpf__attach(skel);
 	if (err)
 		return err;
-	for (i = 0; fallbacks && i < NFALLBACKS; i++) {
+	for (i = 0; i < NFALLBACKS; i++) {
 		if (!bpf_program__autoload(fb[i].prog))
 			continue;
 		*fb[i].link = bpf_program__attach(fb[i].prog);
