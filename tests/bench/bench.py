@@ -19,7 +19,9 @@ synscope runs with its defaults and no filter. Configurations run interleaved
 (A B C ..., then B C ... A, and so on), rounds in turn; each figure is the
 median over rounds. The ratio is the median over rounds of each
 configuration's rate divided by the untraced rate of the same round, so slow
-drift of the machine (it is small and noisy) cancels.
+drift of the machine (it is small and noisy) cancels; the lowest and highest
+of those per-round ratios follow it, so that a difference between two
+configurations can be read against the rounds' spread.
 
 Columns for synscope: records per second; lost (the largest `lost.total`
 over rounds); records complete (exactly one client and one server record per
@@ -407,8 +409,9 @@ def bpf_runtime(load, ns, seconds, tmp, extra=(), binary=SYNSCOPE):
 
 def median_row(c, runs, base_runs):
     rate = statistics.median(r["rate"] for r in runs)
-    ratio = statistics.median(r["rate"] / u["rate"] for r, u in zip(runs, base_runs))
-    row = {"rate": rate, "ratio": ratio, "runs": runs}
+    ratios = [r["rate"] / u["rate"] for r, u in zip(runs, base_runs)]
+    row = {"rate": rate, "ratio": statistics.median(ratios),
+           "ratio_range": [min(ratios), max(ratios)], "runs": runs}
     if "clients" in runs[0]:
         row["records_per_s"] = statistics.median((r["clients"] + r["servers"]) / r["seconds"]
                                                  for r in runs)
@@ -442,8 +445,8 @@ def print_table(load_name, rows, bpf_ns, floor_ns):
              if floor_ns else "")
     print(f"\nload {load_name}: untraced {rows['untraced']['rate']:.0f} conn/s; "
           f"BPF {median_range(bpf_ns)} ns per connection, median (range) of rounds{floor}")
-    print(f"  {'configuration':21s} {'conn/s':>8s} {'ratio':>6s} {'records/s':>10s} {'lost':>6s} "
-          f"{'complete':>8s} {'us/record':>9s} {'us/conn':>8s} {'peak RSS':>9s}")
+    print(f"  {'configuration':21s} {'conn/s':>8s} {'ratio':>6s} {'(rounds)':>11s} {'records/s':>10s} "
+          f"{'lost':>6s} {'complete':>8s} {'us/record':>9s} {'us/conn':>8s} {'peak RSS':>9s}")
     for c, row in rows.items():
         recs = lost = ok = cpu_rec = cpu_conn = rss = "-"
         if "records_per_s" in row:
@@ -453,8 +456,10 @@ def print_table(load_name, rows, bpf_ns, floor_ns):
         if "cpu_us_per_conn" in row:
             cpu_conn = f"{row['cpu_us_per_conn']:.2f}"
             rss = f"{row['peak_rss_kib'] / 1024:.1f}M"
-        print(f"  {c:21s} {row['rate']:8.0f} {row['ratio']:6.2f} {recs:>10s} {lost:>6s} "
-              f"{ok:>8s} {cpu_rec:>9s} {cpu_conn:>8s} {rss:>9s}")
+        lo, hi = row["ratio_range"]
+        spread = f"{lo:.2f}-{hi:.2f}" if lo != hi else "-"
+        print(f"  {c:21s} {row['rate']:8.0f} {row['ratio']:6.2f} {spread:>11s} {recs:>10s} "
+              f"{lost:>6s} {ok:>8s} {cpu_rec:>9s} {cpu_conn:>8s} {rss:>9s}")
     overflows = {c: row["listen_overflows"] for c, row in rows.items() if row["listen_overflows"]}
     if overflows:
         print("  accept queue full (TcpExt ListenOverflows, most in a round): " +
