@@ -283,7 +283,7 @@ def complete(result):
     ESTABLISHED with no server socket ever made: a client record alone, at most
     one per ListenOverflows of the round."""
     missing = result["clients"] - result["servers"]
-    return (0 <= missing <= result.get("listen_overflows", 0) and
+    return (0 <= missing <= result["listen_overflows"] and
             result["connections"] <= result["clients"] <=
             result["connections"] + result.get("uncounted", 0))
 
@@ -445,8 +445,9 @@ def print_table(load_name, rows, bpf_ns, floor_ns):
              if floor_ns else "")
     print(f"\nload {load_name}: untraced {rows['untraced']['rate']:.0f} conn/s; "
           f"BPF {median_range(bpf_ns)} ns per connection, median (range) of rounds{floor}")
-    print(f"  {'configuration':21s} {'conn/s':>8s} {'ratio':>6s} {'(rounds)':>11s} {'records/s':>10s} "
-          f"{'lost':>6s} {'complete':>8s} {'us/record':>9s} {'us/conn':>8s} {'peak RSS':>9s}")
+    print(f"  {'configuration':21s} {'conn/s':>8s} {'ratio':>6s} {'(rounds)':>11s} "
+          f"{'records/s':>10s} {'lost':>6s} {'complete':>8s} {'us/record':>9s} {'us/conn':>8s} "
+          f"{'peak RSS':>9s}")
     for c, row in rows.items():
         recs = lost = ok = cpu_rec = cpu_conn = rss = "-"
         if "records_per_s" in row:
