@@ -65,6 +65,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("OUTPUT", os.path.join(ROOT, "build"))
@@ -72,6 +73,9 @@ SYNSCOPE = os.path.join(BUILD, "synscope")
 LOADGEN = os.path.join(BUILD, "loadgen")
 PORT = 9000
 TICK = os.sysconf("SC_CLK_TCK")
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from harness import tcpext  # noqa: E402
 
 
 def netns_run(ns, argv, **kw):
@@ -267,14 +271,10 @@ def odd_ends(path, netns_inode, limit=20):
 
 
 def listen_overflows(ns):
-    """TcpExt ListenOverflows of namespace ns (/proc/net/netstat): SYNs and
-    third ACKs its listeners dropped because their accept queue was full."""
-    lines = netns_run(ns, ["cat", "/proc/net/netstat"], capture_output=True, text=True,
-                      check=True).stdout.splitlines()
-    for head, values in zip(lines[::2], lines[1::2]):
-        if head.startswith("TcpExt:"):
-            return int(dict(zip(head.split(), values.split()))["ListenOverflows"])
-    raise RuntimeError("no TcpExt line in /proc/net/netstat")
+    """TcpExt ListenOverflows of namespace ns (/proc/net/netstat, read by the e2e
+    harness): SYNs and third ACKs its listeners dropped on a full accept queue."""
+    netns = types.SimpleNamespace(run=lambda argv, **kw: netns_run(ns, argv, **kw))
+    return tcpext(netns)["ListenOverflows"]
 
 
 def complete(result):
